@@ -1,0 +1,148 @@
+// Package alertstate is the contract between the processors that decide alerts (slo, regression)
+// and the exporter that delivers them (alert): one gauge metric, amas_alerts, in the shape of
+// Prometheus' ALERTS series, so the same data is graphed by Prometheus and acted on by the
+// alert exporter.
+//
+// The contract:
+//   - Metric name "amas_alerts", a Gauge with int values; one data point per alert per tick.
+//   - Value 1 while the alert is pending or firing (alertstate "pending" / "firing"), as ALERTS.
+//   - After an alert clears, the emitter keeps sending it with value 0 and alertstate "resolved"
+//     for a retention period (the emitter's config), so a resolve survives a lost batch. An
+//     exporter also resolves an alert it has not seen for its resolve timeout, as Alertmanager
+//     does, so a removed or restarted emitter cannot leave an alert firing forever.
+//   - The StartTimestamp of the point is when the alert became active (pending or firing);
+//     Timestamp is the tick that produced it.
+//   - Attributes are labels and must be stable for the life of an incident, because Prometheus
+//     turns each distinct set into a series: alertname, alertstate, severity, and slo or
+//     operation, plus the SLO's group_by labels and rule labels such as long_window/short_window.
+//     Numbers that move (budget remaining, burn rate, baseline) are NOT attributes: they are the
+//     emitter's own metrics in the same batch (amas_slo_error_budget_remaining_percent{slo,...},
+//     amas_slo_error_budget_burn_rate{slo,window,...}, amas_performance_regression_*{operation,type}),
+//     and the exporter joins them to an alert by its labels (see Values).
+//   - An alert's identity is its attribute set without alertstate (see Fingerprint).
+package alertstate // import "github.com/otelcol-amas/otelcol-amas/internal/alertstate"
+
+import (
+	"hash/fnv"
+	"sort"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+)
+
+// Metric and label names of the contract.
+const (
+	MetricName = "amas_alerts"
+
+	LabelAlertName   = "alertname"
+	LabelAlertState  = "alertstate"
+	LabelSeverity    = "severity"
+	LabelSLO         = "slo"
+	LabelOperation   = "operation"
+	LabelType        = "type" // regression type: latency_regression, error_rate_regression, cost_regression
+	LabelLongWindow  = "long_window"
+	LabelShortWindow = "short_window"
+)
+
+// Alert states.
+const (
+	StatePending  = "pending"
+	StateFiring   = "firing"
+	StateResolved = "resolved"
+)
+
+// Severities, from most to least urgent. Burn-rate pages are critical, tickets warning; the
+// budget-remaining thresholds map to critical (<5%), high (<15%), warning (<25%).
+const (
+	SeverityCritical = "critical"
+	SeverityHigh     = "high"
+	SeverityWarning  = "warning"
+	SeverityInfo     = "info"
+)
+
+// Alert names the emitters use.
+const (
+	AlertSLOBurnRate        = "SLOErrorBudgetBurn"
+	AlertSLOBudgetExhausted = "SLOErrorBudgetLow"
+	AlertSLONoData          = "SLONoData"
+	AlertRegression         = "PerformanceRegression"
+)
+
+// Alert is one alert as the emitters describe it.
+type Alert struct {
+	Name     string
+	State    string
+	Severity string
+	// Labels are the other stable labels (slo or operation, group_by values, window pair...).
+	Labels map[string]string
+	// ActiveSince is when the alert became pending or firing.
+	ActiveSince pcommon.Timestamp
+}
+
+// NewGauge adds an empty amas_alerts gauge to sm.
+func NewGauge(sm pmetric.ScopeMetrics) pmetric.Gauge {
+	m := sm.Metrics().AppendEmpty()
+	m.SetName(MetricName)
+	m.SetDescription("Alert state of SLO and regression rules: 1 while pending or firing, 0 for a while after resolving (like Prometheus' ALERTS).")
+	return m.SetEmptyGauge()
+}
+
+// Append adds a point for a to the gauge at time now.
+func Append(g pmetric.Gauge, now pcommon.Timestamp, a Alert) {
+	dp := g.DataPoints().AppendEmpty()
+	dp.SetTimestamp(now)
+	dp.SetStartTimestamp(a.ActiveSince)
+	if a.State == StateResolved {
+		dp.SetIntValue(0)
+	} else {
+		dp.SetIntValue(1)
+	}
+	attrs := dp.Attributes()
+	attrs.EnsureCapacity(len(a.Labels) + 3)
+	for k, v := range a.Labels {
+		attrs.PutStr(k, v)
+	}
+	attrs.PutStr(LabelAlertName, a.Name)
+	attrs.PutStr(LabelAlertState, a.State)
+	attrs.PutStr(LabelSeverity, a.Severity)
+}
+
+// FromPoint reads an alert back from a point of the amas_alerts gauge. ok is false when the
+// point lacks alertname or alertstate.
+func FromPoint(dp pmetric.NumberDataPoint) (a Alert, ok bool) {
+	a.Labels = make(map[string]string, dp.Attributes().Len())
+	dp.Attributes().Range(func(k string, v pcommon.Value) bool {
+		switch k {
+		case LabelAlertName:
+			a.Name = v.AsString()
+		case LabelAlertState:
+			a.State = v.AsString()
+		case LabelSeverity:
+			a.Severity = v.AsString()
+		default:
+			a.Labels[k] = v.AsString()
+		}
+		return true
+	})
+	a.ActiveSince = dp.StartTimestamp()
+	return a, a.Name != "" && a.State != ""
+}
+
+// Fingerprint identifies an alert across ticks and restarts: a hash of alertname, severity and
+// the labels, without alertstate.
+func Fingerprint(a Alert) uint64 {
+	keys := make([]string, 0, len(a.Labels))
+	for k := range a.Labels {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	h := fnv.New64a()
+	write := func(s string) { _, _ = h.Write([]byte(s)); _, _ = h.Write([]byte{0}) }
+	write(a.Name)
+	write(a.Severity)
+	for _, k := range keys {
+		write(k)
+		write(a.Labels[k])
+	}
+	return h.Sum64()
+}
