@@ -1,0 +1,375 @@
+package slomath
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"time"
+)
+
+// Comparison says when a value is good compared with a threshold.
+type Comparison uint8
+
+const (
+	LessOrEqual Comparison = iota
+	Less
+	GreaterOrEqual
+	Greater
+)
+
+// ParseComparison reads "<=", "<", ">=" or ">".
+func ParseComparison(s string) (Comparison, error) {
+	switch s {
+	case "<=":
+		return LessOrEqual, nil
+	case "<":
+		return Less, nil
+	case ">=":
+		return GreaterOrEqual, nil
+	case ">":
+		return Greater, nil
+	}
+	return 0, fmt.Errorf(`must be one of "<=", "<", ">=", ">", got %q`, s)
+}
+
+// String is the operator.
+func (c Comparison) String() string {
+	return [...]string{"<=", "<", ">=", ">"}[c&3]
+}
+
+// Good reports whether v is good against threshold t. NaN is never good.
+func (c Comparison) Good(v, t float64) bool {
+	switch c {
+	case LessOrEqual:
+		return v <= t
+	case Less:
+		return v < t
+	case GreaterOrEqual:
+		return v >= t
+	case Greater:
+		return v > t
+	}
+	return false
+}
+
+// Timeslices turns events into one event per slice of time: a slice is bad when the share of
+// bad events in it exceeds MaxBadRatio (p95 ≤ 1.5 s is "at most 5% of the slice's spans slower
+// than 1.5 s", so MaxBadRatio 0.05), or, for a ratio SLI, when numerator/denominator of the slice
+// is not good against Threshold. A slice with no events (or a zero denominator) counts for nothing.
+type Timeslices struct {
+	Slice       time.Duration
+	MaxBadRatio float64
+	Ratio       bool
+	Threshold   float64
+	Comparison  Comparison
+}
+
+// Validate checks the slice length and the ratio.
+func (ts Timeslices) Validate() error {
+	var errs []error
+	if ts.Slice < time.Second || ts.Slice%time.Second != 0 {
+		errs = append(errs, fmt.Errorf("slice: must be a whole number of seconds ≥ 1s, got %s", ts.Slice))
+	}
+	if !(ts.MaxBadRatio >= 0 && ts.MaxBadRatio < 1) {
+		errs = append(errs, fmt.Errorf("max_bad_ratio: must be in [0,1), got %v", ts.MaxBadRatio))
+	}
+	if math.IsNaN(ts.Threshold) || math.IsInf(ts.Threshold, 0) {
+		errs = append(errs, fmt.Errorf("threshold: must be a finite number, got %v", ts.Threshold))
+	}
+	return errors.Join(errs...)
+}
+
+// Spec is one SLO as the math sees it.
+type Spec struct {
+	Objective float64
+	Window    time.Duration
+	// Timeslices is nil for occurrences budgeting.
+	Timeslices *Timeslices
+	Rules      []BurnRule
+	Budget     BudgetThresholds
+	// BudgetMinEvents is the least number of events in the SLO window before budget thresholds
+	// can fire.
+	BudgetMinEvents   uint64
+	NoData            NoData
+	ResolvedRetention time.Duration
+}
+
+// Validate checks every field; messages name the field as the config does.
+func (s Spec) Validate() error {
+	var errs []error
+	if !(s.Objective > 0 && s.Objective < 1) {
+		errs = append(errs, fmt.Errorf("objective: must be in (0,1), got %v", s.Objective))
+	}
+	if s.Window < MinWindow || s.Window%time.Second != 0 {
+		errs = append(errs, fmt.Errorf("window: must be a whole number of seconds ≥ %s, got %s", MinWindow, s.Window))
+	}
+	if s.Timeslices != nil {
+		if err := s.Timeslices.Validate(); err != nil {
+			errs = append(errs, prefix("budgeting", err))
+		}
+		if s.Timeslices.Slice > s.Window {
+			errs = append(errs, fmt.Errorf("budgeting.slice: must not exceed the window %s, got %s", s.Window, s.Timeslices.Slice))
+		}
+	}
+	for i, r := range s.Rules {
+		if err := r.Validate(s.Window); err != nil {
+			errs = append(errs, prefix(fmt.Sprintf("burn_rate_rules[%d]", i), err))
+		}
+	}
+	if err := s.Budget.Validate(); err != nil {
+		errs = append(errs, prefix("budget_thresholds", err))
+	}
+	if err := s.NoData.Validate(); err != nil {
+		errs = append(errs, prefix("no_data", err))
+	}
+	if s.ResolvedRetention < 0 {
+		errs = append(errs, fmt.Errorf("resolved_retention: must be ≥ 0, got %s", s.ResolvedRetention))
+	}
+	return errors.Join(errs...)
+}
+
+// prefix puts path in front of each line of err.
+func prefix(path string, err error) error {
+	var joined interface{ Unwrap() []error }
+	if errors.As(err, &joined) {
+		var out []error
+		for _, e := range joined.Unwrap() {
+			out = append(out, prefix(path, e))
+		}
+		return errors.Join(out...)
+	}
+	return fmt.Errorf("%s.%w", path, err)
+}
+
+// Alert slots of a series: one per burn rule, then the three budget thresholds, then no-data.
+const (
+	BudgetCritical = iota
+	BudgetHigh
+	BudgetWarning
+	numBudget
+)
+
+// Model is a validated Spec with its layout: shared by all series of one SLO.
+type Model struct {
+	Spec
+	Layout    *Layout
+	windowIdx int
+	longIdx   []int
+	shortIdx  []int
+}
+
+// NewModel validates spec and builds its layout.
+func NewModel(spec Spec) (*Model, error) {
+	if err := spec.Validate(); err != nil {
+		return nil, err
+	}
+	ws := []time.Duration{spec.Window}
+	for _, r := range spec.Rules {
+		ws = append(ws, r.LongWindow, r.ShortWindow)
+	}
+	l, err := NewLayout(ws)
+	if err != nil {
+		return nil, err
+	}
+	m := &Model{Spec: spec, Layout: l, windowIdx: l.WindowIndex(spec.Window)}
+	for _, r := range spec.Rules {
+		m.longIdx = append(m.longIdx, l.WindowIndex(r.LongWindow))
+		m.shortIdx = append(m.shortIdx, l.WindowIndex(r.ShortWindow))
+	}
+	return m, nil
+}
+
+// NumAlerts is the number of alert slots of a series.
+func (m *Model) NumAlerts() int { return len(m.Rules) + numBudget + 1 }
+
+// BudgetSlot is the alert slot of budget threshold i (BudgetCritical...).
+func (m *Model) BudgetSlot(i int) int { return len(m.Rules) + i }
+
+// NoDataSlot is the alert slot of the no-data alert.
+func (m *Model) NoDataSlot() int { return len(m.Rules) + numBudget }
+
+// WindowIndex is the index of the SLO window in Layout.Windows.
+func (m *Model) WindowIndex() int { return m.windowIdx }
+
+// Series is the state of one SLO series (one group). Not safe for concurrent use.
+type Series struct {
+	Ring       *Ring
+	slice      sliceAcc
+	LastEvent  int64
+	HadData    bool
+	Alerts     []Alert
+	Violations []uint64 // per alert slot, times it started firing
+}
+
+type sliceAcc struct {
+	start    int64
+	open     bool
+	total    uint64
+	bad      uint64
+	num, den float64
+}
+
+// NewSeries returns an empty series; all of its memory is allocated here.
+func (m *Model) NewSeries() *Series {
+	return &Series{
+		Ring:       NewRing(m.Layout),
+		Alerts:     make([]Alert, m.NumAlerts()),
+		Violations: make([]uint64, m.NumAlerts()),
+	}
+}
+
+// Record counts one event at time t.
+func (m *Model) Record(s *Series, t int64, bad bool) {
+	var b uint64
+	if bad {
+		b = 1
+	}
+	m.RecordN(s, t, Counts{Total: 1, Bad: b})
+}
+
+// RecordN counts c at time t.
+func (m *Model) RecordN(s *Series, t int64, c Counts) {
+	if c.Total == 0 {
+		return
+	}
+	s.LastEvent = max(s.LastEvent, t)
+	s.HadData = true
+	if m.Timeslices == nil {
+		s.Ring.Add(t, c)
+		return
+	}
+	m.roll(s, t)
+	s.slice.total += c.Total
+	s.slice.bad += c.Bad
+}
+
+// RecordRatio adds num and den to the current slice of a ratio SLI. Negative or NaN parts are
+// the caller's to filter.
+func (m *Model) RecordRatio(s *Series, t int64, num, den float64) {
+	if m.Timeslices == nil {
+		return
+	}
+	s.LastEvent = max(s.LastEvent, t)
+	s.HadData = true
+	m.roll(s, t)
+	s.slice.num += num
+	s.slice.den += den
+}
+
+// roll closes the open slice when t is past it and opens the slice that holds t.
+func (m *Model) roll(s *Series, t int64) {
+	l := int64(m.Timeslices.Slice)
+	if s.slice.open && t >= s.slice.start && t < s.slice.start+l {
+		return
+	}
+	if s.slice.open && t < s.slice.start {
+		return // clock went back: keep counting into the open slice
+	}
+	m.flush(s)
+	s.slice = sliceAcc{start: t - t%l, open: true}
+}
+
+// flush turns the open slice into one event of the ring.
+func (m *Model) flush(s *Series) {
+	if !s.slice.open {
+		return
+	}
+	ts := m.Timeslices
+	end := s.slice.start + int64(ts.Slice) - 1
+	var bad, have bool
+	if ts.Ratio {
+		if s.slice.den > 0 {
+			have = true
+			bad = !ts.Comparison.Good(s.slice.num/s.slice.den, ts.Threshold)
+		}
+	} else if s.slice.total > 0 {
+		have = true
+		bad = float64(s.slice.bad)/float64(s.slice.total) > ts.MaxBadRatio+1e-12
+	}
+	if have {
+		var b uint64
+		if bad {
+			b = 1
+		}
+		s.Ring.Add(end, Counts{Total: 1, Bad: b})
+	}
+	s.slice = sliceAcc{}
+}
+
+// Evaluation is what one evaluation of a series found.
+type Evaluation struct {
+	Now int64
+	// Counts per window of the layout (Layout.Windows order).
+	Counts []Counts
+	// BudgetRemaining over the SLO window, a fraction (1 = untouched, may go negative).
+	BudgetRemaining float64
+	Compliant       bool
+	// Fired lists the alert slots that started firing at this evaluation.
+	Fired []int
+}
+
+// Evaluate brings the series to time now: closes a finished slice, reads every window, and steps
+// every alert. out's slices are reused.
+func (m *Model) Evaluate(s *Series, now int64, out *Evaluation) {
+	if m.Timeslices != nil && s.slice.open && now >= s.slice.start+int64(m.Timeslices.Slice) {
+		m.flush(s)
+	}
+	out.Now = now
+	out.Fired = out.Fired[:0]
+	if cap(out.Counts) < len(m.Layout.Windows) {
+		out.Counts = make([]Counts, len(m.Layout.Windows))
+	}
+	out.Counts = out.Counts[:len(m.Layout.Windows)]
+	s.Ring.SumAll(now, out.Counts)
+	win := out.Counts[m.windowIdx]
+	out.BudgetRemaining = BudgetRemaining(win, m.Objective)
+	out.Compliant = Compliant(win, m.Objective)
+
+	step := func(slot int, cond bool, forDur time.Duration) {
+		if s.Alerts[slot].Step(now, cond, forDur, m.ResolvedRetention) {
+			s.Violations[slot]++
+			out.Fired = append(out.Fired, slot)
+		}
+	}
+	// Pages first: an active page suppresses the tickets of the same series.
+	paging := false
+	for i, r := range m.Rules {
+		if r.Severity != Page {
+			continue
+		}
+		step(i, r.Condition(out.Counts[m.longIdx[i]], out.Counts[m.shortIdx[i]], m.Objective, m.Window), r.For)
+		paging = paging || s.Alerts[i].Active()
+	}
+	for i, r := range m.Rules {
+		if r.Severity != Ticket {
+			continue
+		}
+		cond := !paging && r.Condition(out.Counts[m.longIdx[i]], out.Counts[m.shortIdx[i]], m.Objective, m.Window)
+		step(i, cond, r.For)
+	}
+	breached := -1
+	if win.Total > 0 && win.Total >= m.BudgetMinEvents {
+		breached = m.Budget.Breached(out.BudgetRemaining)
+	}
+	for i := range numBudget {
+		step(m.BudgetSlot(i), i == breached, 0)
+	}
+	// A series silent for the whole SLO window is gone, not late: its no-data alert resolves.
+	silent := now - s.LastEvent
+	noData := m.NoData.Enabled && s.HadData && silent >= int64(m.NoData.After) && silent < int64(m.Window)
+	step(m.NoDataSlot(), noData, m.NoData.For)
+}
+
+// Idle reports whether the series holds nothing worth keeping at now: no events in the SLO window,
+// no open slice and no alert other than inactive. Idle series may be evicted.
+func (m *Model) Idle(s *Series, now int64) bool {
+	if s.slice.open || now-s.LastEvent < int64(m.Window) {
+		return false
+	}
+	for _, a := range s.Alerts {
+		if a.Phase != Inactive {
+			return false
+		}
+	}
+	return true
+}
