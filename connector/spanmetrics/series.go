@@ -1,0 +1,291 @@
+package spanmetrics // import "github.com/otelcol-amas/otelcol-amas/connector/spanmetrics"
+
+import (
+	"encoding/binary"
+	"hash/maphash"
+	"sort"
+	"strings"
+
+	"github.com/lightstep/go-expohisto/structure"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+)
+
+// seriesKey is a 128-bit hash of a series' label values (two independently seeded maphashes).
+type seriesKey [2]uint64
+
+var (
+	keySeed1 = maphash.MakeSeed()
+	keySeed2 = maphash.MakeSeed()
+)
+
+// keyBuilder hashes label values through one reused buffer: no allocation per span.
+type keyBuilder struct{ buf []byte }
+
+func (k *keyBuilder) key(vals []string) seriesKey {
+	b := k.buf[:0]
+	for _, v := range vals {
+		// Length-prefixed, so ("ab","c") and ("a","bc") never collide by construction.
+		b = binary.AppendUvarint(b, uint64(len(v)))
+		b = append(b, v...)
+	}
+	k.buf = b
+	return seriesKey{maphash.Bytes(keySeed1, b), maphash.Bytes(keySeed2, b)}
+}
+
+const numTokenTypes = 5
+
+// tokenTypeNames are the token_type label values, in the order of tokenAttrs.
+var tokenTypeNames = [numTokenTypes]string{"input", "output", "cache_read", "cache_creation", "reasoning"}
+
+type exemplar struct {
+	traceID pcommon.TraceID
+	spanID  pcommon.SpanID
+	value   float64
+	ts      pcommon.Timestamp
+}
+
+// series is one aggregated label set. One struct serves every store; a store uses only its part
+// (requests: count + histogram; usage: tokens + cost; others: count).
+type series struct {
+	labels   []string // label values in the store's label order; nil for the overflow series
+	attrs    pcommon.Map
+	start    pcommon.Timestamp
+	lastSeen pcommon.Timestamp
+	updated  bool // since the last flush (delta temporality emits only updated series)
+
+	count uint64
+
+	sum       float64
+	buckets   []uint64
+	expo      *structure.Histogram[float64]
+	exemplars []exemplar
+
+	tokens    [numTokenTypes]uint64
+	tokenSeen uint8
+	tokAttrs  [numTokenTypes]pcommon.Map // attrs + token_type, built on first use
+	cost      float64
+	costSeen  bool
+}
+
+// store holds the series of one metric family, bounded by limit plus one overflow series.
+type store struct {
+	labelNames []string
+	fixed      int // the first fixed labels are always set; empty extra dimensions are omitted
+	series     map[seriesKey]*series
+	overflow   *series
+	limit      int
+	histogram  *histogramShape // nil for counters
+	exemplars  int
+}
+
+type histogramShape struct {
+	bounds      []float64 // explicit bounds in seconds; nil when exponential
+	expoMaxSize int32
+}
+
+func newStore(labelNames []string, fixed, limit int, h *histogramShape, exemplars int) *store {
+	return &store{labelNames: labelNames, fixed: fixed, series: make(map[seriesKey]*series), limit: limit, histogram: h, exemplars: exemplars}
+}
+
+// get returns the series of vals, creating it (or routing to the overflow series past the limit).
+// overflowed reports that the data lands in the overflow series.
+func (s *store) get(kb *keyBuilder, vals []string, now pcommon.Timestamp) (sr *series, overflowed bool) {
+	k := kb.key(vals)
+	if sr = s.series[k]; sr != nil {
+		sr.lastSeen = now
+		sr.updated = true
+		return sr, false
+	}
+	if len(s.series) >= s.limit {
+		if s.overflow == nil {
+			attrs := pcommon.NewMap()
+			attrs.PutBool(overflowKey, true)
+			s.overflow = s.newSeries(nil, attrs, now)
+		}
+		s.overflow.lastSeen = now
+		s.overflow.updated = true
+		return s.overflow, true
+	}
+	labels := make([]string, len(vals))
+	attrs := pcommon.NewMap()
+	attrs.EnsureCapacity(len(vals))
+	for i, v := range vals {
+		// Clone: the value points into the incoming batch, which must not be kept alive.
+		labels[i] = strings.Clone(v)
+		if labels[i] != "" || i < s.fixed {
+			attrs.PutStr(s.labelNames[i], labels[i])
+		}
+	}
+	sr = s.newSeries(labels, attrs, now)
+	s.series[k] = sr
+	return sr, false
+}
+
+func (s *store) newSeries(labels []string, attrs pcommon.Map, now pcommon.Timestamp) *series {
+	sr := &series{labels: labels, attrs: attrs, start: now, lastSeen: now, updated: true}
+	if h := s.histogram; h != nil {
+		if h.bounds != nil {
+			sr.buckets = make([]uint64, len(h.bounds)+1)
+		} else {
+			sr.expo = new(structure.Histogram[float64])
+			sr.expo.Init(structure.NewConfig(structure.WithMaxSize(h.expoMaxSize)))
+		}
+		if s.exemplars > 0 {
+			sr.exemplars = make([]exemplar, 0, s.exemplars)
+		}
+	}
+	return sr
+}
+
+func (s *store) len() int {
+	n := len(s.series)
+	if s.overflow != nil {
+		n++
+	}
+	return n
+}
+
+// expire drops series not seen since cutoff.
+func (s *store) expire(cutoff pcommon.Timestamp) {
+	for k, sr := range s.series {
+		if sr.lastSeen < cutoff {
+			delete(s.series, k)
+		}
+	}
+	if s.overflow != nil && s.overflow.lastSeen < cutoff {
+		s.overflow = nil
+	}
+}
+
+// each calls f for every series in a deterministic order (sorted by label values), so emitted
+// payloads and checkpoints are stable.
+func (s *store) each(f func(*series)) {
+	all := make([]*series, 0, len(s.series))
+	for _, sr := range s.series {
+		all = append(all, sr)
+	}
+	sort.Slice(all, func(i, j int) bool { return lessLabels(all[i].labels, all[j].labels) })
+	for _, sr := range all {
+		f(sr)
+	}
+	if s.overflow != nil {
+		f(s.overflow)
+	}
+}
+
+// all calls f for every series in no particular order.
+func (s *store) all(f func(*series)) {
+	for _, sr := range s.series {
+		f(sr)
+	}
+	if s.overflow != nil {
+		f(s.overflow)
+	}
+}
+
+func lessLabels(a, b []string) bool {
+	for i := 0; i < len(a) && i < len(b); i++ {
+		if a[i] != b[i] {
+			return a[i] < b[i]
+		}
+	}
+	return len(a) < len(b)
+}
+
+// observe records one duration (seconds) in the series' histogram.
+func (sr *series) observe(h *histogramShape, seconds float64) {
+	sr.count++
+	if sr.expo != nil {
+		sr.expo.Update(seconds)
+		return
+	}
+	sr.sum += seconds
+	sr.buckets[sort.SearchFloat64s(h.bounds, seconds)]++
+}
+
+// addExemplar keeps up to cap(exemplars) per flush; when full, the slowest spans win, so the
+// slow buckets of the histogram link to traces.
+func (sr *series) addExemplar(traceID pcommon.TraceID, spanID pcommon.SpanID, value float64, ts pcommon.Timestamp) {
+	if cap(sr.exemplars) == 0 {
+		return
+	}
+	if len(sr.exemplars) < cap(sr.exemplars) {
+		sr.exemplars = append(sr.exemplars, exemplar{traceID: traceID, spanID: spanID, value: value, ts: ts})
+		return
+	}
+	minI := 0
+	for i := 1; i < len(sr.exemplars); i++ {
+		if sr.exemplars[i].value < sr.exemplars[minI].value {
+			minI = i
+		}
+	}
+	if value > sr.exemplars[minI].value {
+		sr.exemplars[minI] = exemplar{traceID: traceID, spanID: spanID, value: value, ts: ts}
+	}
+}
+
+// reset clears the values after a delta flush; the series itself (labels, attrs) is kept.
+func (sr *series) reset(now pcommon.Timestamp) {
+	sr.start = now
+	sr.updated = false
+	sr.count = 0
+	sr.sum = 0
+	clear(sr.buckets)
+	if sr.expo != nil {
+		sr.expo.Clear()
+	}
+	sr.tokens = [numTokenTypes]uint64{}
+	sr.tokenSeen = 0
+	sr.cost = 0
+	sr.costSeen = false
+}
+
+func (sr *series) tokenAttrs(t int) pcommon.Map {
+	if sr.tokAttrs[t] == (pcommon.Map{}) {
+		m := pcommon.NewMap()
+		sr.attrs.CopyTo(m)
+		m.PutStr(labelTokenType, tokenTypeNames[t])
+		sr.tokAttrs[t] = m
+	}
+	return sr.tokAttrs[t]
+}
+
+func (sr *series) writeHistogram(dp pmetric.HistogramDataPoint, h *histogramShape) {
+	dp.SetCount(sr.count)
+	dp.SetSum(sr.sum)
+	dp.ExplicitBounds().FromRaw(h.bounds)
+	dp.BucketCounts().FromRaw(sr.buckets)
+	writeExemplars(dp.Exemplars(), sr.exemplars)
+}
+
+func (sr *series) writeExpoHistogram(dp pmetric.ExponentialHistogramDataPoint) {
+	agg := sr.expo
+	dp.SetCount(agg.Count())
+	dp.SetSum(agg.Sum())
+	if agg.Count() != 0 {
+		dp.SetMin(agg.Min())
+		dp.SetMax(agg.Max())
+	}
+	dp.SetZeroCount(agg.ZeroCount())
+	dp.SetScale(agg.Scale())
+	in := agg.Positive()
+	out := dp.Positive()
+	out.SetOffset(in.Offset())
+	out.BucketCounts().EnsureCapacity(int(in.Len()))
+	for i := uint32(0); i < in.Len(); i++ {
+		out.BucketCounts().Append(in.At(i))
+	}
+	writeExemplars(dp.Exemplars(), sr.exemplars)
+}
+
+func writeExemplars(dst pmetric.ExemplarSlice, src []exemplar) {
+	dst.EnsureCapacity(len(src))
+	for _, e := range src {
+		ex := dst.AppendEmpty()
+		ex.SetTraceID(e.traceID)
+		ex.SetSpanID(e.spanID)
+		ex.SetDoubleValue(e.value)
+		ex.SetTimestamp(e.ts)
+	}
+}

@@ -1,0 +1,876 @@
+package spanmetrics // import "github.com/otelcol-amas/otelcol-amas/connector/spanmetrics"
+
+import (
+	"context"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unsafe"
+
+	"github.com/jonboulle/clockwork"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/connector"
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/extension/xextension/storage"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.uber.org/zap"
+
+	"github.com/otelcol-amas/otelcol-amas/connector/spanmetrics/internal/metadata"
+)
+
+const (
+	labelAgent     = "agent"
+	labelOperation = "operation"
+	labelStatus    = "status"
+	labelErrorType = "error_type"
+	labelTool      = "tool"
+	labelModel     = "model"
+	labelTokenType = "token_type"
+	labelQueue     = "queue"
+
+	statusOK    = "ok"
+	statusError = "error"
+
+	errorTypeOther = "_OTHER"
+	unknownValue   = "unknown"
+	unknownService = "unknown_service"
+
+	// overflowKey is the attribute of the overflow series, as in the OpenTelemetry Go SDK and
+	// contrib's span_metrics.
+	overflowKey = "otel.metric.overflow"
+
+	// maxAncestorDepth bounds the walk up the parent chain (also guards against id cycles).
+	maxAncestorDepth = 64
+)
+
+type spanClass uint8
+
+const (
+	classNone spanClass = iota
+	classAgent
+	classTool
+	classModel
+	classRule
+)
+
+// Metric names before the namespace; with the namespace `amas` and the stock prometheus
+// exporter they become exactly the names of the AMAS contract (see README, "Names").
+const (
+	nameRequests     = "agent.requests"
+	nameErrors       = "agent.errors"
+	nameDuration     = "agent.duration"
+	nameToolCalls    = "tool.calls"
+	nameTokens       = "tokens.used"
+	nameCost         = "cost.usd"
+	nameActiveAgents = "active_agents.current"
+	nameQueueDepth   = "queue_depth.current"
+)
+
+type indexEntry struct {
+	parent pcommon.SpanID
+	agent  string
+}
+
+type gaugeValue struct {
+	value    float64
+	lastSeen pcommon.Timestamp
+}
+
+type requestRule struct {
+	kind             ptrace.SpanKind
+	requireAttribute string
+	operationAttr    string
+}
+
+type dimension struct {
+	name    string
+	def     string
+	hasDef  bool
+	scratch []byte
+}
+
+type spanMetricsConnector struct {
+	component.StartFunc
+	cfg       *Config
+	id        component.ID
+	logger    *zap.Logger
+	next      consumer.Metrics
+	clock     clockwork.Clock
+	telemetry *telemetry
+
+	// Classification, resolved once from the config.
+	agentOps, toolOps, modelOps []string
+	rules                       []requestRule
+	dims                        []dimension
+	tokenAttrs                  [numTokenTypes]string
+	prices                      priceTable
+	histShape                   *histogramShape
+	delta                       bool
+
+	lock sync.Mutex
+	// Everything below is guarded by lock.
+	requests, errors, tools, usage *store
+	active                         map[string]pcommon.Timestamp
+	queues                         map[string]*gaugeValue
+	queueOverflow                  *gaugeValue
+	unknownModels                  map[string]struct{}
+	kb                             keyBuilder
+	vals                           []string
+	index                          map[pcommon.SpanID]indexEntry
+	indexBuilt                     bool
+	stats                          batchStats
+
+	storageClient storage.Client
+	done          chan struct{}
+	wg            sync.WaitGroup
+	shutdownOnce  sync.Once
+}
+
+func newConnector(set connector.Settings, cfg *Config, clock clockwork.Clock, next consumer.Metrics) (*spanMetricsConnector, error) {
+	tel, err := newTelemetry(set.TelemetrySettings.MeterProvider)
+	if err != nil {
+		return nil, err
+	}
+	c := &spanMetricsConnector{
+		cfg:           cfg,
+		id:            set.ID,
+		logger:        set.Logger,
+		next:          next,
+		clock:         clock,
+		telemetry:     tel,
+		agentOps:      cfg.Operations.Agent,
+		toolOps:       cfg.Operations.Tool,
+		modelOps:      cfg.Operations.Model,
+		prices:        priceTable(cfg.Pricing.Models),
+		delta:         cfg.AggregationTemporality == temporalityDelta,
+		active:        make(map[string]pcommon.Timestamp),
+		queues:        make(map[string]*gaugeValue),
+		unknownModels: make(map[string]struct{}),
+		index:         make(map[pcommon.SpanID]indexEntry),
+		done:          make(chan struct{}),
+	}
+	c.tokenAttrs = [numTokenTypes]string{
+		cfg.Attributes.InputTokens, cfg.Attributes.OutputTokens, cfg.Attributes.CacheReadTokens,
+		cfg.Attributes.CacheCreationTokens, cfg.Attributes.ReasoningTokens,
+	}
+	for _, r := range cfg.RequestRules {
+		kind, _ := parseSpanKind(r.SpanKind)
+		c.rules = append(c.rules, requestRule{kind: kind, requireAttribute: r.RequireAttribute, operationAttr: r.OperationAttribute})
+	}
+	dimNames := make([]string, 0, len(cfg.Dimensions))
+	for _, d := range cfg.Dimensions {
+		dim := dimension{name: d.Name, scratch: make([]byte, 0, 32)}
+		if d.Default != nil {
+			dim.def, dim.hasDef = *d.Default, true
+		}
+		c.dims = append(c.dims, dim)
+		dimNames = append(dimNames, d.Name)
+	}
+	if cfg.Histogram.Type == "exponential" {
+		c.histShape = &histogramShape{expoMaxSize: cfg.Histogram.Exponential.MaxSize}
+	} else {
+		bounds := make([]float64, len(cfg.Histogram.Explicit.Buckets))
+		for i, b := range cfg.Histogram.Explicit.Buckets {
+			bounds[i] = b.Seconds()
+		}
+		c.histShape = &histogramShape{bounds: bounds}
+	}
+	exemplars := 0
+	if cfg.Exemplars.Enabled {
+		exemplars = cfg.Exemplars.MaxPerDataPoint
+	}
+	labels := func(fixed ...string) []string { return append(fixed, dimNames...) }
+	limit := cfg.AggregationCardinalityLimit
+	c.requests = newStore(labels(labelAgent, labelOperation, labelStatus), 3, limit, c.histShape, exemplars)
+	c.errors = newStore(labels(labelAgent, labelOperation, labelErrorType), 3, limit, nil, 0)
+	c.tools = newStore(labels(labelAgent, labelTool, labelStatus), 3, limit, nil, 0)
+	c.usage = newStore(labels(labelAgent, labelModel), 2, limit, nil, 0)
+	c.vals = make([]string, 0, 3+len(dimNames))
+	return c, nil
+}
+
+// Start restores the checkpoint (when storage is configured) and starts the flush loop.
+func (c *spanMetricsConnector) Start(ctx context.Context, host component.Host) error {
+	if c.cfg.Storage != nil {
+		if err := c.openStorage(ctx, host); err != nil {
+			return err
+		}
+		c.restore(ctx)
+	}
+	c.wg.Add(1)
+	go c.loop()
+	return nil
+}
+
+func (c *spanMetricsConnector) loop() {
+	defer c.wg.Done()
+	flush := c.clock.NewTicker(c.cfg.MetricsFlushInterval)
+	defer flush.Stop()
+	var checkpoint <-chan time.Time
+	if c.storageClient != nil {
+		t := c.clock.NewTicker(c.cfg.CheckpointInterval)
+		defer t.Stop()
+		checkpoint = t.Chan()
+	}
+	for {
+		select {
+		case <-c.done:
+			return
+		case <-flush.Chan():
+			c.flush(context.Background())
+		case <-checkpoint:
+			c.saveCheckpoint(context.Background())
+		}
+	}
+}
+
+// Shutdown stops the loop, sends the last metrics and saves the last checkpoint.
+func (c *spanMetricsConnector) Shutdown(ctx context.Context) error {
+	var err error
+	c.shutdownOnce.Do(func() {
+		close(c.done)
+		c.wg.Wait()
+		if c.storageClient != nil {
+			c.flush(ctx)
+			c.saveCheckpoint(ctx)
+			err = c.storageClient.Close(ctx)
+			c.storageClient = nil
+		}
+		c.telemetry.shutdown()
+	})
+	return err
+}
+
+func (*spanMetricsConnector) Capabilities() consumer.Capabilities {
+	return consumer.Capabilities{MutatesData: false}
+}
+
+// ConsumeTraces aggregates the batch under the lock; metrics leave on the flush interval.
+func (c *spanMetricsConnector) ConsumeTraces(ctx context.Context, td ptrace.Traces) error {
+	now := pcommon.NewTimestampFromTime(c.clock.Now())
+	c.lock.Lock()
+	c.aggregate(td, now)
+	stats := c.stats
+	c.stats = batchStats{}
+	c.telemetry.activeSeries.Store(int64(c.seriesCount()))
+	c.lock.Unlock()
+	c.telemetry.record(ctx, &stats)
+	return nil
+}
+
+func (c *spanMetricsConnector) seriesCount() int {
+	return c.requests.len() + c.errors.len() + c.tools.len() + c.usage.len() + len(c.active) + len(c.queues)
+}
+
+func (c *spanMetricsConnector) aggregate(td ptrace.Traces, now pcommon.Timestamp) {
+	rss := td.ResourceSpans()
+	for i := 0; i < rss.Len(); i++ {
+		rs := rss.At(i)
+		res := rs.Resource().Attributes()
+		service := strAttr(res, c.cfg.Attributes.ServiceName)
+		if service == "" {
+			service = unknownService
+		}
+		sss := rs.ScopeSpans()
+		for j := 0; j < sss.Len(); j++ {
+			spans := sss.At(j).Spans()
+			for k := 0; k < spans.Len(); k++ {
+				c.consumeSpan(td, spans.At(k), res, service, now)
+			}
+		}
+	}
+	if c.indexBuilt {
+		clear(c.index)
+		c.indexBuilt = false
+	}
+}
+
+func (c *spanMetricsConnector) consumeSpan(td ptrace.Traces, span ptrace.Span, res pcommon.Map, service string, now pcommon.Timestamp) {
+	c.stats.spans++
+	attrs := span.Attributes()
+	if v, ok := attrs.Get(c.cfg.QueueDepth.Attribute); ok {
+		c.recordQueueDepth(attrs, v, now)
+	}
+
+	op := strAttr(attrs, c.cfg.Attributes.OperationName)
+	class := classify(op, c.agentOps, c.toolOps, c.modelOps)
+	operation := op
+	if class == classNone {
+		var ok bool
+		if operation, ok = c.matchRule(span, attrs); !ok {
+			return
+		}
+		class = classRule
+	}
+
+	start, end := span.StartTimestamp(), span.EndTimestamp()
+	if start == 0 || end < start {
+		c.stats.skipped[skipInvalidTimestamps]++
+		return
+	}
+	d := time.Duration(end - start)
+	if d > c.cfg.Limits.MaxSpanDuration {
+		c.stats.skipped[skipDurationTooLong]++
+		return
+	}
+	seconds := d.Seconds()
+
+	agent := c.agentOf(td, span, attrs, service)
+	isError := span.Status().Code() == ptrace.StatusCodeError
+	status := statusOK
+	if isError {
+		status = statusError
+	}
+
+	// requests + duration
+	sr := c.series(c.requests, ovRequests, now, res, attrs, agent, operation, status)
+	sr.observe(c.histShape, seconds)
+	if sr.labels != nil && !span.TraceID().IsEmpty() {
+		sr.addExemplar(span.TraceID(), span.SpanID(), seconds, end)
+	}
+
+	if isError {
+		c.series(c.errors, ovErrors, now, res, attrs, agent, operation, c.errorType(span, attrs)).count++
+	}
+
+	switch class {
+	case classTool:
+		tool := strAttr(attrs, c.cfg.Attributes.ToolName)
+		if tool == "" {
+			tool = unknownValue
+		}
+		c.series(c.tools, ovTools, now, res, attrs, agent, tool, status).count++
+	case classModel:
+		c.recordUsage(attrs, res, agent, now)
+	}
+
+	c.markActive(agent, now)
+}
+
+// series fills the reused label slice (fixed labels, then the extra dimensions) and returns the
+// series of the store, counting overflow.
+func (c *spanMetricsConnector) series(s *store, ov overflowMetric, now pcommon.Timestamp, res, attrs pcommon.Map, fixed ...string) *series {
+	c.vals = append(c.vals[:0], fixed...)
+	for i := range c.dims {
+		c.vals = append(c.vals, c.dimValue(&c.dims[i], attrs, res))
+	}
+	sr, overflowed := s.get(&c.kb, c.vals, now)
+	if overflowed {
+		c.stats.overflowed[ov]++
+	}
+	return sr
+}
+
+func classify(op string, agentOps, toolOps, modelOps []string) spanClass {
+	if op == "" {
+		return classNone
+	}
+	for _, o := range agentOps {
+		if o == op {
+			return classAgent
+		}
+	}
+	for _, o := range toolOps {
+		if o == op {
+			return classTool
+		}
+	}
+	for _, o := range modelOps {
+		if o == op {
+			return classModel
+		}
+	}
+	return classNone
+}
+
+func (c *spanMetricsConnector) matchRule(span ptrace.Span, attrs pcommon.Map) (string, bool) {
+	for i := range c.rules {
+		r := &c.rules[i]
+		if span.Kind() != r.kind {
+			continue
+		}
+		if r.requireAttribute != "" {
+			if _, ok := attrs.Get(r.requireAttribute); !ok {
+				continue
+			}
+		}
+		if r.operationAttr != "" {
+			if op := strAttr(attrs, r.operationAttr); op != "" {
+				return op, true
+			}
+		}
+		return span.Name(), true
+	}
+	return "", false
+}
+
+// agentOf applies the agent identity rule: the span's own agent name; else that of its nearest
+// ancestor in the same batch that carries one (normally the invoke_agent span); else the
+// resource's service name.
+func (c *spanMetricsConnector) agentOf(td ptrace.Traces, span ptrace.Span, attrs pcommon.Map, service string) string {
+	if a := strAttr(attrs, c.cfg.Attributes.AgentName); a != "" {
+		return a
+	}
+	cur := span.ParentSpanID()
+	if cur.IsEmpty() || c.cfg.Limits.MaxBatchIndexSpans == 0 {
+		return service
+	}
+	if !c.indexBuilt {
+		c.buildIndex(td)
+	}
+	for depth := 0; depth < maxAncestorDepth && !cur.IsEmpty(); depth++ {
+		e, ok := c.index[cur]
+		if !ok {
+			break
+		}
+		if e.agent != "" {
+			return e.agent
+		}
+		cur = e.parent
+	}
+	return service
+}
+
+// buildIndex maps span id → (parent id, agent name) for the whole batch, once per batch and
+// only when a span needs its ancestor. The map is cleared, not reallocated, between batches.
+func (c *spanMetricsConnector) buildIndex(td ptrace.Traces) {
+	c.indexBuilt = true
+	limit := c.cfg.Limits.MaxBatchIndexSpans
+	rss := td.ResourceSpans()
+	for i := 0; i < rss.Len(); i++ {
+		sss := rss.At(i).ScopeSpans()
+		for j := 0; j < sss.Len(); j++ {
+			spans := sss.At(j).Spans()
+			for k := 0; k < spans.Len(); k++ {
+				if len(c.index) >= limit {
+					c.stats.skipped[skipIndexFull]++
+					return
+				}
+				s := spans.At(k)
+				c.index[s.SpanID()] = indexEntry{parent: s.ParentSpanID(), agent: strAttr(s.Attributes(), c.cfg.Attributes.AgentName)}
+			}
+		}
+	}
+}
+
+// errorType is error.type, else the type of an exception event, else _OTHER.
+func (c *spanMetricsConnector) errorType(span ptrace.Span, attrs pcommon.Map) string {
+	if t := strAttr(attrs, c.cfg.Attributes.ErrorType); t != "" {
+		return t
+	}
+	events := span.Events()
+	for i := 0; i < events.Len(); i++ {
+		ev := events.At(i)
+		if ev.Name() != "exception" {
+			continue
+		}
+		if t := strAttr(ev.Attributes(), c.cfg.Attributes.ExceptionType); t != "" {
+			return t
+		}
+	}
+	return errorTypeOther
+}
+
+func (c *spanMetricsConnector) recordUsage(attrs, res pcommon.Map, agent string, now pcommon.Timestamp) {
+	var tokens [numTokenTypes]uint64
+	var seen uint8
+	for t, name := range c.tokenAttrs {
+		v, ok := attrs.Get(name)
+		if !ok {
+			continue
+		}
+		n, ok := tokenValue(v, c.cfg.Limits.MaxTokensPerSpan)
+		if !ok {
+			c.stats.skipped[skipInvalidTokens]++
+			continue
+		}
+		tokens[t] = n
+		seen |= 1 << t
+	}
+	costVal, hasCostAttr := attrs.Get(c.cfg.Attributes.Cost)
+	if seen == 0 && !hasCostAttr {
+		return
+	}
+
+	model := strAttr(attrs, c.cfg.Attributes.RequestModel)
+	alt := strAttr(attrs, c.cfg.Attributes.ResponseModel)
+	if model == "" {
+		model, alt = alt, ""
+	}
+	if model == "" {
+		model = unknownValue
+	}
+
+	sr := c.series(c.usage, ovUsage, now, res, attrs, agent, model)
+	for t := range tokens {
+		sr.tokens[t] += tokens[t]
+	}
+	sr.tokenSeen |= seen
+
+	if hasCostAttr {
+		if cost, ok := numberValue(costVal); ok && cost >= 0 && cost <= c.cfg.Limits.MaxCostPerSpan {
+			sr.cost += cost
+			sr.costSeen = true
+		} else {
+			c.stats.skipped[skipInvalidCost]++
+		}
+		return
+	}
+	price, ok := c.prices.lookup(model)
+	if !ok && alt != "" {
+		price, ok = c.prices.lookup(alt)
+	}
+	if !ok {
+		c.unknownModel(model)
+		return
+	}
+	sr.cost += costUSD(price, tokens[0], tokens[1], tokens[2])
+	sr.costSeen = true
+}
+
+// unknownModel counts a span whose model has no price and warns once per model name (the set of
+// names is bounded by pricing.unknown_models_limit).
+func (c *spanMetricsConnector) unknownModel(model string) {
+	c.stats.unknownModels++
+	if _, ok := c.unknownModels[model]; ok || len(c.unknownModels) >= c.cfg.Pricing.UnknownModelsLimit {
+		return
+	}
+	model = strings.Clone(model)
+	c.unknownModels[model] = struct{}{}
+	c.logger.Warn("Model has no price in pricing.models: its spans add tokens but no cost",
+		zap.String("model", model))
+}
+
+func (c *spanMetricsConnector) markActive(agent string, now pcommon.Timestamp) {
+	if _, ok := c.active[agent]; ok {
+		c.active[agent] = now // assigning to an existing key keeps the stored (cloned) key
+		return
+	}
+	if len(c.active) >= c.cfg.AggregationCardinalityLimit {
+		c.stats.overflowed[ovActiveAgents]++
+		return
+	}
+	c.active[strings.Clone(agent)] = now
+}
+
+func (c *spanMetricsConnector) recordQueueDepth(attrs pcommon.Map, v pcommon.Value, now pcommon.Timestamp) {
+	depth, ok := numberValue(v)
+	if !ok || depth < 0 || depth > c.cfg.Limits.MaxQueueDepth {
+		c.stats.skipped[skipInvalidQueueDepth]++
+		return
+	}
+	queue := strAttr(attrs, c.cfg.QueueDepth.QueueAttribute)
+	if queue == "" {
+		queue = c.cfg.QueueDepth.DefaultQueue
+	}
+	g := c.queues[queue]
+	if g == nil {
+		if len(c.queues) >= c.cfg.AggregationCardinalityLimit {
+			c.stats.overflowed[ovQueues]++
+			if c.queueOverflow == nil {
+				c.queueOverflow = &gaugeValue{}
+			}
+			g = c.queueOverflow
+		} else {
+			g = &gaugeValue{}
+			c.queues[strings.Clone(queue)] = g
+		}
+	}
+	g.value = depth
+	g.lastSeen = now
+}
+
+func strAttr(m pcommon.Map, key string) string {
+	if v, ok := m.Get(key); ok && v.Type() == pcommon.ValueTypeStr {
+		return v.Str()
+	}
+	return ""
+}
+
+// tokenValue accepts a non-negative integer (int, integral double, or numeric string) ≤ limit.
+func tokenValue(v pcommon.Value, limit int64) (uint64, bool) {
+	var n int64
+	switch v.Type() {
+	case pcommon.ValueTypeInt:
+		n = v.Int()
+	case pcommon.ValueTypeDouble:
+		f := v.Double()
+		if math.IsNaN(f) || math.IsInf(f, 0) || f != math.Trunc(f) || f < 0 || f > float64(limit) {
+			return 0, false
+		}
+		n = int64(f)
+	case pcommon.ValueTypeStr:
+		var err error
+		if n, err = strconv.ParseInt(v.Str(), 10, 64); err != nil {
+			return 0, false
+		}
+	default:
+		return 0, false
+	}
+	if n < 0 || n > limit {
+		return 0, false
+	}
+	return uint64(n), true
+}
+
+// numberValue accepts a finite int, double or numeric string.
+func numberValue(v pcommon.Value) (float64, bool) {
+	var f float64
+	switch v.Type() {
+	case pcommon.ValueTypeInt:
+		f = float64(v.Int())
+	case pcommon.ValueTypeDouble:
+		f = v.Double()
+	case pcommon.ValueTypeStr:
+		var err error
+		if f, err = strconv.ParseFloat(v.Str(), 64); err != nil {
+			return 0, false
+		}
+	default:
+		return 0, false
+	}
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return 0, false
+	}
+	return f, true
+}
+
+// dimValue reads an extra dimension from the span, else the resource, else its default. Non-string
+// values are formatted into the dimension's own scratch buffer, so no allocation happens per span;
+// the returned string is only valid until the next span (series creation clones it).
+func (c *spanMetricsConnector) dimValue(d *dimension, attrs, res pcommon.Map) string {
+	v, ok := attrs.Get(d.name)
+	if !ok {
+		v, ok = res.Get(d.name)
+	}
+	if !ok {
+		return d.def
+	}
+	switch v.Type() {
+	case pcommon.ValueTypeStr:
+		return v.Str()
+	case pcommon.ValueTypeInt:
+		d.scratch = strconv.AppendInt(d.scratch[:0], v.Int(), 10)
+	case pcommon.ValueTypeDouble:
+		d.scratch = strconv.AppendFloat(d.scratch[:0], v.Double(), 'g', -1, 64)
+	case pcommon.ValueTypeBool:
+		d.scratch = strconv.AppendBool(d.scratch[:0], v.Bool())
+	case pcommon.ValueTypeEmpty:
+		return d.def
+	default:
+		return v.AsString()
+	}
+	if len(d.scratch) == 0 {
+		return ""
+	}
+	return unsafe.String(&d.scratch[0], len(d.scratch))
+}
+
+func parseSpanKind(s string) (ptrace.SpanKind, bool) {
+	switch s {
+	case spanKindServer:
+		return ptrace.SpanKindServer, true
+	case spanKindClient:
+		return ptrace.SpanKindClient, true
+	case spanKindInternal:
+		return ptrace.SpanKindInternal, true
+	case spanKindProducer:
+		return ptrace.SpanKindProducer, true
+	case spanKindConsumer:
+		return ptrace.SpanKindConsumer, true
+	}
+	return ptrace.SpanKindUnspecified, false
+}
+
+// flush builds the payload under the lock and sends it after unlocking.
+func (c *spanMetricsConnector) flush(ctx context.Context) {
+	c.lock.Lock()
+	md := c.buildMetrics(pcommon.NewTimestampFromTime(c.clock.Now()))
+	c.telemetry.activeSeries.Store(int64(c.seriesCount()))
+	c.lock.Unlock()
+	if md.DataPointCount() == 0 {
+		return
+	}
+	if err := c.next.ConsumeMetrics(ctx, md); err != nil {
+		c.logger.Debug("Sending span metrics failed", zap.Error(err))
+	}
+}
+
+func (c *spanMetricsConnector) metricName(n string) string { return c.cfg.Namespace + "." + n }
+
+func (c *spanMetricsConnector) buildMetrics(now pcommon.Timestamp) pmetric.Metrics {
+	if exp := c.cfg.SeriesExpiration; exp > 0 {
+		cutoff := now - pcommon.Timestamp(exp.Nanoseconds())
+		for _, s := range []*store{c.requests, c.errors, c.tools, c.usage} {
+			s.expire(cutoff)
+		}
+		for q, g := range c.queues {
+			if g.lastSeen < cutoff {
+				delete(c.queues, q)
+			}
+		}
+		if c.queueOverflow != nil && c.queueOverflow.lastSeen < cutoff {
+			c.queueOverflow = nil
+		}
+	}
+
+	md := pmetric.NewMetrics()
+	sm := md.ResourceMetrics().AppendEmpty().ScopeMetrics().AppendEmpty()
+	sm.Scope().SetName(metadata.ScopeName)
+	ms := sm.Metrics()
+	temporality := pmetric.AggregationTemporalityCumulative
+	if c.delta {
+		temporality = pmetric.AggregationTemporalityDelta
+	}
+	emit := func(sr *series) bool { return !c.delta || sr.updated }
+
+	newSum := func(name, unit string) pmetric.Sum {
+		m := ms.AppendEmpty()
+		m.SetName(c.metricName(name))
+		m.SetUnit(unit)
+		sum := m.SetEmptySum()
+		sum.SetIsMonotonic(true)
+		sum.SetAggregationTemporality(temporality)
+		return sum
+	}
+	countSum := func(s *store, name, unit string) {
+		if s.len() == 0 {
+			return
+		}
+		dps := newSum(name, unit).DataPoints()
+		s.each(func(sr *series) {
+			if !emit(sr) {
+				return
+			}
+			dp := dps.AppendEmpty()
+			sr.attrs.CopyTo(dp.Attributes())
+			dp.SetStartTimestamp(sr.start)
+			dp.SetTimestamp(now)
+			dp.SetIntValue(int64(sr.count))
+		})
+	}
+
+	countSum(c.requests, nameRequests, "{request}")
+	countSum(c.errors, nameErrors, "{error}")
+
+	if c.requests.len() > 0 {
+		m := ms.AppendEmpty()
+		m.SetName(c.metricName(nameDuration))
+		m.SetUnit("s")
+		if c.histShape.bounds != nil {
+			h := m.SetEmptyHistogram()
+			h.SetAggregationTemporality(temporality)
+			c.requests.each(func(sr *series) {
+				if !emit(sr) {
+					return
+				}
+				dp := h.DataPoints().AppendEmpty()
+				sr.attrs.CopyTo(dp.Attributes())
+				dp.SetStartTimestamp(sr.start)
+				dp.SetTimestamp(now)
+				sr.writeHistogram(dp, c.histShape)
+			})
+		} else {
+			h := m.SetEmptyExponentialHistogram()
+			h.SetAggregationTemporality(temporality)
+			c.requests.each(func(sr *series) {
+				if !emit(sr) {
+					return
+				}
+				dp := h.DataPoints().AppendEmpty()
+				sr.attrs.CopyTo(dp.Attributes())
+				dp.SetStartTimestamp(sr.start)
+				dp.SetTimestamp(now)
+				sr.writeExpoHistogram(dp)
+			})
+		}
+	}
+
+	countSum(c.tools, nameToolCalls, "{call}")
+
+	if c.usage.len() > 0 {
+		tokens := newSum(nameTokens, "{token}").DataPoints()
+		var costs pmetric.NumberDataPointSlice
+		c.usage.each(func(sr *series) {
+			if !emit(sr) {
+				return
+			}
+			for t := range sr.tokens {
+				if sr.tokenSeen&(1<<t) == 0 {
+					continue
+				}
+				dp := tokens.AppendEmpty()
+				sr.tokenAttrs(t).CopyTo(dp.Attributes())
+				dp.SetStartTimestamp(sr.start)
+				dp.SetTimestamp(now)
+				dp.SetIntValue(int64(sr.tokens[t]))
+			}
+			if sr.costSeen {
+				if costs == (pmetric.NumberDataPointSlice{}) {
+					costs = newSum(nameCost, "{USD}").DataPoints()
+				}
+				dp := costs.AppendEmpty()
+				sr.attrs.CopyTo(dp.Attributes())
+				dp.SetStartTimestamp(sr.start)
+				dp.SetTimestamp(now)
+				dp.SetDoubleValue(sr.cost)
+			}
+		})
+	}
+
+	// Active agents: distinct agents with a classified span within the window.
+	activeCutoff := now - pcommon.Timestamp(c.cfg.ActiveAgents.Window.Nanoseconds())
+	for a, seen := range c.active {
+		if seen < activeCutoff {
+			delete(c.active, a)
+		}
+	}
+	m := ms.AppendEmpty()
+	m.SetName(c.metricName(nameActiveAgents))
+	m.SetUnit("{agent}")
+	dp := m.SetEmptyGauge().DataPoints().AppendEmpty()
+	dp.SetTimestamp(now)
+	dp.SetIntValue(int64(len(c.active)))
+
+	if len(c.queues) > 0 || c.queueOverflow != nil {
+		m := ms.AppendEmpty()
+		m.SetName(c.metricName(nameQueueDepth))
+		m.SetUnit("{item}")
+		dps := m.SetEmptyGauge().DataPoints()
+		names := make([]string, 0, len(c.queues))
+		for q := range c.queues {
+			names = append(names, q)
+		}
+		sort.Strings(names)
+		for _, q := range names {
+			dp := dps.AppendEmpty()
+			dp.Attributes().PutStr(labelQueue, q)
+			dp.SetTimestamp(now)
+			dp.SetDoubleValue(c.queues[q].value)
+		}
+		if c.queueOverflow != nil {
+			dp := dps.AppendEmpty()
+			dp.Attributes().PutBool(overflowKey, true)
+			dp.SetTimestamp(now)
+			dp.SetDoubleValue(c.queueOverflow.value)
+		}
+	}
+
+	// After a flush exemplars start over; delta series also start over from zero.
+	for _, s := range []*store{c.requests, c.errors, c.tools, c.usage} {
+		s.all(func(sr *series) {
+			sr.exemplars = sr.exemplars[:0]
+			if c.delta {
+				sr.reset(now)
+			} else {
+				sr.updated = false
+			}
+		})
+	}
+	return md
+}
