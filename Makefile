@@ -1,0 +1,61 @@
+# otelcol-amas. The two commands a new user needs: `make run` and `make test`.
+SHELL := /bin/bash
+GO ?= go
+BIN := bin/otelcol-amas
+TOOLS_BIN := $(CURDIR)/.tools/bin
+CONFIG ?= config/otelcol-amas.yaml
+# Every test package, unit and end-to-end. End-to-end packages start real services.
+TEST_TIMEOUT ?= 25m
+
+.PHONY: all build generate compile run test unit-test e2e-test tools deps bench lint fmt check-generated clean
+
+all: build
+
+## build: regenerate distribution/ from builder-config.yaml and compile bin/otelcol-amas.
+# Several engineers (and CI) may build at once in one checkout: a lock keeps the generated tree whole.
+build:
+	@mkdir -p .tools bin
+	flock .tools/build.lock $(MAKE) --no-print-directory generate compile
+
+generate:
+	$(GO) tool builder --config builder-config.yaml --skip-compilation
+
+compile:
+	cd distribution && $(GO) build -trimpath -o ../$(BIN) .
+
+## run: build and start the collector with the default configuration.
+run: build
+	./$(BIN) --config $(CONFIG)
+
+## deps: the services and programs the tests use (Debian packages, Jaeger, telemetrygen).
+deps:
+	./scripts/install-deps.sh
+
+tools:
+	./scripts/build-tools.sh
+
+## test: every test, unit and end-to-end, against real Prometheus, Alertmanager and Jaeger.
+test: deps tools build
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+unit-test:
+	$(GO) test -count=1 $$($(GO) list ./... | grep -v /test/e2e)
+
+e2e-test: build
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./test/e2e/...
+
+## bench: component benchmarks (benchstat output).
+bench:
+	./scripts/bench.sh
+
+## lint: go vet and a gofmt check; fails on findings.
+lint:
+	$(GO) vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+## check-generated: the committed distribution/ must be what the builder generates.
+check-generated: build
+	@git diff --exit-code -- distribution/ || { echo "distribution/ differs from what builder-config.yaml generates: run make build and commit it"; exit 1; }
+
+clean:
+	rm -rf bin .tools/build.lock distribution/otelcol-amas
