@@ -1,0 +1,394 @@
+package regressionprocessor // import "github.com/otelcol-amas/otelcol-amas/processor/regressionprocessor"
+
+import (
+	"context"
+	"errors"
+	"math"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/extension/xextension/storage"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/processor"
+	"go.uber.org/zap"
+)
+
+// Span attributes written on the spans of an operation with a firing regression.
+const (
+	markDetected          = "regression.detected"
+	markType              = "regression.type"
+	markLatencyRatio      = "regression.latency_ratio"
+	markBaselineErrorRate = "regression.baseline_error_rate"
+	markCurrentErrorRate  = "regression.current_error_rate"
+	markErrorRateRatio    = "regression.error_rate_ratio"
+	markBaselineCost      = "regression.baseline_cost_usd"
+	markCurrentCost       = "regression.current_cost_usd"
+	markCostRatio         = "regression.cost_ratio"
+)
+
+// logEvery is the shortest interval between two debug logs about the same kind of bad input.
+const logEvery = time.Minute
+
+// regressionProcessor is the one instance shared by every pipeline the component ID appears in.
+type regressionProcessor struct {
+	cfg       *Config
+	id        component.ID
+	logger    *zap.Logger
+	tel       *telemetry
+	keyParts  [][]string
+	costKey   string
+	now       func() time.Time
+	newTicker func(time.Duration) (<-chan time.Time, func())
+
+	mu              sync.Mutex
+	tr              *tracker
+	metricsNext     []consumer.Metrics
+	lastSkipLog     time.Time
+	lastCheckpoint  time.Time
+	checkpointBuf   []byte
+	reportedEvicted int64
+	reportedFired   [numKinds]int64
+	reportedAuto    int64
+	reportedManual  int64
+
+	client  storage.Client
+	stop    chan struct{}
+	done    chan struct{}
+	started bool
+}
+
+func newRegressionProcessor(set processor.Settings, cfg *Config) (*regressionProcessor, error) {
+	tel, err := newTelemetry(set.MeterProvider)
+	if err != nil {
+		return nil, err
+	}
+	p := &regressionProcessor{
+		cfg:      cfg,
+		id:       set.ID,
+		logger:   set.Logger,
+		tel:      tel,
+		keyParts: cfg.keyParts(),
+		costKey:  cfg.Cost.Attribute,
+		now:      time.Now,
+		newTicker: func(d time.Duration) (<-chan time.Time, func()) {
+			t := time.NewTicker(d)
+			return t.C, t.Stop
+		},
+		tr: newTracker(cfg),
+	}
+	return p, nil
+}
+
+// addMetricsConsumer registers the next consumer of a metrics pipeline: each tick's metrics go
+// to every metrics pipeline the processor sits in.
+func (p *regressionProcessor) addMetricsConsumer(next consumer.Metrics) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.metricsNext = append(p.metricsNext, next)
+}
+
+// Start restores the checkpoint, applies the configured baseline resets and starts the tick.
+func (p *regressionProcessor) Start(ctx context.Context, host component.Host) error {
+	if p.cfg.Storage != nil {
+		ext, ok := host.GetExtensions()[*p.cfg.Storage]
+		if !ok {
+			return errors.New("storage: extension " + p.cfg.Storage.String() + " is not configured in the service")
+		}
+		se, ok := ext.(storage.Extension)
+		if !ok {
+			return errors.New("storage: extension " + p.cfg.Storage.String() + " is not a storage extension")
+		}
+		client, err := se.GetClient(ctx, component.KindProcessor, p.id, "")
+		if err != nil {
+			return errors.New("storage: cannot get a client from " + p.cfg.Storage.String() + ": " + err.Error())
+		}
+		p.client = client
+		p.restore(ctx)
+	}
+	now := p.now()
+	p.mu.Lock()
+	if done := p.tr.applyResets(p.cfg.BaselineResets, now.UnixNano()); len(done) > 0 {
+		p.logger.Info("Baselines reset by configuration", zap.Strings("operations", done))
+	}
+	p.lastCheckpoint = now
+	p.mu.Unlock()
+
+	p.stop = make(chan struct{})
+	p.done = make(chan struct{})
+	p.started = true
+	ticks, stopTicker := p.newTicker(p.cfg.EvaluationInterval)
+	go func() {
+		defer close(p.done)
+		defer stopTicker()
+		for {
+			select {
+			case <-p.stop:
+				return
+			case <-ticks:
+				p.tick(context.Background())
+			}
+		}
+	}()
+	return nil
+}
+
+// Shutdown stops the tick and writes a last checkpoint.
+func (p *regressionProcessor) Shutdown(ctx context.Context) error {
+	if p.started {
+		close(p.stop)
+		<-p.done
+		p.started = false
+	}
+	if p.client == nil {
+		return nil
+	}
+	p.mu.Lock()
+	buf := p.encodeLocked(p.now())
+	p.mu.Unlock()
+	err := p.save(ctx, buf)
+	return errors.Join(err, p.client.Close(ctx))
+}
+
+// tick evaluates every operation, emits the metrics and alert states into the metrics
+// pipelines, and checkpoints when due. It runs on its own goroutine, traffic or not.
+func (p *regressionProcessor) tick(ctx context.Context) {
+	now := p.now()
+	p.mu.Lock()
+	p.tr.evaluate(now.UnixNano())
+	md := p.buildMetrics(now)
+	next := p.metricsNext
+	if md.DataPointCount() == 0 {
+		next = nil
+	}
+	var buf []byte
+	if p.client != nil && now.Sub(p.lastCheckpoint) >= p.cfg.CheckpointInterval {
+		buf = p.encodeLocked(now)
+		p.lastCheckpoint = now
+	}
+	p.reportCountersLocked()
+	p.mu.Unlock()
+
+	for i, n := range next {
+		out := md
+		if i < len(next)-1 {
+			out = pmetric.NewMetrics()
+			md.CopyTo(out)
+		}
+		if err := n.ConsumeMetrics(ctx, out); err != nil {
+			p.tel.emitErrors.Add(ctx, 1)
+			p.logger.Debug("The next consumer refused the regression metrics", zap.Error(err))
+		}
+	}
+	if buf != nil {
+		_ = p.save(ctx, buf)
+	}
+}
+
+func (p *regressionProcessor) reportCountersLocked() {
+	ctx := context.Background()
+	p.tel.operations.Record(ctx, int64(len(p.tr.ops)))
+	if d := p.tr.evicted - p.reportedEvicted; d > 0 {
+		p.tel.evicted.Add(ctx, d)
+		p.reportedEvicted = p.tr.evicted
+	}
+	for k := range numKinds {
+		if d := p.tr.fired[k] - p.reportedFired[k]; d > 0 {
+			p.tel.fired.Add(ctx, d, p.tel.firedType[k])
+			p.reportedFired[k] = p.tr.fired[k]
+		}
+	}
+	if d := p.tr.rebaselinedAuto - p.reportedAuto; d > 0 {
+		p.tel.rebaselines.Add(ctx, d, p.tel.rebaselineAuto)
+		p.reportedAuto = p.tr.rebaselinedAuto
+	}
+	if d := p.tr.rebaselinedManual - p.reportedManual; d > 0 {
+		p.tel.rebaselines.Add(ctx, d, p.tel.rebaselineManual)
+		p.reportedManual = p.tr.rebaselinedManual
+	}
+}
+
+// processMetrics passes metrics through: the regression processor only adds its own.
+func (p *regressionProcessor) processMetrics(_ context.Context, md pmetric.Metrics) (pmetric.Metrics, error) {
+	return md, nil
+}
+
+// processTraces is the hot path: one lock per batch, no allocation per span once the
+// operations exist, marks written in place on the spans of regressed operations.
+func (p *regressionProcessor) processTraces(_ context.Context, td ptrace.Traces) (ptrace.Traces, error) {
+	var badDuration, badCost int64
+	nowT := p.now()
+	now := nowT.UnixNano()
+
+	p.mu.Lock()
+	tr := p.tr
+	e := now / tr.curDur
+	var parts [maxKeyParts]string
+	var resVals [maxKeyParts]string
+	var resAlt [maxKeyParts]int
+	rss := td.ResourceSpans()
+	for i := 0; i < rss.Len(); i++ {
+		rs := rss.At(i)
+		res := rs.Resource().Attributes()
+		for j, alts := range p.keyParts {
+			resAlt[j] = -1
+			for a, name := range alts {
+				if v, ok := res.Get(name); ok {
+					resVals[j], resAlt[j] = valueString(v), a
+					break
+				}
+			}
+		}
+		sss := rs.ScopeSpans()
+		for j := 0; j < sss.Len(); j++ {
+			spans := sss.At(j).Spans()
+			for k := 0; k < spans.Len(); k++ {
+				span := spans.At(k)
+				start, end := span.StartTimestamp(), span.EndTimestamp()
+				if start == 0 || end < start {
+					badDuration++
+					continue
+				}
+				attrs := span.Attributes()
+				hash := p.operationKey(span, attrs, &resVals, &resAlt, &parts)
+				op := tr.get(hash)
+				if op == nil {
+					op = tr.add(hash, joinParts(&parts, len(p.keyParts)), now)
+				}
+				cost, hasCost := 0.0, false
+				if tr.cfg.Cost.Enabled {
+					if v, ok := attrs.Get(p.costKey); ok {
+						switch v.Type() {
+						case pcommon.ValueTypeDouble:
+							cost, hasCost = v.Double(), true
+						case pcommon.ValueTypeInt:
+							cost, hasCost = float64(v.Int()), true
+						}
+						if hasCost && !(cost >= 0 && cost <= math.MaxFloat64) {
+							badCost++
+							hasCost = false
+						}
+					}
+				}
+				isErr := span.Status().Code() == ptrace.StatusCodeError
+				tr.record(op, e, float64(end-start)/1e9, isErr, cost, hasCost)
+				if op.firing && p.cfg.MarkSpans {
+					p.mark(op, attrs)
+				}
+			}
+		}
+	}
+	logSkips := (badDuration > 0 || badCost > 0) && nowT.Sub(p.lastSkipLog) >= logEvery
+	if logSkips {
+		p.lastSkipLog = nowT
+	}
+	p.mu.Unlock()
+
+	if badDuration > 0 {
+		p.tel.skipped.Add(context.Background(), badDuration, p.tel.skipDuration)
+	}
+	if badCost > 0 {
+		p.tel.skipped.Add(context.Background(), badCost, p.tel.skipCost)
+	}
+	if logSkips {
+		p.logger.Debug("Skipped malformed span values (rate-limited log)",
+			zap.Int64("invalid_duration", badDuration), zap.Int64("invalid_cost", badCost), zap.String("cost_attribute", p.costKey))
+	}
+	return td, nil
+}
+
+// operationKey fills parts with the key's values and returns their hash, which is the hash of
+// the operation's label (the present parts joined with "/").
+func (p *regressionProcessor) operationKey(span ptrace.Span, attrs pcommon.Map, resVals *[maxKeyParts]string, resAlt *[maxKeyParts]int, parts *[maxKeyParts]string) uint64 {
+	var d xxhash.Digest
+	d.Reset()
+	wrote := false
+	for j, alts := range p.keyParts {
+		val := ""
+	alt:
+		for a, name := range alts {
+			if v, ok := attrs.Get(name); ok {
+				val = valueString(v)
+				break
+			}
+			switch {
+			case a == resAlt[j]:
+				val = resVals[j]
+				break alt
+			case name == spanNameAlternative:
+				val = span.Name()
+				break alt
+			}
+		}
+		parts[j] = val
+		if val == "" {
+			continue
+		}
+		if wrote {
+			_, _ = d.WriteString("/")
+		}
+		_, _ = d.WriteString(val)
+		wrote = true
+	}
+	return d.Sum64()
+}
+
+func valueString(v pcommon.Value) string {
+	if v.Type() == pcommon.ValueTypeStr {
+		return v.Str()
+	}
+	return v.AsString() // allocates; operation names are strings in practice
+}
+
+func joinParts(parts *[maxKeyParts]string, n int) string {
+	var b strings.Builder
+	for _, v := range parts[:n] {
+		if v == "" {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('/')
+		}
+		b.WriteString(v)
+	}
+	return b.String()
+}
+
+// mark writes the regression attributes on a span of a regressed operation.
+func (p *regressionProcessor) mark(op *operation, attrs pcommon.Map) {
+	attrs.PutBool(markDetected, true)
+	attrs.PutStr(markType, op.types)
+	if op.alerts[kindLatency].phase == phaseFiring {
+		f := &op.fig[kindLatency]
+		for i := range p.tr.quantiles {
+			if !math.IsNaN(f.baseline[i]) {
+				attrs.PutDouble(p.tr.qMarks[i][0], f.baseline[i]*1e3)
+				attrs.PutDouble(p.tr.qMarks[i][1], f.current[i]*1e3)
+			}
+		}
+		putFinite(attrs, markLatencyRatio, f.ratio)
+	}
+	if op.alerts[kindErrorRate].phase == phaseFiring {
+		f := &op.fig[kindErrorRate]
+		putFinite(attrs, markBaselineErrorRate, f.baseline[0])
+		putFinite(attrs, markCurrentErrorRate, f.current[0])
+		putFinite(attrs, markErrorRateRatio, f.ratio)
+	}
+	if op.alerts[kindCost].phase == phaseFiring {
+		f := &op.fig[kindCost]
+		putFinite(attrs, markBaselineCost, f.baseline[0])
+		putFinite(attrs, markCurrentCost, f.current[0])
+		putFinite(attrs, markCostRatio, f.ratio)
+	}
+}
+
+func putFinite(attrs pcommon.Map, k string, v float64) {
+	if finite(v) {
+		attrs.PutDouble(k, v)
+	}
+}
