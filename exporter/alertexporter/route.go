@@ -1,0 +1,125 @@
+package alertexporter // import "github.com/otelcol-amas/otelcol-amas/exporter/alertexporter"
+
+import (
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/otelcol-amas/otelcol-amas/exporter/alertexporter/internal/matcher"
+)
+
+// route is one compiled node of the routing tree, with inherited settings resolved.
+type route struct {
+	id             string
+	receiver       string
+	matchers       []matcher.Matcher
+	groupBy        []string
+	groupAll       bool
+	groupWait      time.Duration
+	groupInterval  time.Duration
+	repeatInterval time.Duration
+	cont           bool
+	children       []*route
+}
+
+// compileRoute builds the tree; parent settings fill the child's zero values, as in
+// Alertmanager. Config.Validate has already checked matchers.
+func compileRoute(rc *RouteConfig, parent *route, id string) *route {
+	r := &route{id: id, receiver: rc.Receiver, cont: rc.Continue,
+		groupWait: rc.GroupWait, groupInterval: rc.GroupInterval, repeatInterval: rc.RepeatInterval}
+	if parent != nil {
+		if r.receiver == "" {
+			r.receiver = parent.receiver
+		}
+		if r.groupWait == 0 {
+			r.groupWait = parent.groupWait
+		}
+		if r.groupInterval == 0 {
+			r.groupInterval = parent.groupInterval
+		}
+		if r.repeatInterval == 0 {
+			r.repeatInterval = parent.repeatInterval
+		}
+	}
+	if len(rc.GroupBy) > 0 {
+		r.groupAll = hasGroupByAll(rc.GroupBy)
+		r.groupBy = append([]string(nil), rc.GroupBy...)
+		sort.Strings(r.groupBy)
+	} else if parent != nil {
+		r.groupAll, r.groupBy = parent.groupAll, parent.groupBy
+	}
+	for _, s := range rc.Matchers {
+		if m, err := matcher.Parse(s); err == nil {
+			r.matchers = append(r.matchers, m)
+		}
+	}
+	for i := range rc.Routes {
+		r.children = append(r.children, compileRoute(&rc.Routes[i], r, id+"."+strconv.Itoa(i)))
+	}
+	return r
+}
+
+// match returns the routes an alert with labels goes to: the deepest matching nodes, walking
+// children in order and stopping at the first match unless it has continue set; a node whose
+// children do not match takes the alert itself.
+func (r *route) match(labels map[string]string) []*route {
+	if !matcher.All(r.matchers, labels) {
+		return nil
+	}
+	var out []*route
+	for _, c := range r.children {
+		m := c.match(labels)
+		if len(m) == 0 {
+			continue
+		}
+		out = append(out, m...)
+		if !c.cont {
+			break
+		}
+	}
+	if len(out) == 0 {
+		out = []*route{r}
+	}
+	return out
+}
+
+// groupLabels picks the labels the route groups by.
+func (r *route) groupLabels(labels map[string]string) map[string]string {
+	out := make(map[string]string, len(r.groupBy))
+	if r.groupAll {
+		for k, v := range labels {
+			out[k] = v
+		}
+		return out
+	}
+	for _, k := range r.groupBy {
+		if v, ok := labels[k]; ok {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// groupKey is the route id and the sorted group labels: stable across restarts, used as the
+// notification-log key and (hashed) as PagerDuty's dedup_key.
+func groupKey(r *route, gl map[string]string) string {
+	keys := make([]string, 0, len(gl))
+	for k := range gl {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	b.WriteString(r.id)
+	b.WriteString(":{")
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(k)
+		b.WriteByte('=')
+		b.WriteString(strconv.Quote(gl[k]))
+	}
+	b.WriteByte('}')
+	return b.String()
+}

@@ -1,0 +1,120 @@
+package alertexporter // import "github.com/otelcol-amas/otelcol-amas/exporter/alertexporter"
+
+import (
+	"context"
+	"encoding/json"
+	"sort"
+	"time"
+
+	"github.com/otelcol-amas/otelcol-amas/internal/alertstate"
+)
+
+// checkpointKey is the storage key of the delivery state.
+const checkpointKey = "delivery_state_v1"
+
+type checkpoint struct {
+	Alerts []ckpAlert    `json:"alerts"`
+	Log    []ckpLogEntry `json:"log"`
+	Seqs   []ckpSeq      `json:"seqs"`
+}
+
+type ckpAlert struct {
+	Fingerprint uint64             `json:"fp"`
+	Labels      map[string]string  `json:"labels"`
+	State       string             `json:"state"`
+	StartsAt    time.Time          `json:"startsAt"`
+	EndsAt      time.Time          `json:"endsAt"`
+	LastSeen    time.Time          `json:"lastSeen"`
+	Values      map[string]float64 `json:"values,omitempty"`
+}
+
+type ckpLogEntry struct {
+	Key    string    `json:"key"`
+	Firing []uint64  `json:"firing"`
+	At     time.Time `json:"at"`
+}
+
+type ckpSeq struct {
+	Key       string `json:"key"`
+	Enqueued  uint64 `json:"enqueued"`
+	Delivered uint64 `json:"delivered"`
+}
+
+// writeCheckpoint stores alerts, the notification log and the sequence numbers. Called with
+// e.mu held. It runs on the dispatcher tick (and at shutdown), never on the data path.
+func (e *alertExporter) writeCheckpoint(ctx context.Context) error {
+	var c checkpoint
+	for _, rec := range e.alerts {
+		c.Alerts = append(c.Alerts, ckpAlert{Fingerprint: rec.fp, Labels: rec.labels, State: rec.state,
+			StartsAt: rec.startsAt, EndsAt: rec.endsAt, LastSeen: rec.lastSeen, Values: rec.values})
+	}
+	sort.Slice(c.Alerts, func(i, j int) bool { return c.Alerts[i].Fingerprint < c.Alerts[j].Fingerprint })
+	for key, entry := range e.nflog {
+		le := ckpLogEntry{Key: key, At: entry.at}
+		for fp := range entry.firing {
+			le.Firing = append(le.Firing, fp)
+		}
+		sort.Slice(le.Firing, func(i, j int) bool { return le.Firing[i] < le.Firing[j] })
+		c.Log = append(c.Log, le)
+	}
+	sort.Slice(c.Log, func(i, j int) bool { return c.Log[i].Key < c.Log[j].Key })
+	e.smu.Lock()
+	for key, s := range e.seqs {
+		c.Seqs = append(c.Seqs, ckpSeq{Key: key, Enqueued: s.enqueued, Delivered: s.delivered})
+	}
+	e.smu.Unlock()
+	sort.Slice(c.Seqs, func(i, j int) bool { return c.Seqs[i].Key < c.Seqs[j].Key })
+	b, err := json.Marshal(&c)
+	if err != nil {
+		return err
+	}
+	if err := e.storage.Set(ctx, checkpointKey, b); err != nil {
+		return err
+	}
+	e.dirty = false
+	e.seqDirty.Store(false)
+	return nil
+}
+
+// loadCheckpoint restores the state written by a previous run. Alerts go back into their
+// groups (which wait group_wait again); the log then keeps them from being announced twice.
+func (e *alertExporter) loadCheckpoint(ctx context.Context) error {
+	b, err := e.storage.Get(ctx, checkpointKey)
+	if err != nil || b == nil {
+		return err
+	}
+	var c checkpoint
+	if err := json.Unmarshal(b, &c); err != nil {
+		return err
+	}
+	now := e.clock.Now()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, le := range c.Log {
+		entry := &logEntry{firing: make(map[uint64]struct{}, len(le.Firing)), at: le.At}
+		for _, fp := range le.Firing {
+			entry.firing[fp] = struct{}{}
+		}
+		e.nflog[le.Key] = entry
+	}
+	for _, a := range c.Alerts {
+		if len(e.alerts) >= e.cfg.MaxAlerts {
+			break
+		}
+		if a.Labels == nil {
+			continue
+		}
+		rec := &alertRec{fp: a.Fingerprint, labels: a.Labels, state: a.State, startsAt: a.StartsAt,
+			endsAt: a.EndsAt, lastSeen: a.LastSeen, values: a.Values}
+		e.alerts[rec.fp] = rec
+		if rec.state == alertstate.StateFiring || rec.state == alertstate.StateResolved {
+			e.attach(rec, now)
+		}
+	}
+	e.smu.Lock()
+	for _, s := range c.Seqs {
+		e.seqs[s.Key] = &seqState{enqueued: s.Enqueued, delivered: s.Delivered}
+	}
+	e.smu.Unlock()
+	return nil
+}
