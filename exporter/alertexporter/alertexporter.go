@@ -106,6 +106,8 @@ type alertExporter struct {
 	seqs map[string]*seqState
 
 	storage  storage.Client
+	tickMu   sync.Mutex // one tick at a time: flush, enqueue and commit must not interleave
+	noLoop   bool       // tests drive tick themselves on a fake clock
 	stopCh   chan struct{}
 	doneCh   chan struct{}
 	stopOnce sync.Once
@@ -179,6 +181,10 @@ func (e *alertExporter) Start(ctx context.Context, host component.Host) error {
 	}
 	e.stopCh = make(chan struct{})
 	e.doneCh = make(chan struct{})
+	if e.noLoop {
+		close(e.doneCh)
+		return nil
+	}
 	go e.run()
 	return nil
 }

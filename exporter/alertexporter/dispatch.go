@@ -22,6 +22,8 @@ type pending struct {
 
 // tick resolves timed-out alerts, flushes the groups that are due, and checkpoints.
 func (e *alertExporter) tick(ctx context.Context) {
+	e.tickMu.Lock()
+	defer e.tickMu.Unlock()
 	now := e.clock.Now()
 	e.mu.Lock()
 	e.expire(now)
