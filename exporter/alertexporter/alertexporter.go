@@ -90,17 +90,17 @@ type alertExporter struct {
 	tmpl         *compiledTemplates
 	emptyMD      pmetric.Metrics
 
-	mu      sync.Mutex
-	alerts  map[uint64]*alertRec
-	groups  map[string]*aggrGroup
-	nflog   map[string]*logEntry
+	mu       sync.Mutex
+	alerts   map[uint64]*alertRec
+	groups   map[string]*aggrGroup
+	nflog    map[string]*logEntry
 	dirty    bool        // alert state changed since the last checkpoint
 	seqDirty atomic.Bool // a delivery moved a sequence number since the last checkpoint
-	lastCkp time.Time
-	sib     []sibling
-	keyBuf  []string
-	foldBuf []string
-	keys    map[uint64]string // interned value keys
+	lastCkp  time.Time
+	sib      []sibling
+	keyBuf   []string
+	foldBuf  []string
+	keys     map[uint64]string // interned value keys
 
 	smu  sync.Mutex
 	seqs map[string]*seqState

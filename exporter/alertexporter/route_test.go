@@ -1,0 +1,83 @@
+package alertexporter
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+)
+
+func routingTree() *route {
+	rc := RouteConfig{
+		Receiver: "default", GroupBy: []string{"alertname"}, GroupWait: time.Second, GroupInterval: time.Minute, RepeatInterval: time.Hour,
+		Routes: []RouteConfig{
+			{Matchers: []string{`severity="critical"`}, Receiver: "pager", Continue: true},
+			{Matchers: []string{`severity=~"critical|high"`}, Receiver: "chat", GroupBy: []string{"slo"},
+				Routes: []RouteConfig{{Matchers: []string{`agent="billing"`}, Receiver: "billing-team", GroupWait: 5 * time.Second}}},
+			{Matchers: []string{`alertname="PerformanceRegression"`, `type!="cost_regression"`}, Receiver: "perf"},
+		},
+	}
+	return compileRoute(&rc, nil, "0")
+}
+
+func TestRoutingSendsEachAlertToTheRightReceivers(t *testing.T) {
+	cases := []struct {
+		name   string
+		labels map[string]string
+		want   []string
+	}{
+		{"a critical alert pages and, by continue, also goes to chat", map[string]string{"severity": "critical", "slo": "a"}, []string{"pager", "chat"}},
+		{"a high alert goes to chat only", map[string]string{"severity": "high"}, []string{"chat"}},
+		{"a high alert of the billing agent goes to the nested billing route", map[string]string{"severity": "high", "agent": "billing"}, []string{"billing-team"}},
+		{"a warning latency regression goes to perf", map[string]string{"severity": "warning", "alertname": "PerformanceRegression", "type": "latency_regression"}, []string{"perf"}},
+		{"a cost regression falls through to the default receiver", map[string]string{"severity": "warning", "alertname": "PerformanceRegression", "type": "cost_regression"}, []string{"default"}},
+		{"an alert with no severity takes the root's receiver", map[string]string{}, []string{"default"}},
+	}
+	root := routingTree()
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var got []string
+			for _, r := range root.match(c.labels) {
+				got = append(got, r.receiver)
+			}
+			assert.Equal(t, c.want, got)
+		})
+	}
+}
+
+func TestChildRoutesInheritUnsetSettings(t *testing.T) {
+	root := routingTree()
+	billing := root.children[1].children[0]
+	assert.Equal(t, 5*time.Second, billing.groupWait, "its own")
+	assert.Equal(t, time.Minute, billing.groupInterval, "from the root")
+	assert.Equal(t, []string{"slo"}, billing.groupBy, "from its parent")
+	assert.Equal(t, []string{"alertname"}, root.children[0].groupBy)
+}
+
+func TestGroupingPutsAlertsWithEqualGroupLabelsTogether(t *testing.T) {
+	cases := []struct {
+		name    string
+		groupBy []string
+		alerts  []map[string]string
+		groups  int
+	}{
+		{"by alertname, two SLOs burning share a group", []string{"alertname"},
+			[]map[string]string{{"alertname": "Burn", "slo": "a"}, {"alertname": "Burn", "slo": "b"}}, 1},
+		{"by slo, two SLOs make two groups", []string{"slo"},
+			[]map[string]string{{"alertname": "Burn", "slo": "a"}, {"alertname": "Burn", "slo": "b"}}, 2},
+		{"by a label no alert has, everything is one group", []string{"team"},
+			[]map[string]string{{"slo": "a"}, {"slo": "b"}, {"operation": "chat"}}, 1},
+		{"by ..., every distinct label set is its own group", []string{"..."},
+			[]map[string]string{{"slo": "a"}, {"slo": "b"}, {"slo": "a"}}, 2},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := compileRoute(&RouteConfig{Receiver: "x", GroupBy: c.groupBy}, nil, "0")
+			keys := map[string]bool{}
+			for _, l := range c.alerts {
+				keys[groupKey(r, r.groupLabels(l))] = true
+			}
+			assert.Len(t, keys, c.groups)
+		})
+	}
+}
