@@ -239,7 +239,7 @@ func TestScenarioRatioSlices(t *testing.T) {
 	require.NoError(t, err)
 	s := m.NewSeries()
 	t0 := int64(28_000_000) * int64(time.Minute)
-	m.RecordRatio(s, t0, 0.40, 10)                   // $0.04 per request: good slice
+	m.RecordRatio(s, t0, 0.40, 10)                    // $0.04 per request: good slice
 	m.RecordRatio(s, t0+int64(time.Minute), 0.90, 10) // $0.09 per request: bad slice
 	m.RecordRatio(s, t0+int64(2*time.Minute), 0.5, 0) // no requests: no slice
 	var ev Evaluation

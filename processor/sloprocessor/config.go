@@ -1,0 +1,469 @@
+package sloprocessor // import "github.com/otelcol-amas/otelcol-amas/processor/sloprocessor"
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/component/componenttest"
+
+	"github.com/otelcol-amas/otelcol-amas/internal/slomath"
+	"github.com/otelcol-amas/otelcol-amas/processor/sloprocessor/internal/spancond"
+)
+
+// Config is the slo processor's configuration.
+type Config struct {
+	// EvaluationInterval is how often every SLO is evaluated and its metrics are emitted.
+	EvaluationInterval time.Duration `mapstructure:"evaluation_interval"`
+	// MaxGroupsPerSLO bounds the group_by series of one SLO; further groups go to one overflow
+	// series labelled otel.metric.overflow="true".
+	MaxGroupsPerSLO int `mapstructure:"max_groups_per_slo"`
+	// MaxRatioStreams bounds the cumulative counter streams remembered for ratio SLIs.
+	MaxRatioStreams int `mapstructure:"max_ratio_streams"`
+	// ResolvedRetention is how long a resolved alert is still sent (value 0) before it is dropped.
+	ResolvedRetention time.Duration `mapstructure:"resolved_retention"`
+	// Storage is the ID of a storage extension (file_storage) to checkpoint state through.
+	Storage *component.ID `mapstructure:"storage"`
+	// CheckpointInterval is how often state is written to Storage (also written at shutdown).
+	CheckpointInterval time.Duration `mapstructure:"checkpoint_interval"`
+	// Alerting is the default alerting of every SLO.
+	Alerting AlertingConfig `mapstructure:"alerting"`
+	// SLOs to evaluate; empty means the six seed SLOs (DefaultSLOs).
+	SLOs []SLOConfig `mapstructure:"slos"`
+}
+
+// AlertingConfig holds the alert rules of an SLO.
+type AlertingConfig struct {
+	// BurnRateRules replaces the default table (SRE workbook + fast pair, rescaled) when set.
+	BurnRateRules []BurnRateRuleConfig `mapstructure:"burn_rate_rules"`
+	// MinEvents is the least number of events (slices for timeslices SLOs) each window of a
+	// burn-rate rule, and the SLO window for budget thresholds, must hold. 0 means 10 for
+	// occurrences and 1 for timeslices.
+	MinEvents uint64 `mapstructure:"min_events"`
+	// BudgetThresholds of the remaining budget, as fractions.
+	BudgetThresholds *BudgetThresholdsConfig `mapstructure:"budget_thresholds"`
+	// NoData raises an alert for a series whose traffic stops after having had some.
+	NoData *NoDataConfig `mapstructure:"no_data"`
+}
+
+// BurnRateRuleConfig is one multi-window multi-burn-rate rule.
+type BurnRateRuleConfig struct {
+	Severity       string        `mapstructure:"severity"`
+	LongWindow     time.Duration `mapstructure:"long_window"`
+	ShortWindow    time.Duration `mapstructure:"short_window"`
+	BudgetConsumed float64       `mapstructure:"budget_consumed"`
+	BurnRate       float64       `mapstructure:"burn_rate"`
+	For            time.Duration `mapstructure:"for"`
+}
+
+// BudgetThresholdsConfig are the remaining-budget thresholds (fractions; 0 disables one).
+type BudgetThresholdsConfig struct {
+	Critical float64 `mapstructure:"critical"`
+	High     float64 `mapstructure:"high"`
+	Warning  float64 `mapstructure:"warning"`
+}
+
+// NoDataConfig configures the no-data alert.
+type NoDataConfig struct {
+	Enabled  bool          `mapstructure:"enabled"`
+	After    time.Duration `mapstructure:"after"`
+	For      time.Duration `mapstructure:"for"`
+	Severity string        `mapstructure:"severity"`
+}
+
+// SLOConfig is one SLO.
+type SLOConfig struct {
+	Name        string          `mapstructure:"name"`
+	Description string          `mapstructure:"description"`
+	Objective   float64         `mapstructure:"objective"`
+	Window      time.Duration   `mapstructure:"window"`
+	Budgeting   BudgetingConfig `mapstructure:"budgeting"`
+	SLI         SLIConfig       `mapstructure:"sli"`
+	GroupBy     []string        `mapstructure:"group_by"`
+	// Alerting overrides the processor's alerting for this SLO; unset parts are inherited.
+	Alerting *AlertingConfig `mapstructure:"alerting"`
+}
+
+// BudgetingConfig is the budgeting method.
+type BudgetingConfig struct {
+	// Method is occurrences (every event counts) or timeslices (every slice of time counts).
+	Method string `mapstructure:"method"`
+	// Slice is the length of a time slice.
+	Slice time.Duration `mapstructure:"slice"`
+	// MaxBadRatio: a slice is good when at most this share of its events is bad (p95 ≤ x is 0.05).
+	MaxBadRatio float64 `mapstructure:"max_bad_ratio"`
+}
+
+// SLIConfig is where an SLI comes from: exactly one of Spans, Gauge, Ratio.
+type SLIConfig struct {
+	Spans *SpansSLIConfig `mapstructure:"spans"`
+	Gauge *GaugeSLIConfig `mapstructure:"gauge"`
+	Ratio *RatioSLIConfig `mapstructure:"ratio"`
+}
+
+// SpansSLIConfig picks spans with OTTL conditions (ottlspan context).
+type SpansSLIConfig struct {
+	// Conditions choose the spans that count (any may hold); empty counts every span.
+	Conditions []string `mapstructure:"conditions"`
+	// BadConditions mark a counted span bad (any may hold).
+	BadConditions []string `mapstructure:"bad_conditions"`
+}
+
+// MetricSelector names a metric and the attribute values its points must carry.
+type MetricSelector struct {
+	Name       string            `mapstructure:"name"`
+	Attributes map[string]string `mapstructure:"attributes"`
+}
+
+// GaugeSLIConfig compares each point of a gauge (or non-monotonic sum) with a threshold.
+type GaugeSLIConfig struct {
+	// Metrics in order of preference: per resource, the first one present is used.
+	Metrics    []MetricSelector `mapstructure:"metrics"`
+	Threshold  float64          `mapstructure:"threshold"`
+	Comparison string           `mapstructure:"comparison"`
+}
+
+// RatioSLIConfig divides the increase of two counters per time slice.
+type RatioSLIConfig struct {
+	Numerator   MetricSelector `mapstructure:"numerator"`
+	Denominator MetricSelector `mapstructure:"denominator"`
+	Threshold   float64        `mapstructure:"threshold"`
+	Comparison  string         `mapstructure:"comparison"`
+}
+
+const (
+	methodOccurrences = "occurrences"
+	methodTimeslices  = "timeslices"
+)
+
+var _ component.Config = (*Config)(nil)
+
+// Validate checks every field and compiles every OTTL condition once, reporting each problem
+// with its YAML path and value.
+func (c *Config) Validate() error {
+	_, err := c.compile(componenttest.NewNopTelemetrySettings())
+	return err
+}
+
+// effectiveSLOs are the configured SLOs, or the seed's six when none are.
+func (c *Config) effectiveSLOs() []SLOConfig {
+	if len(c.SLOs) == 0 {
+		return DefaultSLOs()
+	}
+	return c.SLOs
+}
+
+// compiledSLO is one SLO ready to evaluate.
+type compiledSLO struct {
+	cfg      SLOConfig
+	model    *slomath.Model
+	filter   *spancond.Set
+	bad      *spancond.Set
+	noDataSv string
+	gaugeCmp slomath.Comparison
+}
+
+func (c *Config) compile(set component.TelemetrySettings) ([]*compiledSLO, error) {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if c.EvaluationInterval < 100*time.Millisecond {
+		add("evaluation_interval: must be at least 100ms, got %s", c.EvaluationInterval)
+	}
+	if c.MaxGroupsPerSLO < 1 {
+		add("max_groups_per_slo: must be ≥ 1, got %d", c.MaxGroupsPerSLO)
+	}
+	if c.MaxRatioStreams < 1 {
+		add("max_ratio_streams: must be ≥ 1, got %d", c.MaxRatioStreams)
+	}
+	if c.ResolvedRetention < 0 {
+		add("resolved_retention: must be ≥ 0, got %s", c.ResolvedRetention)
+	}
+	if c.CheckpointInterval <= 0 {
+		add("checkpoint_interval: must be > 0, got %s", c.CheckpointInterval)
+	}
+	if err := c.Alerting.validate("alerting"); err != nil {
+		errs = append(errs, err)
+	}
+	slos := c.effectiveSLOs()
+	out := make([]*compiledSLO, 0, len(slos))
+	names := map[string]int{}
+	for i, s := range slos {
+		path := fmt.Sprintf("slos[%d]", i)
+		if s.Name == "" {
+			add("%s.name: must not be empty", path)
+		} else if j, dup := names[s.Name]; dup {
+			add("%s.name: must be unique, %q is also slos[%d]", path, s.Name, j)
+		}
+		names[s.Name] = i
+		cs, err := c.compileSLO(path, s, set)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out = append(out, cs)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return out, nil
+}
+
+func (a *AlertingConfig) validate(path string) error {
+	var errs []error
+	if a.BudgetThresholds != nil {
+		b := slomath.BudgetThresholds{Critical: a.BudgetThresholds.Critical, High: a.BudgetThresholds.High, Warning: a.BudgetThresholds.Warning}
+		if err := b.Validate(); err != nil {
+			errs = append(errs, prefixErr(path+".budget_thresholds", err))
+		}
+	}
+	if a.NoData != nil {
+		if a.NoData.Enabled && a.NoData.After <= 0 {
+			errs = append(errs, fmt.Errorf("%s.no_data.after: must be > 0, got %s", path, a.NoData.After))
+		}
+		if a.NoData.For < 0 {
+			errs = append(errs, fmt.Errorf("%s.no_data.for: must be ≥ 0, got %s", path, a.NoData.For))
+		}
+		switch a.NoData.Severity {
+		case "critical", "high", "warning", "info":
+		default:
+			errs = append(errs, fmt.Errorf("%s.no_data.severity: must be critical, high, warning or info, got %q", path, a.NoData.Severity))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// merged returns the alerting of an SLO: its own parts, else the processor's.
+func (c *Config) merged(s SLOConfig) AlertingConfig {
+	a := c.Alerting
+	if o := s.Alerting; o != nil {
+		if o.BurnRateRules != nil {
+			a.BurnRateRules = o.BurnRateRules
+		}
+		if o.MinEvents != 0 {
+			a.MinEvents = o.MinEvents
+		}
+		if o.BudgetThresholds != nil {
+			a.BudgetThresholds = o.BudgetThresholds
+		}
+		if o.NoData != nil {
+			a.NoData = o.NoData
+		}
+	}
+	return a
+}
+
+func (c *Config) compileSLO(path string, s SLOConfig, set component.TelemetrySettings) (*compiledSLO, error) {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	cs := &compiledSLO{cfg: s}
+
+	if s.Alerting != nil {
+		if err := s.Alerting.validate(path + ".alerting"); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	alerting := c.merged(s)
+	spec := slomath.Spec{
+		Objective:         s.Objective,
+		Window:            s.Window,
+		ResolvedRetention: c.ResolvedRetention,
+	}
+	switch s.Budgeting.Method {
+	case methodOccurrences, "":
+	case methodTimeslices:
+		spec.Timeslices = &slomath.Timeslices{Slice: s.Budgeting.Slice, MaxBadRatio: s.Budgeting.MaxBadRatio}
+	default:
+		add("%s.budgeting.method: must be %q or %q, got %q", path, methodOccurrences, methodTimeslices, s.Budgeting.Method)
+	}
+
+	// SLI source: exactly one.
+	n := 0
+	if s.SLI.Spans != nil {
+		n++
+		var err error
+		if cs.filter, err = spancond.Compile(s.SLI.Spans.Conditions, set, false); err != nil {
+			add("%s.sli.spans.conditions: %w", path, err)
+		}
+		if len(s.SLI.Spans.BadConditions) == 0 {
+			add("%s.sli.spans.bad_conditions: must name at least one condition for a bad span", path)
+		} else if cs.bad, err = spancond.Compile(s.SLI.Spans.BadConditions, set, false); err != nil {
+			add("%s.sli.spans.bad_conditions: %w", path, err)
+		}
+	}
+	if g := s.SLI.Gauge; g != nil {
+		n++
+		if len(g.Metrics) == 0 {
+			add("%s.sli.gauge.metrics: must name at least one metric", path)
+		}
+		for j, m := range g.Metrics {
+			if m.Name == "" {
+				add("%s.sli.gauge.metrics[%d].name: must not be empty", path, j)
+			}
+		}
+		checkFinite(&errs, path+".sli.gauge.threshold", g.Threshold)
+		cmp, err := slomath.ParseComparison(g.Comparison)
+		if err != nil {
+			add("%s.sli.gauge.comparison: %w", path, err)
+		}
+		cs.gaugeCmp = cmp
+		if s.Budgeting.Method != methodTimeslices {
+			add("%s.budgeting.method: a gauge SLI needs timeslices, got %q", path, s.Budgeting.Method)
+		}
+	}
+	if r := s.SLI.Ratio; r != nil {
+		n++
+		if r.Numerator.Name == "" {
+			add("%s.sli.ratio.numerator.name: must not be empty", path)
+		}
+		if r.Denominator.Name == "" {
+			add("%s.sli.ratio.denominator.name: must not be empty", path)
+		}
+		checkFinite(&errs, path+".sli.ratio.threshold", r.Threshold)
+		cmp, err := slomath.ParseComparison(r.Comparison)
+		if err != nil {
+			add("%s.sli.ratio.comparison: %w", path, err)
+		}
+		if spec.Timeslices != nil {
+			spec.Timeslices.Ratio = true
+			spec.Timeslices.Threshold = r.Threshold
+			spec.Timeslices.Comparison = cmp
+		} else {
+			add("%s.budgeting.method: a ratio SLI needs timeslices, got %q", path, s.Budgeting.Method)
+		}
+	}
+	if n != 1 {
+		add("%s.sli: must set exactly one of spans, gauge, ratio, got %d", path, n)
+	}
+	for j, g := range s.GroupBy {
+		if g == "" {
+			add("%s.group_by[%d]: must not be empty", path, j)
+		}
+	}
+
+	minEvents := alerting.MinEvents
+	if minEvents == 0 {
+		minEvents = 10
+		if spec.Timeslices != nil {
+			minEvents = 1
+		}
+	}
+	if alerting.BurnRateRules == nil {
+		if s.Window >= slomath.MinWindow {
+			spec.Rules = slomath.DefaultRules(s.Window, minEvents)
+		}
+	} else {
+		for _, r := range alerting.BurnRateRules {
+			spec.Rules = append(spec.Rules, slomath.BurnRule{
+				Severity: slomath.Severity(r.Severity), LongWindow: r.LongWindow, ShortWindow: r.ShortWindow,
+				BudgetConsumed: r.BudgetConsumed, BurnRate: r.BurnRate, MinEvents: minEvents, For: r.For,
+			})
+		}
+	}
+	if bt := alerting.BudgetThresholds; bt != nil {
+		spec.Budget = slomath.BudgetThresholds{Critical: bt.Critical, High: bt.High, Warning: bt.Warning}
+	}
+	spec.BudgetMinEvents = minEvents
+	cs.noDataSv = "warning"
+	if nd := alerting.NoData; nd != nil {
+		spec.NoData = slomath.NoData{Enabled: nd.Enabled, After: nd.After, For: nd.For}
+		cs.noDataSv = nd.Severity
+	}
+	if len(errs) == 0 {
+		m, err := slomath.NewModel(spec)
+		if err != nil {
+			errs = append(errs, prefixErr(path, err))
+		}
+		cs.model = m
+	} else if err := spec.Validate(); err != nil {
+		errs = append(errs, prefixErr(path, err))
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return cs, nil
+}
+
+func checkFinite(errs *[]error, path string, v float64) {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		*errs = append(*errs, fmt.Errorf("%s: must be a finite number, got %v", path, v))
+	}
+}
+
+// prefixErr puts path. in front of every joined error.
+func prefixErr(path string, err error) error {
+	var joined interface{ Unwrap() []error }
+	if errors.As(err, &joined) {
+		var out []error
+		for _, e := range joined.Unwrap() {
+			out = append(out, prefixErr(path, e))
+		}
+		return errors.Join(out...)
+	}
+	return fmt.Errorf("%s.%w", path, err)
+}
+
+// Where the default SLOs read from. The agent operations follow the GenAI conventions the
+// amas_spanmetrics connector uses; the cost and request counters are that connector's.
+const (
+	condAgentSpan = `attributes["gen_ai.operation.name"] == "invoke_agent"`
+	condToolSpan  = `attributes["gen_ai.operation.name"] == "execute_tool"`
+	condError     = `status.code == STATUS_CODE_ERROR`
+	condSlow      = `end_time_unix_nano - start_time_unix_nano > 1500000000`
+
+	defaultCostMetric     = "amas.cost.usd"
+	defaultRequestsMetric = "amas.agent.requests"
+	defaultQueueMetric    = "amas.queue_depth.current"
+)
+
+// DefaultSLOs are the seed's six SLOs, each with the seed's error budget.
+func DefaultSLOs() []SLOConfig {
+	const month = 30 * 24 * time.Hour
+	slices := BudgetingConfig{Method: methodTimeslices, Slice: time.Minute}
+	latency := slices
+	latency.MaxBadRatio = 0.05
+	return []SLOConfig{
+		{
+			Name: "agent_availability", Description: "Agent request success rate ≥ 99.5%",
+			Objective: 0.995, Window: month, Budgeting: BudgetingConfig{Method: methodOccurrences},
+			SLI: SLIConfig{Spans: &SpansSLIConfig{Conditions: []string{condAgentSpan}, BadConditions: []string{condError}}},
+		},
+		{
+			Name: "agent_latency_p95", Description: "95th percentile agent response time ≤ 1.5 s, in 90% of minutes",
+			Objective: 0.90, Window: month, Budgeting: latency,
+			SLI: SLIConfig{Spans: &SpansSLIConfig{Conditions: []string{condAgentSpan}, BadConditions: []string{condSlow}}},
+		},
+		{
+			Name: "tool_call_success_rate", Description: "Tool call success rate ≥ 99%",
+			Objective: 0.99, Window: month, Budgeting: BudgetingConfig{Method: methodOccurrences},
+			SLI: SLIConfig{Spans: &SpansSLIConfig{Conditions: []string{condToolSpan}, BadConditions: []string{condError}}},
+		},
+		{
+			Name: "memory_usage", Description: "Memory utilisation ≤ 80%, in 85% of minutes",
+			Objective: 0.85, Window: month, Budgeting: slices,
+			SLI: SLIConfig{Gauge: &GaugeSLIConfig{
+				Metrics: []MetricSelector{
+					{Name: "process.memory.utilization"},
+					{Name: "system.memory.utilization", Attributes: map[string]string{"system.memory.state": "used"}},
+				},
+				Threshold: 0.80, Comparison: "<=",
+			}},
+		},
+		{
+			Name: "cost_efficiency", Description: "Cost per request ≤ $0.05, in 80% of minutes",
+			Objective: 0.80, Window: month, Budgeting: slices,
+			SLI: SLIConfig{Ratio: &RatioSLIConfig{
+				Numerator: MetricSelector{Name: defaultCostMetric}, Denominator: MetricSelector{Name: defaultRequestsMetric},
+				Threshold: 0.05, Comparison: "<=",
+			}},
+		},
+		{
+			Name: "queue_depth", Description: "Processing queue depth ≤ 50, in 75% of minutes",
+			Objective: 0.75, Window: month, Budgeting: slices,
+			SLI: SLIConfig{Gauge: &GaugeSLIConfig{
+				Metrics: []MetricSelector{{Name: defaultQueueMetric}}, Threshold: 50, Comparison: "<=",
+			}},
+		},
+	}
+}

@@ -1,0 +1,121 @@
+package sloprocessor
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/confmap/confmaptest"
+	"go.opentelemetry.io/collector/confmap"
+
+	"github.com/otelcol-amas/otelcol-amas/processor/sloprocessor/internal/metadata"
+)
+
+func loadConfig(t *testing.T, file, name string) *Config {
+	t.Helper()
+	cm, err := confmaptest.LoadConf(filepath.Join("testdata", file))
+	require.NoError(t, err)
+	sub, err := cm.Sub(component.NewIDWithName(metadata.Type, name).String())
+	require.NoError(t, err)
+	cfg := createDefaultConfig().(*Config)
+	require.NoError(t, sub.Unmarshal(cfg))
+	return cfg
+}
+
+func TestLoadConfig(t *testing.T) {
+	t.Run("The empty config is the default config and runs the seed's six SLOs.", func(t *testing.T) {
+		cfg := loadConfig(t, "config.yaml", "")
+		assert.Equal(t, createDefaultConfig(), cfg)
+		require.NoError(t, confmap.Validate(cfg))
+		compiled, err := cfg.compile(testTelemetry(t))
+		require.NoError(t, err)
+		var names []string
+		for _, c := range compiled {
+			names = append(names, c.cfg.Name)
+		}
+		assert.Equal(t, []string{"agent_availability", "agent_latency_p95", "tool_call_success_rate", "memory_usage", "cost_efficiency", "queue_depth"}, names)
+		objectives := map[string]float64{}
+		for _, c := range compiled {
+			objectives[c.cfg.Name] = c.model.Objective
+			assert.Equal(t, 30*24*time.Hour, c.model.Window)
+		}
+		// The seed's error budgets: 0.5%, 10%, 1%, 15%, 20%, 25%.
+		assert.Equal(t, map[string]float64{
+			"agent_availability": 0.995, "agent_latency_p95": 0.90, "tool_call_success_rate": 0.99,
+			"memory_usage": 0.85, "cost_efficiency": 0.80, "queue_depth": 0.75,
+		}, objectives)
+	})
+	t.Run("The minimal example loads and validates.", func(t *testing.T) {
+		cfg := loadConfig(t, "config.yaml", "minimal")
+		require.NoError(t, confmap.Validate(cfg))
+		require.Len(t, cfg.SLOs, 1)
+		assert.Equal(t, 0.999, cfg.SLOs[0].Objective)
+	})
+	t.Run("The full example loads every key.", func(t *testing.T) {
+		cfg := loadConfig(t, "config.yaml", "full")
+		require.NoError(t, confmap.Validate(cfg))
+		assert.Equal(t, 15*time.Second, cfg.EvaluationInterval)
+		assert.Equal(t, 200, cfg.MaxGroupsPerSLO)
+		assert.Equal(t, 5000, cfg.MaxRatioStreams)
+		assert.Equal(t, 10*time.Minute, cfg.ResolvedRetention)
+		require.NotNil(t, cfg.Storage)
+		assert.Equal(t, "file_storage", cfg.Storage.String())
+		assert.Equal(t, 30*time.Second, cfg.CheckpointInterval)
+		assert.Equal(t, uint64(20), cfg.Alerting.MinEvents)
+		assert.Equal(t, &NoDataConfig{Enabled: true, After: 2 * time.Minute, For: 30 * time.Second, Severity: "critical"}, cfg.Alerting.NoData)
+		require.Len(t, cfg.SLOs, 4)
+		assert.Equal(t, []string{"gen_ai.agent.name"}, cfg.SLOs[0].GroupBy)
+		require.Len(t, cfg.SLOs[0].Alerting.BurnRateRules, 3)
+		assert.Equal(t, 14.4, cfg.SLOs[0].Alerting.BurnRateRules[1].BurnRate)
+		assert.Equal(t, time.Minute, cfg.SLOs[0].Alerting.BurnRateRules[1].For)
+		assert.Equal(t, BudgetingConfig{Method: "timeslices", Slice: time.Minute, MaxBadRatio: 0.05}, cfg.SLOs[1].Budgeting)
+		assert.Equal(t, map[string]string{"state": "used"}, cfg.SLOs[2].SLI.Gauge.Metrics[1].Attributes)
+		assert.Equal(t, "amas.agent.requests", cfg.SLOs[3].SLI.Ratio.Denominator.Name)
+
+		compiled, err := cfg.compile(testTelemetry(t))
+		require.NoError(t, err)
+		assert.False(t, compiled[0].bad.Native(), "IsMatch runs through OTTL")
+		assert.True(t, compiled[0].filter.Native(), "attribute equality runs natively")
+		assert.Equal(t, uint64(20), compiled[0].model.Rules[0].MinEvents)
+		assert.InDelta(t, 43.2, compiled[0].model.Rules[0].Factor(compiled[0].model.Window), 1e-9)
+		require.Len(t, compiled[1].model.Rules, 5, "a 7-day window still fits the 3-day ticket pair")
+		assert.InDelta(t, 3.36, compiled[1].model.Rules[1].Factor(7*24*time.Hour), 1e-9, "2% of a 7-day budget in 1h is a 3.36× burn")
+	})
+}
+
+func TestConfigValidateReportsEveryProblemWithItsPath(t *testing.T) {
+	cfg := loadConfig(t, "invalid.yaml", "bad")
+	err := confmap.Validate(cfg)
+	require.Error(t, err)
+	msg := err.Error()
+	for _, want := range []string{
+		"evaluation_interval: must be at least 100ms, got 0s",
+		"max_groups_per_slo: must be ≥ 1, got 0",
+		"alerting.budget_thresholds.critical: must be in [0,1], got 1.5",
+		"slos[0].objective: must be in (0,1), got 1.5",
+		"slos[0].sli.spans.conditions: ",
+		`slos[1].name: must be unique, "a" is also slos[0]`,
+		`slos[1].budgeting.method: must be "occurrences" or "timeslices", got "slices"`,
+		"slos[1].sli: must set exactly one of spans, gauge, ratio, got 0",
+		"slos[1].window: must be a whole number of seconds ≥ 1m0s, got 30s",
+		"slos[2].sli.gauge.metrics[0].name: must not be empty",
+		`slos[2].sli.gauge.comparison: must be one of "<=", "<", ">=", ">", got "=="`,
+		`slos[2].budgeting.method: a gauge SLI needs timeslices, got ""`,
+	} {
+		assert.Contains(t, msg, want)
+	}
+	t.Run("Burn-rate rules are checked against the SLO window with their path.", func(t *testing.T) {
+		c := createDefaultConfig().(*Config)
+		c.SLOs = []SLOConfig{DefaultSLOs()[0]}
+		c.SLOs[0].Alerting = &AlertingConfig{BurnRateRules: []BurnRateRuleConfig{
+			{Severity: "urgent", LongWindow: 1000 * time.Hour, ShortWindow: 5 * time.Minute, BudgetConsumed: 0.02},
+		}}
+		err := c.Validate()
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), `slos[0].burn_rate_rules[0].severity: must be "page" or "ticket", got "urgent"`)
+		assert.Contains(t, err.Error(), "slos[0].burn_rate_rules[0].long_window: must not exceed the SLO window 720h0m0s, got 1000h0m0s")
+	})
+}

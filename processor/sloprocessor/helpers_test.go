@@ -1,0 +1,241 @@
+package sloprocessor
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/extension"
+	"go.opentelemetry.io/collector/extension/xextension/storage"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/processor/processortest"
+	"go.uber.org/zap"
+
+	"github.com/otelcol-amas/otelcol-amas/processor/sloprocessor/internal/metadata"
+)
+
+var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func testTelemetry(t *testing.T) component.TelemetrySettings {
+	t.Helper()
+	return componenttest.NewNopTelemetrySettings()
+}
+
+// harness is one processor on a fake clock, with sinks, started on a host with optional
+// extensions.
+type harness struct {
+	t       *testing.T
+	clock   *clockwork.FakeClock
+	p       *sloProcessor
+	metrics *consumertest.MetricsSink
+}
+
+func newHarness(t *testing.T, cfg *Config, logger *zap.Logger, exts map[component.ID]component.Component) *harness {
+	t.Helper()
+	return newHarnessAt(t, cfg, logger, exts, clockwork.NewFakeClockAt(epoch))
+}
+
+func newHarnessAt(t *testing.T, cfg *Config, logger *zap.Logger, exts map[component.ID]component.Component, clock *clockwork.FakeClock) *harness {
+	t.Helper()
+	set := processortest.NewNopSettings(metadata.Type)
+	if logger != nil {
+		set.Logger = logger
+	}
+	p, err := newSLOProcessor(set, cfg, clock)
+	require.NoError(t, err)
+	h := &harness{t: t, clock: clock, p: p, metrics: new(consumertest.MetricsSink)}
+	p.metricsUsed = true
+	p.nextMetrics = h.metrics
+	require.NoError(t, p.Start(context.Background(), &testHost{exts: exts}))
+	return h
+}
+
+func (h *harness) shutdown() { require.NoError(h.t, h.p.Shutdown(context.Background())) }
+
+// tick advances the fake clock by d and runs one evaluation directly (the ticker goroutine is
+// driven by the same fake clock, which tests never advance by a whole interval at once without
+// calling tick themselves, so evaluations are deterministic).
+func (h *harness) tick(d time.Duration) pmetric.Metrics {
+	h.clock.Advance(d)
+	h.metrics.Reset()
+	h.p.tick(context.Background())
+	all := h.metrics.AllMetrics()
+	// The background ticker may also have fired on Advance: keep the last batch.
+	require.NotEmpty(h.t, all)
+	return all[len(all)-1]
+}
+
+func (h *harness) spans(td ptrace.Traces) {
+	_, err := h.p.consumeTraces(context.Background(), td)
+	require.NoError(h.t, err)
+}
+
+func (h *harness) metricsIn(md pmetric.Metrics) {
+	_, err := h.p.consumeMetrics(context.Background(), md)
+	require.NoError(h.t, err)
+}
+
+type testHost struct {
+	component.Host
+	exts map[component.ID]component.Component
+}
+
+func (h *testHost) GetExtensions() map[component.ID]component.Component { return h.exts }
+
+// spanSpec describes one test span.
+type spanSpec struct {
+	agent, op string
+	err       bool
+	dur       time.Duration
+}
+
+func makeSpans(specs ...spanSpec) ptrace.Traces {
+	td := ptrace.NewTraces()
+	rs := td.ResourceSpans().AppendEmpty()
+	rs.Resource().Attributes().PutStr("service.name", "agents")
+	ss := rs.ScopeSpans().AppendEmpty()
+	for _, s := range specs {
+		sp := ss.Spans().AppendEmpty()
+		sp.SetName(s.op)
+		sp.Attributes().PutStr("gen_ai.operation.name", s.op)
+		sp.Attributes().PutStr("gen_ai.agent.name", s.agent)
+		start := pcommon.NewTimestampFromTime(epoch)
+		sp.SetStartTimestamp(start)
+		d := s.dur
+		if d == 0 {
+			d = 100 * time.Millisecond
+		}
+		sp.SetEndTimestamp(start + pcommon.Timestamp(d))
+		if s.err {
+			sp.Status().SetCode(ptrace.StatusCodeError)
+		}
+	}
+	return td
+}
+
+func repeat(n int, s spanSpec) []spanSpec {
+	out := make([]spanSpec, n)
+	for i := range out {
+		out[i] = s
+	}
+	return out
+}
+
+// point finds the value of a data point of metric name whose attributes include want.
+func point(t *testing.T, md pmetric.Metrics, name string, want map[string]string) (float64, bool) {
+	t.Helper()
+	var found []float64
+	rms := md.ResourceMetrics()
+	for i := 0; i < rms.Len(); i++ {
+		sms := rms.At(i).ScopeMetrics()
+		for j := 0; j < sms.Len(); j++ {
+			ms := sms.At(j).Metrics()
+			for k := 0; k < ms.Len(); k++ {
+				m := ms.At(k)
+				if m.Name() != name {
+					continue
+				}
+				var dps pmetric.NumberDataPointSlice
+				if m.Type() == pmetric.MetricTypeGauge {
+					dps = m.Gauge().DataPoints()
+				} else {
+					dps = m.Sum().DataPoints()
+				}
+				for l := 0; l < dps.Len(); l++ {
+					dp := dps.At(l)
+					ok := true
+					for k, v := range want {
+						got, has := dp.Attributes().Get(k)
+						if !has || got.AsString() != v {
+							ok = false
+						}
+					}
+					if !ok {
+						continue
+					}
+					if dp.ValueType() == pmetric.NumberDataPointValueTypeInt {
+						found = append(found, float64(dp.IntValue()))
+					} else {
+						found = append(found, dp.DoubleValue())
+					}
+				}
+			}
+		}
+	}
+	if len(found) > 1 {
+		t.Fatalf("%s%v matches %d points", name, want, len(found))
+	}
+	if len(found) == 0 {
+		return 0, false
+	}
+	return found[0], true
+}
+
+// memStorage is an in-memory storage extension, as file_storage behaves, for restart tests.
+type memStorage struct {
+	extension.Extension
+	mu   sync.Mutex
+	data map[string][]byte
+}
+
+func newMemStorage() *memStorage {
+	return &memStorage{Extension: nopExt{}, data: map[string][]byte{}}
+}
+
+type nopExt struct{}
+
+func (nopExt) Start(context.Context, component.Host) error { return nil }
+func (nopExt) Shutdown(context.Context) error              { return nil }
+
+func (m *memStorage) GetClient(context.Context, component.Kind, component.ID, string) (storage.Client, error) {
+	return &memClient{m: m}, nil
+}
+
+type memClient struct{ m *memStorage }
+
+func (c *memClient) Get(_ context.Context, key string) ([]byte, error) {
+	c.m.mu.Lock()
+	defer c.m.mu.Unlock()
+	return c.m.data[key], nil
+}
+
+func (c *memClient) Set(_ context.Context, key string, value []byte) error {
+	c.m.mu.Lock()
+	defer c.m.mu.Unlock()
+	c.m.data[key] = append([]byte(nil), value...)
+	return nil
+}
+
+func (c *memClient) Delete(_ context.Context, key string) error {
+	c.m.mu.Lock()
+	defer c.m.mu.Unlock()
+	delete(c.m.data, key)
+	return nil
+}
+
+func (c *memClient) Batch(ctx context.Context, ops ...*storage.Operation) error {
+	for _, op := range ops {
+		switch op.Type {
+		case storage.Get:
+			v, _ := c.Get(ctx, op.Key)
+			op.Value = v
+		case storage.Set:
+			_ = c.Set(ctx, op.Key, op.Value)
+		case storage.Delete:
+			_ = c.Delete(ctx, op.Key)
+		}
+	}
+	return nil
+}
+
+func (c *memClient) Close(context.Context) error { return nil }
+
+func pcommonTimestamp(d time.Duration) pcommon.Timestamp { return pcommon.Timestamp(d) }

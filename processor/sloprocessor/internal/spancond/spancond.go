@@ -1,0 +1,262 @@
+// Package spancond compiles the OTTL span conditions of an SLI once, and evaluates them per span.
+// Conditions are OTTL (contrib pkg/ottl, ottlspan context), so users write what the filter
+// processor takes. The common shapes — attribute, name, kind and status equality, a duration or a
+// numeric attribute against a constant, joined by `and` — are also recognised and evaluated
+// natively without allocating; anything else runs through OTTL. A differential test checks that
+// both paths agree on random spans.
+package spancond // import "github.com/otelcol-amas/otelcol-amas/processor/sloprocessor/internal/spancond"
+
+import (
+	"context"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/ottl"
+	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/ottl/contexts/ottlspan"
+	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/ottl/ottlfuncs"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+)
+
+// Set is a list of conditions of which any may hold (as the filter processor reads them). The
+// empty set matches every span.
+type Set struct {
+	native [][]atom // any of these conjunctions; nil when ottl is used
+	ottl   *ottl.ConditionSequence[*ottlspan.TransformContext]
+	empty  bool
+}
+
+// NeedsOTTL reports whether the set runs through OTTL (and so needs a TransformContext).
+func (s *Set) NeedsOTTL() bool { return s.ottl != nil }
+
+// Native reports whether every condition was recognised and runs natively.
+func (s *Set) Native() bool { return s.ottl == nil }
+
+// Compile parses conditions with the OTTL span parser (so errors read as OTTL's) and, when every
+// condition has a recognised shape, also compiles the native form. forceOTTL skips the native
+// form (tests use it to compare the two).
+func Compile(conditions []string, set component.TelemetrySettings, forceOTTL bool) (*Set, error) {
+	if len(conditions) == 0 {
+		return &Set{empty: true}, nil
+	}
+	parser, err := ottlspan.NewParser(ottlfuncs.StandardConverters[*ottlspan.TransformContext](), set)
+	if err != nil {
+		return nil, err
+	}
+	parsed, err := parser.ParseConditions(conditions)
+	if err != nil {
+		return nil, err
+	}
+	if !forceOTTL {
+		native := make([][]atom, 0, len(conditions))
+		for _, c := range conditions {
+			conj, ok := parseConjunction(c)
+			if !ok {
+				native = nil
+				break
+			}
+			native = append(native, conj)
+		}
+		if native != nil {
+			return &Set{native: native}, nil
+		}
+	}
+	seq := ottlspan.NewConditionSequence(parsed, set, ottlspan.WithConditionSequenceErrorMode(ottl.IgnoreError))
+	return &Set{ottl: &seq}, nil
+}
+
+// Eval reports whether any condition holds for span. tctx is needed only when NeedsOTTL; a
+// condition that errors counts as not holding.
+func (s *Set) Eval(ctx context.Context, res pcommon.Resource, span ptrace.Span, tctx *ottlspan.TransformContext) bool {
+	if s.empty {
+		return true
+	}
+	if s.ottl != nil {
+		ok, err := s.ottl.Eval(ctx, tctx)
+		return err == nil && ok
+	}
+	for _, conj := range s.native {
+		if evalConj(conj, res, span) {
+			return true
+		}
+	}
+	return false
+}
+
+type atomKind uint8
+
+const (
+	atomAttrStr atomKind = iota
+	atomResAttrStr
+	atomName
+	atomStatus
+	atomKindEq
+	atomDuration
+	atomAttrNum
+)
+
+type op uint8
+
+const (
+	opEq op = iota
+	opNe
+	opGt
+	opGe
+	opLt
+	opLe
+)
+
+type atom struct {
+	kind atomKind
+	op   op
+	key  string
+	str  string
+	num  float64
+	i    int64
+}
+
+var (
+	reAttrStr    = regexp.MustCompile(`^attributes\["([^"\\]+)"\]\s*(==|!=)\s*"([^"\\]*)"$`)
+	reResAttrStr = regexp.MustCompile(`^resource\.attributes\["([^"\\]+)"\]\s*(==|!=)\s*"([^"\\]*)"$`)
+	reName       = regexp.MustCompile(`^name\s*(==|!=)\s*"([^"\\]*)"$`)
+	reStatus     = regexp.MustCompile(`^status\.code\s*(==|!=)\s*(STATUS_CODE_UNSET|STATUS_CODE_OK|STATUS_CODE_ERROR)$`)
+	reKind       = regexp.MustCompile(`^kind\s*(==|!=)\s*(SPAN_KIND_UNSPECIFIED|SPAN_KIND_INTERNAL|SPAN_KIND_SERVER|SPAN_KIND_CLIENT|SPAN_KIND_PRODUCER|SPAN_KIND_CONSUMER)$`)
+	reDuration   = regexp.MustCompile(`^end_time_unix_nano\s*-\s*start_time_unix_nano\s*(>=|<=|>|<)\s*([0-9]+)$`)
+	reAttrNum    = regexp.MustCompile(`^attributes\["([^"\\]+)"\]\s*(>=|<=|>|<)\s*(-?[0-9]+(?:\.[0-9]+)?)$`)
+)
+
+var ops = map[string]op{"==": opEq, "!=": opNe, ">": opGt, ">=": opGe, "<": opLt, "<=": opLe}
+
+var statusCodes = map[string]int64{"STATUS_CODE_UNSET": 0, "STATUS_CODE_OK": 1, "STATUS_CODE_ERROR": 2}
+
+var spanKinds = map[string]int64{
+	"SPAN_KIND_UNSPECIFIED": 0, "SPAN_KIND_INTERNAL": 1, "SPAN_KIND_SERVER": 2,
+	"SPAN_KIND_CLIENT": 3, "SPAN_KIND_PRODUCER": 4, "SPAN_KIND_CONSUMER": 5,
+}
+
+// parseConjunction recognises `a and b and ...` of known atoms. A quoted value containing " and "
+// splits into pieces that match no atom, so it falls back to OTTL rather than being misread.
+func parseConjunction(cond string) ([]atom, bool) {
+	parts := strings.Split(strings.TrimSpace(cond), " and ")
+	out := make([]atom, 0, len(parts))
+	for _, p := range parts {
+		a, ok := parseAtom(strings.TrimSpace(p))
+		if !ok {
+			return nil, false
+		}
+		out = append(out, a)
+	}
+	return out, true
+}
+
+func parseAtom(s string) (atom, bool) {
+	if m := reAttrStr.FindStringSubmatch(s); m != nil {
+		return atom{kind: atomAttrStr, key: m[1], op: ops[m[2]], str: m[3]}, true
+	}
+	if m := reResAttrStr.FindStringSubmatch(s); m != nil {
+		return atom{kind: atomResAttrStr, key: m[1], op: ops[m[2]], str: m[3]}, true
+	}
+	if m := reName.FindStringSubmatch(s); m != nil {
+		return atom{kind: atomName, op: ops[m[1]], str: m[2]}, true
+	}
+	if m := reStatus.FindStringSubmatch(s); m != nil {
+		return atom{kind: atomStatus, op: ops[m[1]], i: statusCodes[m[2]]}, true
+	}
+	if m := reKind.FindStringSubmatch(s); m != nil {
+		return atom{kind: atomKindEq, op: ops[m[1]], i: spanKinds[m[2]]}, true
+	}
+	if m := reDuration.FindStringSubmatch(s); m != nil {
+		v, err := strconv.ParseInt(m[2], 10, 64)
+		if err != nil {
+			return atom{}, false
+		}
+		return atom{kind: atomDuration, op: ops[m[1]], i: v}, true
+	}
+	if m := reAttrNum.FindStringSubmatch(s); m != nil {
+		v, err := strconv.ParseFloat(m[3], 64)
+		if err != nil {
+			return atom{}, false
+		}
+		return atom{kind: atomAttrNum, key: m[1], op: ops[m[2]], num: v}, true
+	}
+	return atom{}, false
+}
+
+func evalConj(conj []atom, res pcommon.Resource, span ptrace.Span) bool {
+	for i := range conj {
+		if !evalAtom(&conj[i], res, span) {
+			return false
+		}
+	}
+	return true
+}
+
+func evalAtom(a *atom, res pcommon.Resource, span ptrace.Span) bool {
+	switch a.kind {
+	case atomAttrStr:
+		return strCmp(span.Attributes(), a)
+	case atomResAttrStr:
+		return strCmp(res.Attributes(), a)
+	case atomName:
+		return (span.Name() == a.str) == (a.op == opEq)
+	case atomStatus:
+		return (int64(span.Status().Code()) == a.i) == (a.op == opEq)
+	case atomKindEq:
+		return (int64(span.Kind()) == a.i) == (a.op == opEq)
+	case atomDuration:
+		// OTTL computes end − start as int64 of the two uint64 timestamps.
+		d := int64(span.EndTimestamp()) - int64(span.StartTimestamp())
+		return intCmp(d, a.op, a.i)
+	case atomAttrNum:
+		v, ok := span.Attributes().Get(a.key)
+		if !ok {
+			return false
+		}
+		switch v.Type() {
+		case pcommon.ValueTypeDouble:
+			return floatCmp(v.Double(), a.op, a.num)
+		case pcommon.ValueTypeInt:
+			return floatCmp(float64(v.Int()), a.op, a.num)
+		}
+		return false
+	}
+	return false
+}
+
+// strCmp follows OTTL: a missing attribute is nil, which equals no string; a non-string value
+// never equals a string.
+func strCmp(attrs pcommon.Map, a *atom) bool {
+	v, ok := attrs.Get(a.key)
+	eq := ok && v.Type() == pcommon.ValueTypeStr && v.Str() == a.str
+	return eq == (a.op == opEq)
+}
+
+func intCmp(v int64, o op, t int64) bool {
+	switch o {
+	case opGt:
+		return v > t
+	case opGe:
+		return v >= t
+	case opLt:
+		return v < t
+	case opLe:
+		return v <= t
+	}
+	return false
+}
+
+func floatCmp(v float64, o op, t float64) bool {
+	switch o {
+	case opGt:
+		return v > t
+	case opGe:
+		return v >= t
+	case opLt:
+		return v < t
+	case opLe:
+		return v <= t
+	}
+	return false
+}

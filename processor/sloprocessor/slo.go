@@ -1,0 +1,678 @@
+package sloprocessor
+
+import (
+	"context"
+	"encoding/binary"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/jonboulle/clockwork"
+	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/ottl/contexts/ottlspan"
+	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/pdatautil"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/extension/xextension/storage"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/processor"
+	"go.uber.org/zap"
+
+	"github.com/otelcol-amas/otelcol-amas/internal/alertstate"
+	"github.com/otelcol-amas/otelcol-amas/internal/slomath"
+	"github.com/otelcol-amas/otelcol-amas/processor/sloprocessor/internal/metadata"
+)
+
+// Names of the emitted metrics. With the stock prometheus exporter (suffixes on) they show as
+// amas_slo_compliance, amas_slo_error_budget_remaining_percent (unit %), amas_slo_error_budget_burn_rate,
+// amas_slo_sli_ratio and amas_slo_objective_ratio (unit 1 on a gauge), amas_slo_violations_total
+// (monotonic sum) and amas_alerts. The suffixes are part of the gauge names so they also survive
+// an exporter that adds none.
+const (
+	metricCompliance      = "amas_slo_compliance"
+	metricBudgetRemaining = "amas_slo_error_budget_remaining_percent"
+	metricBurnRate        = "amas_slo_error_budget_burn_rate"
+	metricSLI             = "amas_slo_sli_ratio"
+	metricViolations      = "amas_slo_violations"
+	metricObjective       = "amas_slo_objective_ratio"
+
+	labelSLO      = alertstate.LabelSLO
+	labelWindow   = "window"
+	labelSeverity = alertstate.LabelSeverity
+	labelOverflow = "otel.metric.overflow"
+)
+
+// sloProcessor is the one instance shared by the traces and metrics pipelines of a component ID.
+type sloProcessor struct {
+	cfg    *Config
+	id     component.ID
+	logger *zap.Logger
+	clock  clockwork.Clock
+	tel    *telemetry
+
+	slos       []*sloState
+	spanSLOs   []*sloState
+	metricSLOs []*sloState
+	needOTTL   bool
+
+	mu          sync.Mutex
+	digest      *xxhash.Digest
+	ratioPrev   map[uint64]ratioPoint
+	skipped     [numSkipReasons]int64 // flushed to telemetry at each tick
+	lastTick    time.Time
+	tracesUsed  bool
+	metricsUsed bool
+	nextMetrics consumer.Metrics
+	startTime   pcommon.Timestamp
+
+	stopCh chan struct{}
+	wg     sync.WaitGroup
+
+	storage    storage.Client
+	ckpt       checkpointStatus
+	lastCkptAt time.Time
+}
+
+type ratioPoint struct {
+	value float64
+	start pcommon.Timestamp
+}
+
+type sloState struct {
+	c        *compiledSLO
+	name     string
+	groupBy  []string
+	series   map[uint64]*series
+	overflow *series
+	// per alert slot: alert name, severity, and the window labels of burn rules.
+	slotName     []string
+	slotSeverity []string
+	slotLabels   [][2]string
+}
+
+type series struct {
+	key      uint64
+	labels   [][2]string // group_by attribute → value (and the overflow marker)
+	overflow bool
+	s        *slomath.Series
+	ev       slomath.Evaluation
+	evalOK   bool
+}
+
+type skipReason int
+
+const (
+	skipMalformedSpan skipReason = iota
+	skipInvalidValue
+	skipRatioStreamsFull
+	numSkipReasons
+)
+
+var skipReasonNames = [numSkipReasons]string{"malformed_span", "invalid_value", "ratio_streams_full"}
+
+func newSLOProcessor(set processor.Settings, cfg *Config, clock clockwork.Clock) (*sloProcessor, error) {
+	compiled, err := cfg.compile(set.TelemetrySettings)
+	if err != nil {
+		return nil, err
+	}
+	tel, err := newTelemetry(set.TelemetrySettings)
+	if err != nil {
+		return nil, err
+	}
+	p := &sloProcessor{
+		cfg:       cfg,
+		id:        set.ID,
+		logger:    set.Logger,
+		clock:     clock,
+		tel:       tel,
+		digest:    xxhash.New(),
+		ratioPrev: map[uint64]ratioPoint{},
+		ckpt:      checkpointStatus{Enabled: cfg.Storage != nil},
+	}
+	if cfg.Storage != nil {
+		p.ckpt.Storage = cfg.Storage.String()
+	}
+	for _, c := range compiled {
+		st := &sloState{c: c, name: c.cfg.Name, groupBy: c.cfg.GroupBy, series: map[uint64]*series{}}
+		st.describeSlots()
+		if len(st.groupBy) == 0 {
+			// The one series of an ungrouped SLO exists from the start, so its objective and
+			// full budget are visible before any traffic.
+			st.series[0] = &series{s: c.model.NewSeries()}
+		}
+		p.slos = append(p.slos, st)
+		if c.cfg.SLI.Spans != nil {
+			p.spanSLOs = append(p.spanSLOs, st)
+			p.needOTTL = p.needOTTL || c.filter.NeedsOTTL() || c.bad.NeedsOTTL()
+		} else {
+			p.metricSLOs = append(p.metricSLOs, st)
+		}
+	}
+	tel.observeSeries(p.seriesCount)
+	return p, nil
+}
+
+func (st *sloState) describeSlots() {
+	m := st.c.model
+	n := m.NumAlerts()
+	st.slotName = make([]string, n)
+	st.slotSeverity = make([]string, n)
+	st.slotLabels = make([][2]string, n)
+	for i, r := range m.Rules {
+		st.slotName[i] = alertstate.AlertSLOBurnRate
+		st.slotSeverity[i] = alertstate.SeverityWarning
+		if r.Severity == slomath.Page {
+			st.slotSeverity[i] = alertstate.SeverityCritical
+		}
+		st.slotLabels[i] = [2]string{slomath.FormatWindow(r.LongWindow), slomath.FormatWindow(r.ShortWindow)}
+	}
+	for i, sv := range []string{alertstate.SeverityCritical, alertstate.SeverityHigh, alertstate.SeverityWarning} {
+		st.slotName[m.BudgetSlot(i)] = alertstate.AlertSLOBudgetExhausted
+		st.slotSeverity[m.BudgetSlot(i)] = sv
+	}
+	st.slotName[m.NoDataSlot()] = alertstate.AlertSLONoData
+	st.slotSeverity[m.NoDataSlot()] = st.c.noDataSv
+}
+
+func (p *sloProcessor) seriesCount() int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var n int64
+	for _, st := range p.slos {
+		n += int64(len(st.series))
+		if st.overflow != nil {
+			n++
+		}
+	}
+	return n
+}
+
+// start runs once for all pipelines (sharedcomponent).
+func (p *sloProcessor) Start(ctx context.Context, host component.Host) error {
+	p.startTime = pcommon.NewTimestampFromTime(p.clock.Now())
+	if !p.metricsUsed {
+		p.logger.Warn("The slo processor is in no metrics pipeline: its SLO metrics and amas_alerts series have nowhere to go. Put the same component ID in a metrics pipeline too.",
+			zap.String("component", p.id.String()))
+	}
+	if err := p.openStorage(ctx, host); err != nil {
+		return err
+	}
+	p.stopCh = make(chan struct{})
+	p.wg.Add(1)
+	go p.loop()
+	register(p.id, p)
+	return nil
+}
+
+func (p *sloProcessor) Shutdown(ctx context.Context) error {
+	unregister(p.id, p)
+	p.tel.shutdown()
+	if p.stopCh != nil {
+		close(p.stopCh)
+		p.wg.Wait()
+		p.stopCh = nil
+	}
+	if p.storage != nil {
+		p.saveCheckpoint(ctx)
+		err := p.storage.Close(ctx)
+		p.storage = nil
+		return err
+	}
+	return nil
+}
+
+func (p *sloProcessor) loop() {
+	defer p.wg.Done()
+	t := p.clock.NewTicker(p.cfg.EvaluationInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.stopCh:
+			return
+		case <-t.Chan():
+			p.tick(context.Background())
+		}
+	}
+}
+
+// consumeTraces observes every span (spans pass on unchanged).
+func (p *sloProcessor) consumeTraces(ctx context.Context, td ptrace.Traces) (ptrace.Traces, error) {
+	if len(p.spanSLOs) == 0 {
+		return td, nil
+	}
+	now := p.clock.Now().UnixNano()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	rss := td.ResourceSpans()
+	for i := 0; i < rss.Len(); i++ {
+		rs := rss.At(i)
+		res := rs.Resource()
+		sss := rs.ScopeSpans()
+		for j := 0; j < sss.Len(); j++ {
+			ss := sss.At(j)
+			spans := ss.Spans()
+			for k := 0; k < spans.Len(); k++ {
+				span := spans.At(k)
+				if span.EndTimestamp() < span.StartTimestamp() {
+					p.skipped[skipMalformedSpan]++
+					continue
+				}
+				var tctx *ottlspan.TransformContext
+				if p.needOTTL {
+					tctx = ottlspan.NewTransformContext(rs, ss, span)
+				}
+				for _, st := range p.spanSLOs {
+					if !st.c.filter.Eval(ctx, res, span, tctx) {
+						continue
+					}
+					bad := st.c.bad.Eval(ctx, res, span, tctx)
+					ser := p.seriesFor(st, span.Attributes(), res.Attributes())
+					st.c.model.Record(ser.s, now, bad)
+				}
+				if tctx != nil {
+					tctx.Close()
+				}
+			}
+		}
+	}
+	return td, nil
+}
+
+// seriesFor finds (or makes, within the bound) the series of the group the attributes name.
+// Steady state allocates nothing: the key is an xxhash of the group values written into a reused
+// digest.
+func (p *sloProcessor) seriesFor(st *sloState, attrs, resAttrs pcommon.Map) *series {
+	if len(st.groupBy) == 0 {
+		if s, ok := st.series[0]; ok {
+			return s
+		}
+		s := &series{s: st.c.model.NewSeries()}
+		st.series[0] = s
+		return s
+	}
+	d := p.digest
+	d.Reset()
+	for _, k := range st.groupBy {
+		v, ok := attrs.Get(k)
+		if !ok {
+			v, ok = resAttrs.Get(k)
+		}
+		writeValue(d, v, ok)
+	}
+	key := d.Sum64()
+	if s, ok := st.series[key]; ok {
+		return s
+	}
+	if len(st.series) >= p.cfg.MaxGroupsPerSLO {
+		p.tel.groupDropped(st.name)
+		if st.overflow == nil {
+			st.overflow = &series{overflow: true, labels: [][2]string{{labelOverflow, "true"}}, s: st.c.model.NewSeries()}
+		}
+		return st.overflow
+	}
+	labels := make([][2]string, len(st.groupBy))
+	for i, k := range st.groupBy {
+		v, ok := attrs.Get(k)
+		if !ok {
+			v, ok = resAttrs.Get(k)
+		}
+		labels[i] = [2]string{k, ""}
+		if ok {
+			labels[i][1] = v.AsString()
+		}
+	}
+	s := &series{key: key, labels: labels, s: st.c.model.NewSeries()}
+	st.series[key] = s
+	return s
+}
+
+var sep = []byte{0xff}
+
+func writeValue(d *xxhash.Digest, v pcommon.Value, ok bool) {
+	var tag [9]byte
+	switch {
+	case !ok:
+		tag[0] = 0
+		_, _ = d.Write(tag[:1])
+	case v.Type() == pcommon.ValueTypeStr:
+		tag[0] = 1
+		_, _ = d.Write(tag[:1])
+		_, _ = d.WriteString(v.Str())
+	case v.Type() == pcommon.ValueTypeInt:
+		tag[0] = 2
+		binary.LittleEndian.PutUint64(tag[1:], uint64(v.Int()))
+		_, _ = d.Write(tag[:])
+	case v.Type() == pcommon.ValueTypeBool:
+		tag[0] = 3
+		if v.Bool() {
+			tag[1] = 1
+		}
+		_, _ = d.Write(tag[:2])
+	default:
+		tag[0] = 4
+		_, _ = d.Write(tag[:1])
+		_, _ = d.WriteString(v.AsString())
+	}
+	_, _ = d.Write(sep)
+}
+
+// consumeMetrics observes gauges and counters for the metric SLIs (metrics pass on unchanged).
+func (p *sloProcessor) consumeMetrics(_ context.Context, md pmetric.Metrics) (pmetric.Metrics, error) {
+	if len(p.metricSLOs) == 0 {
+		return md, nil
+	}
+	now := p.clock.Now().UnixNano()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	rms := md.ResourceMetrics()
+	for _, st := range p.metricSLOs {
+		for i := 0; i < rms.Len(); i++ {
+			rm := rms.At(i)
+			switch {
+			case st.c.cfg.SLI.Gauge != nil:
+				for _, sel := range st.c.cfg.SLI.Gauge.Metrics {
+					if p.observeGauge(st, rm, sel, now) > 0 {
+						break // the first metric present in a resource wins
+					}
+				}
+			case st.c.cfg.SLI.Ratio != nil:
+				p.observeRatio(st, rm, st.c.cfg.SLI.Ratio.Numerator, true, now)
+				p.observeRatio(st, rm, st.c.cfg.SLI.Ratio.Denominator, false, now)
+			}
+		}
+	}
+	return md, nil
+}
+
+func attrsMatch(attrs pcommon.Map, want map[string]string) bool {
+	for k, v := range want {
+		got, ok := attrs.Get(k)
+		if !ok || got.AsString() != v {
+			return false
+		}
+	}
+	return true
+}
+
+func numberValue(dp pmetric.NumberDataPoint) (float64, bool) {
+	var v float64
+	switch dp.ValueType() {
+	case pmetric.NumberDataPointValueTypeDouble:
+		v = dp.DoubleValue()
+	case pmetric.NumberDataPointValueTypeInt:
+		v = float64(dp.IntValue())
+	default:
+		return 0, false
+	}
+	if math.IsNaN(v) || math.IsInf(v, 0) || dp.Flags().NoRecordedValue() {
+		return 0, false
+	}
+	return v, true
+}
+
+// forEachPoint calls fn for the number points of the metrics named sel.Name whose attributes
+// match sel.Attributes.
+func forEachPoint(rm pmetric.ResourceMetrics, sel MetricSelector, fn func(m pmetric.Metric, dp pmetric.NumberDataPoint)) {
+	sms := rm.ScopeMetrics()
+	for i := 0; i < sms.Len(); i++ {
+		ms := sms.At(i).Metrics()
+		for j := 0; j < ms.Len(); j++ {
+			m := ms.At(j)
+			if m.Name() != sel.Name {
+				continue
+			}
+			var dps pmetric.NumberDataPointSlice
+			switch m.Type() {
+			case pmetric.MetricTypeGauge:
+				dps = m.Gauge().DataPoints()
+			case pmetric.MetricTypeSum:
+				dps = m.Sum().DataPoints()
+			default:
+				continue
+			}
+			for k := 0; k < dps.Len(); k++ {
+				if dp := dps.At(k); attrsMatch(dp.Attributes(), sel.Attributes) {
+					fn(m, dp)
+				}
+			}
+		}
+	}
+}
+
+func (p *sloProcessor) observeGauge(st *sloState, rm pmetric.ResourceMetrics, sel MetricSelector, now int64) int {
+	g := st.c.cfg.SLI.Gauge
+	n := 0
+	forEachPoint(rm, sel, func(_ pmetric.Metric, dp pmetric.NumberDataPoint) {
+		n++
+		v, ok := numberValue(dp)
+		if !ok {
+			p.skipped[skipInvalidValue]++
+			return
+		}
+		ser := p.seriesFor(st, dp.Attributes(), rm.Resource().Attributes())
+		st.c.model.Record(ser.s, now, !st.c.gaugeCmp.Good(v, g.Threshold))
+	})
+	return n
+}
+
+func (p *sloProcessor) observeRatio(st *sloState, rm pmetric.ResourceMetrics, sel MetricSelector, numerator bool, now int64) {
+	resHash := pdatautil.MapHash(rm.Resource().Attributes())
+	forEachPoint(rm, sel, func(m pmetric.Metric, dp pmetric.NumberDataPoint) {
+		v, ok := numberValue(dp)
+		if !ok || v < 0 {
+			p.skipped[skipInvalidValue]++
+			return
+		}
+		delta := v
+		if m.Type() != pmetric.MetricTypeSum || m.Sum().AggregationTemporality() != pmetric.AggregationTemporalityDelta {
+			d := p.digest
+			d.Reset()
+			_, _ = d.WriteString(st.name)
+			_, _ = d.WriteString(m.Name())
+			_, _ = d.Write(resHash[:])
+			h := pdatautil.MapHash(dp.Attributes())
+			_, _ = d.Write(h[:])
+			key := d.Sum64()
+			prev, seen := p.ratioPrev[key]
+			if !seen && len(p.ratioPrev) >= p.cfg.MaxRatioStreams {
+				p.skipped[skipRatioStreamsFull]++
+				return
+			}
+			p.ratioPrev[key] = ratioPoint{value: v, start: dp.StartTimestamp()}
+			switch {
+			case !seen:
+				return // the first point of a cumulative stream is its baseline
+			case v < prev.value || dp.StartTimestamp() != prev.start:
+				delta = v // the counter restarted
+			default:
+				delta = v - prev.value
+			}
+		}
+		if delta == 0 {
+			return
+		}
+		ser := p.seriesFor(st, dp.Attributes(), rm.Resource().Attributes())
+		if numerator {
+			st.c.model.RecordRatio(ser.s, now, delta, 0)
+		} else {
+			st.c.model.RecordRatio(ser.s, now, 0, delta)
+		}
+	})
+}
+
+// tick evaluates every SLO at the clock's time and sends the SLO and alert-state metrics
+// downstream (also when no traffic arrived: a silent agent must still alert).
+func (p *sloProcessor) tick(ctx context.Context) {
+	began := time.Now()
+	md := p.evaluate()
+	if next := p.nextMetrics; next != nil && md.DataPointCount() > 0 {
+		if err := next.ConsumeMetrics(ctx, md); err != nil {
+			p.logger.Debug("Sending SLO metrics failed", zap.Error(err))
+		}
+	}
+	p.tel.evaluated(ctx, time.Since(began))
+	if p.storage != nil && p.clock.Since(p.lastCkptAt) >= p.cfg.CheckpointInterval {
+		p.saveCheckpoint(ctx)
+	}
+}
+
+func (p *sloProcessor) evaluate() pmetric.Metrics {
+	now := p.clock.Now()
+	nowNs := now.UnixNano()
+	ts := pcommon.NewTimestampFromTime(now)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.lastTick = now
+	for r, n := range p.skipped {
+		if n > 0 {
+			p.tel.skip(skipReason(r), n)
+			p.skipped[r] = 0
+		}
+	}
+
+	md := pmetric.NewMetrics()
+	sm := md.ResourceMetrics().AppendEmpty().ScopeMetrics().AppendEmpty()
+	sm.Scope().SetName(metadata.ScopeName)
+	e := newEmitter(sm, ts, p.startTime)
+
+	for _, st := range p.slos {
+		for key, ser := range st.series {
+			p.evaluateSeries(st, ser, nowNs, e)
+			if len(st.groupBy) > 0 && st.c.model.Idle(ser.s, nowNs) {
+				delete(st.series, key)
+			}
+		}
+		if st.overflow != nil {
+			p.evaluateSeries(st, st.overflow, nowNs, e)
+			if st.c.model.Idle(st.overflow.s, nowNs) {
+				st.overflow = nil
+			}
+		}
+	}
+	return md
+}
+
+func (p *sloProcessor) evaluateSeries(st *sloState, ser *series, now int64, e *emitter) {
+	m := st.c.model
+	m.Evaluate(ser.s, now, &ser.ev)
+	ser.evalOK = true
+	e.series(st, ser)
+	for _, slot := range ser.ev.Fired {
+		p.logger.Info("SLO alert firing",
+			zap.String("slo", st.name), zap.String("alertname", st.slotName[slot]), zap.String("severity", st.slotSeverity[slot]),
+			zap.Any("group", ser.labels), zap.Float64("budget_remaining_percent", 100*ser.ev.BudgetRemaining))
+	}
+}
+
+// emitter writes the SLO metrics of each evaluated series into one batch.
+type emitter struct {
+	ts, start                                            pcommon.Timestamp
+	compliance, budget, burn, sli, objective, alertGauge pmetric.Gauge
+	violations                                           pmetric.Sum
+}
+
+func newEmitter(sm pmetric.ScopeMetrics, ts, start pcommon.Timestamp) *emitter {
+	gauge := func(name, unit, desc string) pmetric.Gauge {
+		m := sm.Metrics().AppendEmpty()
+		m.SetName(name)
+		m.SetUnit(unit)
+		m.SetDescription(desc)
+		return m.SetEmptyGauge()
+	}
+	e := &emitter{ts: ts, start: start}
+	e.compliance = gauge(metricCompliance, "", "1 while the SLI over the SLO window meets the objective, else 0.")
+	e.budget = gauge(metricBudgetRemaining, "%", "Error budget remaining over the SLO window, in percent (negative when overspent).")
+	e.burn = gauge(metricBurnRate, "", "Error ratio over the window divided by the error budget (1 − objective).")
+	e.sli = gauge(metricSLI, "1", "Good events over all events in the window (1 with no events).")
+	e.objective = gauge(metricObjective, "1", "The SLO's objective.")
+	vm := sm.Metrics().AppendEmpty()
+	vm.SetName(metricViolations)
+	vm.SetDescription("Times an SLO alert started firing, by severity.")
+	e.violations = vm.SetEmptySum()
+	e.violations.SetIsMonotonic(true)
+	e.violations.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	e.alertGauge = alertstate.NewGauge(sm)
+	return e
+}
+
+func (e *emitter) point(g pmetric.Gauge, st *sloState, ser *series, v float64) pmetric.NumberDataPoint {
+	dp := g.DataPoints().AppendEmpty()
+	dp.SetTimestamp(e.ts)
+	dp.SetDoubleValue(v)
+	putLabels(dp.Attributes(), st, ser)
+	return dp
+}
+
+func putLabels(attrs pcommon.Map, st *sloState, ser *series) {
+	attrs.PutStr(labelSLO, st.name)
+	for _, kv := range ser.labels {
+		attrs.PutStr(kv[0], kv[1])
+	}
+}
+
+func (e *emitter) series(st *sloState, ser *series) {
+	m := st.c.model
+	ev := &ser.ev
+	comp := 0.0
+	if ev.Compliant {
+		comp = 1
+	}
+	e.point(e.compliance, st, ser, comp)
+	e.point(e.budget, st, ser, 100*ev.BudgetRemaining)
+	e.point(e.objective, st, ser, m.Objective)
+	for i, w := range m.Layout.Windows {
+		label := slomath.FormatWindow(w)
+		e.point(e.burn, st, ser, slomath.BurnRate(ev.Counts[i], m.Objective)).Attributes().PutStr(labelWindow, label)
+		e.point(e.sli, st, ser, slomath.SLI(ev.Counts[i])).Attributes().PutStr(labelWindow, label)
+	}
+	// Violations by severity: every severity the SLO can raise has a series from the start.
+	var bySev [4]uint64
+	var has [4]bool
+	for slot, n := range ser.s.Violations {
+		i := severityIndex(st.slotSeverity[slot])
+		bySev[i] += n
+		has[i] = true
+	}
+	for i, sv := range severities {
+		if !has[i] {
+			continue
+		}
+		dp := e.violations.DataPoints().AppendEmpty()
+		dp.SetStartTimestamp(e.start)
+		dp.SetTimestamp(e.ts)
+		dp.SetIntValue(int64(bySev[i]))
+		putLabels(dp.Attributes(), st, ser)
+		dp.Attributes().PutStr(labelSeverity, sv)
+	}
+	for slot, a := range ser.s.Alerts {
+		if a.Phase == slomath.Inactive {
+			continue
+		}
+		labels := make(map[string]string, len(ser.labels)+3)
+		labels[labelSLO] = st.name
+		for _, kv := range ser.labels {
+			labels[kv[0]] = kv[1]
+		}
+		if slot < len(m.Rules) {
+			labels[alertstate.LabelLongWindow] = st.slotLabels[slot][0]
+			labels[alertstate.LabelShortWindow] = st.slotLabels[slot][1]
+		}
+		alertstate.Append(e.alertGauge, e.ts, alertstate.Alert{
+			Name: st.slotName[slot], State: a.Phase.String(), Severity: st.slotSeverity[slot],
+			Labels: labels, ActiveSince: pcommon.Timestamp(a.ActiveSince),
+		})
+	}
+}
+
+var severities = [4]string{alertstate.SeverityCritical, alertstate.SeverityHigh, alertstate.SeverityWarning, alertstate.SeverityInfo}
+
+func severityIndex(s string) int {
+	for i, v := range severities {
+		if v == s {
+			return i
+		}
+	}
+	return 3
+}

@@ -1,0 +1,193 @@
+package sloprocessor
+
+import (
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+
+	"github.com/otelcol-amas/otelcol-amas/internal/slomath"
+)
+
+// Status is a read-only snapshot of an slo processor, in plain values, for a status API.
+type Status struct {
+	ID         string
+	LastTick   time.Time
+	Checkpoint CheckpointStatus
+	SLOs       []SLOStatus
+}
+
+// CheckpointStatus says whether state is checkpointed and how the last save and restore went.
+type CheckpointStatus = checkpointStatus
+
+// SLOStatus is one SLO and each of its groups.
+type SLOStatus struct {
+	Name        string
+	Description string
+	Objective   float64
+	Window      time.Duration
+	Budgeting   string
+	Groups      []GroupStatus
+}
+
+// GroupStatus is one series of an SLO (the only one without group_by).
+type GroupStatus struct {
+	// Labels are the group_by values (empty without group_by).
+	Labels map[string]string
+	// Windows are the SLI and burn rate per window, shortest first.
+	Windows                []WindowStatus
+	Events                 uint64 // in the SLO window (slices for timeslices SLOs)
+	BadEvents              uint64
+	BudgetRemainingPercent float64
+	Compliant              bool
+	Alerts                 []AlertStatus
+	Violations             map[string]uint64 // by severity
+}
+
+// WindowStatus is one window of a group.
+type WindowStatus struct {
+	Window   string
+	SLI      float64
+	BurnRate float64
+	Events   uint64
+}
+
+// AlertStatus is a pending, firing or recently resolved alert.
+type AlertStatus struct {
+	Name        string
+	State       string
+	Severity    string
+	LongWindow  string `json:",omitempty"`
+	ShortWindow string `json:",omitempty"`
+	ActiveSince time.Time
+}
+
+// StatusSource is what the registry hands out.
+type StatusSource interface {
+	Status() Status
+}
+
+// Status returns a snapshot as of the last evaluation tick.
+func (p *sloProcessor) Status() Status {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := Status{ID: p.id.String(), LastTick: p.lastTick, Checkpoint: p.ckpt}
+	for _, st := range p.slos {
+		m := st.c.model
+		ss := SLOStatus{
+			Name: st.name, Description: st.c.cfg.Description, Objective: m.Objective, Window: m.Window,
+			Budgeting: methodOccurrences,
+		}
+		if m.Timeslices != nil {
+			ss.Budgeting = methodTimeslices
+		}
+		all := make([]*series, 0, len(st.series)+1)
+		for _, ser := range st.series {
+			all = append(all, ser)
+		}
+		if st.overflow != nil {
+			all = append(all, st.overflow)
+		}
+		for _, ser := range all {
+			if !ser.evalOK {
+				continue
+			}
+			ss.Groups = append(ss.Groups, groupStatus(st, ser))
+		}
+		sort.Slice(ss.Groups, func(i, j int) bool { return labelString(ss.Groups[i].Labels) < labelString(ss.Groups[j].Labels) })
+		s.SLOs = append(s.SLOs, ss)
+	}
+	return s
+}
+
+func labelString(m map[string]string) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var out string
+	for _, k := range keys {
+		out += k + "=" + m[k] + ","
+	}
+	return out
+}
+
+func groupStatus(st *sloState, ser *series) GroupStatus {
+	m := st.c.model
+	ev := &ser.ev
+	g := GroupStatus{
+		Labels:                 map[string]string{},
+		BudgetRemainingPercent: 100 * ev.BudgetRemaining,
+		Compliant:              ev.Compliant,
+		Violations:             map[string]uint64{},
+	}
+	for _, kv := range ser.labels {
+		g.Labels[kv[0]] = kv[1]
+	}
+	for i, w := range m.Layout.Windows {
+		c := ev.Counts[i]
+		g.Windows = append(g.Windows, WindowStatus{
+			Window: slomath.FormatWindow(w), SLI: slomath.SLI(c), BurnRate: slomath.BurnRate(c, m.Objective), Events: c.Total,
+		})
+	}
+	win := ev.Counts[m.WindowIndex()]
+	g.Events, g.BadEvents = win.Total, win.Bad
+	for slot, a := range ser.s.Alerts {
+		g.Violations[st.slotSeverity[slot]] += ser.s.Violations[slot]
+		if a.Phase == slomath.Inactive {
+			continue
+		}
+		as := AlertStatus{Name: st.slotName[slot], State: a.Phase.String(), Severity: st.slotSeverity[slot], ActiveSince: time.Unix(0, a.ActiveSince)}
+		if slot < len(m.Rules) {
+			as.LongWindow, as.ShortWindow = st.slotLabels[slot][0], st.slotLabels[slot][1]
+		}
+		g.Alerts = append(g.Alerts, as)
+	}
+	return g
+}
+
+// The registry of running instances, by component ID, for a status extension to read.
+var registry = struct {
+	sync.Mutex
+	m map[component.ID]*sloProcessor
+}{m: map[component.ID]*sloProcessor{}}
+
+func register(id component.ID, p *sloProcessor) {
+	registry.Lock()
+	defer registry.Unlock()
+	registry.m[id] = p
+}
+
+func unregister(id component.ID, p *sloProcessor) {
+	registry.Lock()
+	defer registry.Unlock()
+	if registry.m[id] == p {
+		delete(registry.m, id)
+	}
+}
+
+// Running returns the IDs of the slo processors currently started, sorted.
+func Running() []component.ID {
+	registry.Lock()
+	defer registry.Unlock()
+	ids := make([]component.ID, 0, len(registry.m))
+	for id := range registry.m {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i].String() < ids[j].String() })
+	return ids
+}
+
+// Lookup returns the running slo processor with the given ID.
+func Lookup(id component.ID) (StatusSource, bool) {
+	registry.Lock()
+	defer registry.Unlock()
+	p, ok := registry.m[id]
+	if !ok {
+		return nil, false
+	}
+	return p, true
+}

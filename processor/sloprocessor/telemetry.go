@@ -1,0 +1,99 @@
+package sloprocessor
+
+import (
+	"context"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+
+	"github.com/otelcol-amas/otelcol-amas/processor/sloprocessor/internal/metadata"
+)
+
+// telemetry is the processor's small named set of internal instruments, with their attribute
+// sets computed once.
+type telemetry struct {
+	meter          metric.Meter
+	evaluations    metric.Int64Counter
+	evalDuration   metric.Float64Histogram
+	groupsDropped  metric.Int64Counter
+	ckptFailures   metric.Int64Counter
+	itemsSkipped   metric.Int64Counter
+	skipAttrs      [numSkipReasons]metric.AddOption
+	ckptSaveAttr   metric.AddOption
+	ckptLoadAttr   metric.AddOption
+	seriesObserver metric.Registration
+}
+
+func newTelemetry(set component.TelemetrySettings) (*telemetry, error) {
+	t := &telemetry{meter: set.MeterProvider.Meter(metadata.ScopeName)}
+	var err error
+	if t.evaluations, err = t.meter.Int64Counter("otelcol_processor_slo_evaluations",
+		metric.WithDescription("SLO evaluation ticks run."), metric.WithUnit("{tick}")); err != nil {
+		return nil, err
+	}
+	if t.evalDuration, err = t.meter.Float64Histogram("otelcol_processor_slo_evaluation_duration",
+		metric.WithDescription("Time one evaluation tick took, over every SLO series."), metric.WithUnit("s"),
+		metric.WithExplicitBucketBoundaries(0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5)); err != nil {
+		return nil, err
+	}
+	if t.groupsDropped, err = t.meter.Int64Counter("otelcol_processor_slo_groups_dropped",
+		metric.WithDescription("Events that went to the overflow series because max_groups_per_slo was reached."), metric.WithUnit("{event}")); err != nil {
+		return nil, err
+	}
+	if t.ckptFailures, err = t.meter.Int64Counter("otelcol_processor_slo_checkpoint_failures",
+		metric.WithDescription("Checkpoints that could not be saved or restored."), metric.WithUnit("{checkpoint}")); err != nil {
+		return nil, err
+	}
+	if t.itemsSkipped, err = t.meter.Int64Counter("otelcol_processor_slo_items_skipped",
+		metric.WithDescription("Spans or points skipped as malformed or over a bound, by reason."), metric.WithUnit("{item}")); err != nil {
+		return nil, err
+	}
+	for i, r := range skipReasonNames {
+		t.skipAttrs[i] = metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", r)))
+	}
+	t.ckptSaveAttr = metric.WithAttributeSet(attribute.NewSet(attribute.String("operation", "save")))
+	t.ckptLoadAttr = metric.WithAttributeSet(attribute.NewSet(attribute.String("operation", "restore")))
+	return t, nil
+}
+
+// observeSeries registers the series-active gauge, read from count at collection time.
+func (t *telemetry) observeSeries(count func() int64) {
+	g, err := t.meter.Int64ObservableGauge("otelcol_processor_slo_series_active",
+		metric.WithDescription("SLO series (one per SLO and group) held in memory."), metric.WithUnit("{series}"))
+	if err != nil {
+		return
+	}
+	t.seriesObserver, _ = t.meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		o.ObserveInt64(g, count())
+		return nil
+	}, g)
+}
+
+func (t *telemetry) evaluated(ctx context.Context, d time.Duration) {
+	t.evaluations.Add(ctx, 1)
+	t.evalDuration.Record(ctx, d.Seconds())
+}
+
+func (t *telemetry) groupDropped(slo string) {
+	t.groupsDropped.Add(context.Background(), 1, metric.WithAttributes(attribute.String("slo", slo)))
+}
+
+func (t *telemetry) skip(r skipReason, n int64) {
+	t.itemsSkipped.Add(context.Background(), n, t.skipAttrs[r])
+}
+
+func (t *telemetry) checkpointFailed(save bool) {
+	if save {
+		t.ckptFailures.Add(context.Background(), 1, t.ckptSaveAttr)
+		return
+	}
+	t.ckptFailures.Add(context.Background(), 1, t.ckptLoadAttr)
+}
+
+func (t *telemetry) shutdown() {
+	if t.seriesObserver != nil {
+		_ = t.seriesObserver.Unregister()
+	}
+}
