@@ -93,8 +93,8 @@ func (c *spanMetricsConnector) restore(ctx context.Context) {
 		c.logger.Warn("Reading the span metrics checkpoint failed; starting fresh", zap.Error(err))
 		return
 	}
-	if buf == nil {
-		return
+	if len(buf) == 0 {
+		return // no checkpoint yet
 	}
 	c.lock.Lock()
 	n, err := c.decodeCheckpoint(buf)

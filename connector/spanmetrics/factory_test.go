@@ -1,0 +1,41 @@
+package spanmetrics
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/connector/connectortest"
+	"go.opentelemetry.io/collector/consumer/consumertest"
+
+	"github.com/otelcol-amas/otelcol-amas/connector/spanmetrics/internal/metadata"
+)
+
+// The lifecycle tests mdatagen would generate, written by hand.
+func TestComponentFactoryType(t *testing.T) {
+	require.Equal(t, metadata.Type, NewFactory().Type())
+}
+
+func TestComponentConfigStruct(t *testing.T) {
+	require.NoError(t, componenttest.CheckConfigStruct(NewFactory().CreateDefaultConfig()))
+}
+
+func TestComponentLifecycle(t *testing.T) {
+	f := NewFactory()
+	cfg := f.CreateDefaultConfig()
+	for range 2 {
+		c, err := f.CreateTracesToMetrics(context.Background(), connectortest.NewNopSettings(metadata.Type), cfg, consumertest.NewNop())
+		require.NoError(t, err)
+		require.NoError(t, c.Start(context.Background(), componenttest.NewNopHost()))
+		require.NoError(t, c.ConsumeTraces(context.Background(), agentRuns(1, 1, 0)))
+		require.NoError(t, c.Shutdown(context.Background()))
+	}
+}
+
+func TestComponentShutdownWithoutStart(t *testing.T) {
+	f := NewFactory()
+	c, err := f.CreateTracesToMetrics(context.Background(), connectortest.NewNopSettings(metadata.Type), f.CreateDefaultConfig(), consumertest.NewNop())
+	require.NoError(t, err)
+	require.NoError(t, c.Shutdown(context.Background()))
+}
