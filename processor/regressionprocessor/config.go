@@ -101,7 +101,7 @@ var _ component.Config = (*Config)(nil)
 
 // DefaultCostAttribute is the span attribute that carries a request's cost in USD, the same
 // default the amas_spanmetrics connector reads.
-const DefaultCostAttribute = "gen_ai.usage.cost"
+const DefaultCostAttribute = "amas.cost.usd"
 
 func createDefaultConfig() component.Config {
 	return &Config{

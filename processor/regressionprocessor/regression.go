@@ -116,6 +116,7 @@ func (p *regressionProcessor) Start(ctx context.Context, host component.Host) er
 	if done := p.tr.applyResets(p.cfg.BaselineResets, now.UnixNano()); len(done) > 0 {
 		p.logger.Info("Baselines reset by configuration", zap.Strings("operations", done))
 	}
+	p.reportCountersLocked()
 	p.lastCheckpoint = now
 	p.mu.Unlock()
 
@@ -231,6 +232,8 @@ func (p *regressionProcessor) processTraces(_ context.Context, td ptrace.Traces)
 	var parts [maxKeyParts]string
 	var resVals [maxKeyParts]string
 	var resAlt [maxKeyParts]int
+	var lastOp *operation
+	var lastHash uint64
 	rss := td.ResourceSpans()
 	for i := 0; i < rss.Len(); i++ {
 		rs := rss.At(i)
@@ -256,9 +259,14 @@ func (p *regressionProcessor) processTraces(_ context.Context, td ptrace.Traces)
 				}
 				attrs := span.Attributes()
 				hash := p.operationKey(span, attrs, &resVals, &resAlt, &parts)
-				op := tr.get(hash)
-				if op == nil {
-					op = tr.add(hash, joinParts(&parts, len(p.keyParts)), now)
+				op := lastOp
+				if op == nil || hash != lastHash {
+					// Spans of one operation tend to arrive together: the previous span's
+					// operation is already at the front of the LRU list, so skip the map.
+					if op = tr.get(hash); op == nil {
+						op = tr.add(hash, joinParts(&parts, len(p.keyParts)), now)
+					}
+					lastOp, lastHash = op, hash
 				}
 				cost, hasCost := 0.0, false
 				if tr.cfg.Cost.Enabled {

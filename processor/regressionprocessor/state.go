@@ -130,8 +130,8 @@ type tracker struct {
 	applied map[string]int64 // baseline reset generations already applied
 
 	// counters the processor turns into internal telemetry
-	evicted     int64
-	fired       [numKinds]int64
+	evicted           int64
+	fired             [numKinds]int64
 	rebaselinedAuto   int64
 	rebaselinedManual int64
 }

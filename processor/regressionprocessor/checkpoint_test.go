@@ -1,0 +1,183 @@
+package regressionprocessor
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+)
+
+var storageID = component.MustNewID("file_storage")
+
+func storageConfig() *Config {
+	cfg := createDefaultConfig().(*Config)
+	id := storageID
+	cfg.Storage = &id
+	return cfg
+}
+
+// start starts the sim's processor against store with a manual ticker (ticks are driven by
+// s.interval), and returns the observed logs.
+func (s *sim) start(store *memStorage) *observer.ObservedLogs {
+	core, logs := observer.New(zapcore.DebugLevel)
+	s.p.logger = zap.New(core)
+	s.p.newTicker = func(_ time.Duration) (<-chan time.Time, func()) { return make(chan time.Time), func() {} }
+	host := hostWithExtensions{ext: map[component.ID]component.Component{storageID: store}}
+	require.NoError(s.t, s.p.Start(context.Background(), host))
+	return logs
+}
+
+func TestRestartWithStorageKeepsTheBaseline(t *testing.T) {
+	store := newMemStorage()
+	cfg := storageConfig()
+
+	first := newSim(t, cfg)
+	first.start(store)
+	st := newStream(60, "planner")
+	warmUp(first, st)
+	before := *first.op(st.label())
+	require.True(t, before.judged)
+	require.NoError(t, first.p.Shutdown(context.Background()))
+
+	// A new process: same config and storage, the clock goes on from where it stopped.
+	second := newSim(t, cfg)
+	second.clock.t = first.clock.Now()
+	logs := second.start(store)
+	assert.Equal(t, 1, logs.FilterMessage("Restored regression baselines from the checkpoint").Len())
+	after := second.op(st.label())
+	require.NotNil(t, after, "the operation is restored")
+	assert.Equal(t, before.base, after.base, "baseline slots are restored exactly")
+	assert.Equal(t, before.cur, after.cur, "current slots are restored exactly")
+	assert.Equal(t, before.firstSeen, after.firstSeen, "the warm-up is not restarted")
+
+	// Judged on the first evaluation after the restart, and a shift is caught as before.
+	second.interval(st)
+	require.True(t, second.op(st.label()).judged)
+	assert.InEpsilon(t, before.fig[kindLatency].baseline[0], second.op(st.label()).fig[kindLatency].baseline[0], 0.05)
+	st.scale = 1.5
+	fired := false
+	for range cfg.FireAfter + int(cfg.CurrentWindow/cfg.EvaluationInterval) {
+		second.interval(st)
+		fired = fired || second.phase(st.label(), kindLatency) == phaseFiring
+	}
+	assert.True(t, fired, "a regression right after the restart is detected against the restored baseline")
+	require.NoError(t, second.p.Shutdown(context.Background()))
+}
+
+func TestAFiringAlertSurvivesARestart(t *testing.T) {
+	store := newMemStorage()
+	cfg := storageConfig()
+	first := newSim(t, cfg)
+	first.start(store)
+	st := newStream(61, "planner")
+	warmUp(first, st)
+	st.scale = 2
+	for range 15 {
+		first.interval(st)
+	}
+	require.Equal(t, phaseFiring, first.phase(st.label(), kindLatency))
+	require.NoError(t, first.p.Shutdown(context.Background()))
+
+	second := newSim(t, cfg)
+	second.clock.t = first.clock.Now()
+	second.start(store)
+	assert.Equal(t, phaseFiring, second.phase(st.label(), kindLatency))
+	assert.True(t, second.op(st.label()).firing, "spans are marked again right away")
+	require.NoError(t, second.p.Shutdown(context.Background()))
+}
+
+func TestAnUnusableCheckpointMeansAFreshStartWithALogLine(t *testing.T) {
+	valid := func(t *testing.T) []byte {
+		s := newSim(t, storageConfig())
+		st := newStream(62, "planner")
+		for range 3 {
+			s.interval(st)
+		}
+		s.p.mu.Lock()
+		defer s.p.mu.Unlock()
+		return s.p.encodeLocked(s.clock.Now())
+	}
+	tests := []struct {
+		name    string
+		prepare func(t *testing.T, m *memStorage)
+		cfg     func(*Config)
+		wantLog string
+		restore int
+	}{
+		{"no checkpoint yet", func(*testing.T, *memStorage) {}, nil, "No regression checkpoint found; starting with fresh baselines", 0},
+		{"garbage bytes", func(_ *testing.T, m *memStorage) { m.data[checkpointKey] = []byte("not a checkpoint at all") }, nil, "Discarding the regression checkpoint; starting with fresh baselines", 0},
+		{"a flipped bit", func(t *testing.T, m *memStorage) {
+			b := valid(t)
+			b[len(b)/2] ^= 0x10
+			m.data[checkpointKey] = b
+		}, nil, "Discarding the regression checkpoint; starting with fresh baselines", 0},
+		{"a truncated checkpoint", func(t *testing.T, m *memStorage) {
+			b := valid(t)
+			m.data[checkpointKey] = b[:len(b)-9]
+		}, nil, "Discarding the regression checkpoint; starting with fresh baselines", 0},
+		{"windows changed since it was written", func(t *testing.T, m *memStorage) { m.data[checkpointKey] = valid(t) },
+			func(c *Config) { c.CurrentWindow *= 2 }, "Discarding the regression checkpoint; starting with fresh baselines", 0},
+		{"the storage cannot be read", func(_ *testing.T, m *memStorage) { m.getErr = errors.New("disk on fire") }, nil, "Cannot read the regression checkpoint; starting with fresh baselines", 0},
+		{"a valid checkpoint is restored", func(t *testing.T, m *memStorage) { m.data[checkpointKey] = valid(t) }, nil, "Restored regression baselines from the checkpoint", 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			store := newMemStorage()
+			tt.prepare(t, store)
+			cfg := storageConfig()
+			if tt.cfg != nil {
+				tt.cfg(cfg)
+			}
+			s := newSim(t, cfg)
+			logs := s.start(store)
+			assert.Equal(t, 1, logs.FilterMessage(tt.wantLog).Len(), "logs: %v", logs.All())
+			assert.Len(t, s.p.tr.ops, tt.restore)
+			require.NoError(t, s.p.Shutdown(context.Background()))
+			assert.NotEmpty(t, store.data[checkpointKey], "shutdown writes a fresh checkpoint")
+		})
+	}
+}
+
+func TestBaselineResetsApplyOncePerGeneration(t *testing.T) {
+	store := newMemStorage()
+	cfg := storageConfig()
+	first := newSim(t, cfg)
+	first.start(store)
+	planner, critic := newStream(63, "planner"), newStream(64, "critic")
+	warmUp(first, planner, critic)
+	require.NoError(t, first.p.Shutdown(context.Background()))
+
+	reset := storageConfig()
+	reset.BaselineResets = []BaselineReset{{Operation: planner.label(), Generation: 1}}
+	restart := func(at time.Time) *sim {
+		s := newSim(t, reset)
+		s.clock.t = at
+		s.start(store)
+		return s
+	}
+
+	second := restart(first.clock.Now())
+	p, c := second.op(planner.label()), second.op(critic.label())
+	require.NotNil(t, p)
+	require.NotNil(t, c)
+	assert.Equal(t, second.clock.Now().UnixNano(), p.firstSeen, "the reset operation warms up again")
+	for i := range p.base {
+		assert.Zero(t, p.base[i].lat.Count(), "its baseline is empty")
+	}
+	assert.NotEqual(t, second.clock.Now().UnixNano(), c.firstSeen, "other operations keep their baseline")
+	assert.Equal(t, int64(1), second.counter("otelcol_processor_regression_rebaselines", "cause", "manual"))
+	second.interval(planner, critic)
+	require.NoError(t, second.p.Shutdown(context.Background()))
+
+	third := restart(second.clock.Now()) // same generation: not applied again
+	assert.Equal(t, first.clock.Now().UnixNano(), third.op(planner.label()).firstSeen, "the warm-up started by the reset goes on")
+	assert.Equal(t, int64(0), third.counter("otelcol_processor_regression_rebaselines", "cause", "manual"))
+	require.NoError(t, third.p.Shutdown(context.Background()))
+}

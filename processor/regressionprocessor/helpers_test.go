@@ -1,0 +1,270 @@
+package regressionprocessor
+
+import (
+	"context"
+	"math"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/extension/xextension/storage"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/processor/processortest"
+	"go.opentelemetry.io/otel/attribute"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"go.uber.org/zap"
+
+	"github.com/otelcol-amas/otelcol-amas/internal/sharedcomponent"
+	"github.com/otelcol-amas/otelcol-amas/processor/regressionprocessor/internal/metadata"
+)
+
+var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// stream is a seeded synthetic operation: log-normal latency, a Bernoulli error rate, a cost
+// per request with ±20% uniform jitter.
+type stream struct {
+	service, agent, operation string
+	rate                      int // spans per second
+	median                    time.Duration
+	sigma                     float64
+	scale                     float64 // latency multiplier (the regression knob)
+	errRate                   float64
+	cost                      float64 // USD per request; 0: no cost attribute
+	r                         *rand.Rand
+	// outliers: the next n spans take outlierScale × the median.
+	outliers     int
+	outlierScale float64
+
+	batch  ptrace.Traces // reused between rounds for speed
+	batchN int
+}
+
+func newStream(seed uint64, agent string) *stream {
+	return &stream{
+		service: "shop", agent: agent, operation: "invoke_agent",
+		rate: 20, median: 400 * time.Millisecond, sigma: 0.5, scale: 1,
+		errRate: 0.01, cost: 0.01,
+		r: rand.New(rand.NewPCG(seed, seed*7+1)),
+	}
+}
+
+func (s *stream) label() string { return s.service + "/" + s.agent + "/" + s.operation }
+
+func (s *stream) duration() time.Duration {
+	if s.outliers > 0 {
+		s.outliers--
+		return time.Duration(float64(s.median) * s.outlierScale)
+	}
+	return time.Duration(float64(s.median) * s.scale * math.Exp(s.sigma*s.r.NormFloat64()))
+}
+
+// fill writes n spans ending at now into td (fresh when td is empty).
+func (s *stream) fill(td ptrace.Traces, n int, now time.Time) {
+	if td.ResourceSpans().Len() == 0 {
+		rs := td.ResourceSpans().AppendEmpty()
+		rs.Resource().Attributes().PutStr("service.name", s.service)
+		spans := rs.ScopeSpans().AppendEmpty().Spans()
+		for range n {
+			sp := spans.AppendEmpty()
+			sp.SetName("agent run")
+			sp.Attributes().PutStr("gen_ai.agent.name", s.agent)
+			sp.Attributes().PutStr("gen_ai.operation.name", s.operation)
+		}
+	}
+	spans := td.ResourceSpans().At(0).ScopeSpans().At(0).Spans()
+	end := pcommon.NewTimestampFromTime(now)
+	for i := range spans.Len() {
+		sp := spans.At(i)
+		sp.SetEndTimestamp(end)
+		sp.SetStartTimestamp(end - pcommon.Timestamp(s.duration()))
+		if s.r.Float64() < s.errRate {
+			sp.Status().SetCode(ptrace.StatusCodeError)
+		} else {
+			sp.Status().SetCode(ptrace.StatusCodeOk)
+		}
+		if s.cost > 0 {
+			sp.Attributes().PutDouble(DefaultCostAttribute, s.cost*(0.8+0.4*s.r.Float64()))
+		}
+	}
+}
+
+// sim drives a processor on a fake clock: traffic in 4 batches per evaluation interval, then a tick.
+type sim struct {
+	t      *testing.T
+	p      *regressionProcessor
+	clock  *fakeClock
+	sink   *consumertest.MetricsSink
+	reader *sdkmetric.ManualReader
+	evals  int
+}
+
+func newSim(t *testing.T, cfg *Config) *sim {
+	t.Helper()
+	require.NoError(t, cfg.Validate())
+	reader := sdkmetric.NewManualReader()
+	set := processortest.NewNopSettings(metadata.Type)
+	set.MeterProvider = sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	set.Logger = zap.NewNop()
+	p, err := newRegressionProcessor(set, cfg)
+	require.NoError(t, err)
+	clock := &fakeClock{t: epoch}
+	p.now = clock.Now
+	sink := &consumertest.MetricsSink{}
+	p.addMetricsConsumer(sink)
+	return &sim{t: t, p: p, clock: clock, sink: sink, reader: reader}
+}
+
+// interval sends one evaluation interval of traffic from the streams and ticks.
+func (s *sim) interval(streams ...*stream) {
+	const rounds = 4
+	step := s.p.cfg.EvaluationInterval / rounds
+	for range rounds {
+		s.clock.Advance(step)
+		for _, st := range streams {
+			n := int(float64(st.rate) * step.Seconds())
+			if n == 0 {
+				continue
+			}
+			if st.batchN != n {
+				st.batch, st.batchN = ptrace.NewTraces(), n
+			}
+			st.fill(st.batch, n, s.clock.Now())
+			_, err := s.p.processTraces(context.Background(), st.batch)
+			require.NoError(s.t, err)
+		}
+	}
+	s.p.tick(context.Background())
+	s.evals++
+}
+
+func (s *sim) op(label string) *operation {
+	s.p.mu.Lock()
+	defer s.p.mu.Unlock()
+	return s.p.tr.ops[xxhash.Sum64String(label)]
+}
+
+func (s *sim) phase(label string, k kind) phase {
+	op := s.op(label)
+	if op == nil {
+		return phaseInactive
+	}
+	s.p.mu.Lock()
+	defer s.p.mu.Unlock()
+	return op.alerts[k].phase
+}
+
+// counter returns the sum of an internal counter's points whose attributes include kv.
+func (s *sim) counter(name string, kv ...string) int64 {
+	var rm metricdata.ResourceMetrics
+	require.NoError(s.t, s.reader.Collect(context.Background(), &rm))
+	var total int64
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if m.Name != name {
+				continue
+			}
+			if sum, ok := m.Data.(metricdata.Sum[int64]); ok {
+			points:
+				for _, dp := range sum.DataPoints {
+					for i := 0; i+1 < len(kv); i += 2 {
+						if v, ok := dp.Attributes.Value(attribute.Key(kv[i])); !ok || v.AsString() != kv[i+1] {
+							continue points
+						}
+					}
+					total += dp.Value
+				}
+			}
+		}
+	}
+	return total
+}
+
+// memStorage is an in-memory storage extension for restart tests.
+type memStorage struct {
+	mu     sync.Mutex
+	data   map[string][]byte
+	getErr error
+}
+
+func newMemStorage() *memStorage { return &memStorage{data: map[string][]byte{}} }
+
+func (m *memStorage) Start(context.Context, component.Host) error { return nil }
+func (m *memStorage) Shutdown(context.Context) error              { return nil }
+func (m *memStorage) GetClient(context.Context, component.Kind, component.ID, string) (storage.Client, error) {
+	return &memClient{m: m}, nil
+}
+
+type memClient struct{ m *memStorage }
+
+func (c *memClient) Get(_ context.Context, k string) ([]byte, error) {
+	c.m.mu.Lock()
+	defer c.m.mu.Unlock()
+	if c.m.getErr != nil {
+		return nil, c.m.getErr
+	}
+	return c.m.data[k], nil
+}
+
+func (c *memClient) Set(_ context.Context, k string, v []byte) error {
+	c.m.mu.Lock()
+	defer c.m.mu.Unlock()
+	c.m.data[k] = append([]byte(nil), v...)
+	return nil
+}
+
+func (c *memClient) Delete(_ context.Context, k string) error {
+	c.m.mu.Lock()
+	defer c.m.mu.Unlock()
+	delete(c.m.data, k)
+	return nil
+}
+
+func (c *memClient) Batch(ctx context.Context, ops ...*storage.Operation) error {
+	for _, op := range ops {
+		switch op.Type {
+		case storage.Get:
+			op.Value, _ = c.Get(ctx, op.Key)
+		case storage.Set:
+			_ = c.Set(ctx, op.Key, op.Value)
+		case storage.Delete:
+			_ = c.Delete(ctx, op.Key)
+		}
+	}
+	return nil
+}
+
+func (c *memClient) Close(context.Context) error { return nil }
+
+type hostWithExtensions struct {
+	ext map[component.ID]component.Component
+}
+
+func (h hostWithExtensions) GetExtensions() map[component.ID]component.Component { return h.ext }
+
+func sharedcomponentMap() *sharedcomponent.Map[*Config, *regressionProcessor] {
+	return sharedcomponent.NewMap[*Config, *regressionProcessor]()
+}
