@@ -16,7 +16,9 @@ var ErrCheckpointFormat = errors.New("checkpoint written by another version or l
 
 // AppendBinary appends the state of s to b: version, layout (to refuse a ring of another shape),
 // ring, open slice, alerts and violation counters, as varints.
+// Pending events are moved into the ring first.
 func (m *Model) AppendBinary(b []byte, s *Series) []byte {
+	s.flushPending()
 	b = append(b, checkpointVersion)
 	b = binary.AppendUvarint(b, uint64(len(m.Layout.Tiers)))
 	for i, t := range m.Layout.Tiers {

@@ -171,7 +171,9 @@ func (tr *tierRing) add(t int64, c Counts) bool {
 	idx := t / tr.width
 	n := int64(len(tr.buckets))
 	if idx > tr.head {
-		if tr.head == emptyHead || idx-tr.head >= n {
+		if tr.head == emptyHead {
+			// a new ring is all zeros already
+		} else if idx-tr.head >= n {
 			clear(tr.buckets)
 		} else {
 			for i := tr.head + 1; i <= idx; i++ {

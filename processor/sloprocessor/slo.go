@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"math"
+	"strings"
 	"sync"
 	"time"
 
@@ -23,6 +24,7 @@ import (
 	"github.com/otelcol-amas/otelcol-amas/internal/alertstate"
 	"github.com/otelcol-amas/otelcol-amas/internal/slomath"
 	"github.com/otelcol-amas/otelcol-amas/processor/sloprocessor/internal/metadata"
+	"github.com/otelcol-amas/otelcol-amas/processor/sloprocessor/internal/spancond"
 )
 
 // Names of the emitted metrics. With the stock prometheus exporter (suffixes on) they show as
@@ -56,6 +58,11 @@ type sloProcessor struct {
 	spanSLOs   []*sloState
 	metricSLOs []*sloState
 	needOTTL   bool
+	// condSets are the distinct span condition sets of all SLOs (the default availability and
+	// latency SLOs share their filter), evaluated at most once per span via memo.
+	condSets []*spancond.Set
+	memo     []int8
+	condKeys []string
 
 	mu          sync.Mutex
 	digest      *xxhash.Digest
@@ -81,7 +88,9 @@ type ratioPoint struct {
 }
 
 type sloState struct {
-	c        *compiledSLO
+	c         *compiledSLO
+	filterIdx int // into sloProcessor.condSets
+	badIdx    int
 	name     string
 	groupBy  []string
 	series   map[uint64]*series
@@ -90,6 +99,7 @@ type sloState struct {
 	slotName     []string
 	slotSeverity []string
 	slotLabels   [][2]string
+	windowLabels []string // per layout window, computed once
 }
 
 type series struct {
@@ -144,18 +154,54 @@ func newSLOProcessor(set processor.Settings, cfg *Config, clock clockwork.Clock)
 		}
 		p.slos = append(p.slos, st)
 		if c.cfg.SLI.Spans != nil {
+			st.filterIdx = p.condSet(c.cfg.SLI.Spans.Conditions, c.filter)
+			st.badIdx = p.condSet(c.cfg.SLI.Spans.BadConditions, c.bad)
 			p.spanSLOs = append(p.spanSLOs, st)
 			p.needOTTL = p.needOTTL || c.filter.NeedsOTTL() || c.bad.NeedsOTTL()
 		} else {
 			p.metricSLOs = append(p.metricSLOs, st)
 		}
 	}
+	p.memo = make([]int8, len(p.condSets))
 	tel.observeSeries(p.seriesCount)
 	return p, nil
 }
 
+// condSet returns the index of the condition set with these conditions, adding set if new.
+func (p *sloProcessor) condSet(conds []string, set *spancond.Set) int {
+	key := strings.Join(conds, "\x00")
+	for i, k := range p.condKeys {
+		if k == key {
+			return i
+		}
+	}
+	p.condKeys = append(p.condKeys, key)
+	p.condSets = append(p.condSets, set)
+	return len(p.condSets) - 1
+}
+
+// eval evaluates condition set i for the current span, once.
+func (p *sloProcessor) eval(ctx context.Context, i int, res pcommon.Resource, span ptrace.Span, tctx *ottlspan.TransformContext) bool {
+	switch p.memo[i] {
+	case 1:
+		return true
+	case 2:
+		return false
+	}
+	ok := p.condSets[i].Eval(ctx, res, span, tctx)
+	if ok {
+		p.memo[i] = 1
+	} else {
+		p.memo[i] = 2
+	}
+	return ok
+}
+
 func (st *sloState) describeSlots() {
 	m := st.c.model
+	for _, w := range m.Layout.Windows {
+		st.windowLabels = append(st.windowLabels, slomath.FormatWindow(w))
+	}
 	n := m.NumAlerts()
 	st.slotName = make([]string, n)
 	st.slotSeverity = make([]string, n)
@@ -263,11 +309,12 @@ func (p *sloProcessor) consumeTraces(ctx context.Context, td ptrace.Traces) (ptr
 				if p.needOTTL {
 					tctx = ottlspan.NewTransformContext(rs, ss, span)
 				}
+				clear(p.memo)
 				for _, st := range p.spanSLOs {
-					if !st.c.filter.Eval(ctx, res, span, tctx) {
+					if !p.eval(ctx, st.filterIdx, res, span, tctx) {
 						continue
 					}
-					bad := st.c.bad.Eval(ctx, res, span, tctx)
+					bad := p.eval(ctx, st.badIdx, res, span, tctx)
 					ser := p.seriesFor(st, span.Attributes(), res.Attributes())
 					st.c.model.Record(ser.s, now, bad)
 				}
@@ -536,6 +583,7 @@ func (p *sloProcessor) evaluate() pmetric.Metrics {
 	sm := md.ResourceMetrics().AppendEmpty().ScopeMetrics().AppendEmpty()
 	sm.Scope().SetName(metadata.ScopeName)
 	e := newEmitter(sm, ts, p.startTime)
+	e.reserve(p.slos)
 
 	for _, st := range p.slos {
 		for key, ser := range st.series {
@@ -597,6 +645,25 @@ func newEmitter(sm pmetric.ScopeMetrics, ts, start pcommon.Timestamp) *emitter {
 	return e
 }
 
+// reserve sizes the point slices once, so a tick over many series does not regrow them.
+func (e *emitter) reserve(slos []*sloState) {
+	var n, nw int
+	for _, st := range slos {
+		k := len(st.series)
+		if st.overflow != nil {
+			k++
+		}
+		n += k
+		nw += k * len(st.windowLabels)
+	}
+	e.compliance.DataPoints().EnsureCapacity(n)
+	e.budget.DataPoints().EnsureCapacity(n)
+	e.objective.DataPoints().EnsureCapacity(n)
+	e.burn.DataPoints().EnsureCapacity(nw)
+	e.sli.DataPoints().EnsureCapacity(nw)
+	e.violations.DataPoints().EnsureCapacity(3 * n)
+}
+
 func (e *emitter) point(g pmetric.Gauge, st *sloState, ser *series, v float64) pmetric.NumberDataPoint {
 	dp := g.DataPoints().AppendEmpty()
 	dp.SetTimestamp(e.ts)
@@ -606,6 +673,7 @@ func (e *emitter) point(g pmetric.Gauge, st *sloState, ser *series, v float64) p
 }
 
 func putLabels(attrs pcommon.Map, st *sloState, ser *series) {
+	attrs.EnsureCapacity(len(ser.labels) + 2)
 	attrs.PutStr(labelSLO, st.name)
 	for _, kv := range ser.labels {
 		attrs.PutStr(kv[0], kv[1])
@@ -622,8 +690,7 @@ func (e *emitter) series(st *sloState, ser *series) {
 	e.point(e.compliance, st, ser, comp)
 	e.point(e.budget, st, ser, 100*ev.BudgetRemaining)
 	e.point(e.objective, st, ser, m.Objective)
-	for i, w := range m.Layout.Windows {
-		label := slomath.FormatWindow(w)
+	for i, label := range st.windowLabels {
 		e.point(e.burn, st, ser, slomath.BurnRate(ev.Counts[i], m.Objective)).Attributes().PutStr(labelWindow, label)
 		e.point(e.sli, st, ser, slomath.SLI(ev.Counts[i])).Attributes().PutStr(labelWindow, label)
 	}
