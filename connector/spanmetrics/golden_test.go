@@ -48,7 +48,9 @@ type harness struct {
 	reader *sdkmetric.ManualReader
 }
 
-func newTestConnector(t *testing.T, cfg *Config) *harness {
+func newTestConnector(t *testing.T, cfg *Config) *harness { return newTestConnectorTB(t, cfg) }
+
+func newTestConnectorTB(t testing.TB, cfg *Config) *harness {
 	t.Helper()
 	reader := sdkmetric.NewManualReader()
 	set := connectortest.NewNopSettings(metadata.Type)
