@@ -91,10 +91,10 @@ type sloState struct {
 	c         *compiledSLO
 	filterIdx int // into sloProcessor.condSets
 	badIdx    int
-	name     string
-	groupBy  []string
-	series   map[uint64]*series
-	overflow *series
+	name      string
+	groupBy   []string
+	series    map[uint64]*series
+	overflow  *series
 	// per alert slot: alert name, severity, and the window labels of burn rules.
 	slotName     []string
 	slotSeverity []string
