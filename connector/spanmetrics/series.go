@@ -43,6 +43,7 @@ type exemplar struct {
 	spanID  pcommon.SpanID
 	value   float64
 	ts      pcommon.Timestamp
+	fresh   bool // recorded since the last flush
 }
 
 // series is one aggregated label set. One struct serves every store; a store uses only its part
@@ -204,24 +205,42 @@ func (sr *series) observe(h *histogramShape, seconds float64) {
 	sr.buckets[sort.SearchFloat64s(h.bounds, seconds)]++
 }
 
-// addExemplar keeps up to cap(exemplars) per flush; when full, the slowest spans win, so the
-// slow buckets of the histogram link to traces.
+// addExemplar keeps up to cap(exemplars) exemplars. Exemplars of earlier flushes (stale) stay
+// until newer spans replace them, because the prometheus exporter shows only the latest data
+// point of a cumulative series: an exemplar must outlive one flush to be scraped. Among the spans
+// of the current flush interval the slowest win, so the slow buckets link to their traces.
 func (sr *series) addExemplar(traceID pcommon.TraceID, spanID pcommon.SpanID, value float64, ts pcommon.Timestamp) {
 	if cap(sr.exemplars) == 0 {
 		return
 	}
+	e := exemplar{traceID: traceID, spanID: spanID, value: value, ts: ts, fresh: true}
 	if len(sr.exemplars) < cap(sr.exemplars) {
-		sr.exemplars = append(sr.exemplars, exemplar{traceID: traceID, spanID: spanID, value: value, ts: ts})
+		sr.exemplars = append(sr.exemplars, e)
 		return
 	}
-	minI := 0
-	for i := 1; i < len(sr.exemplars); i++ {
-		if sr.exemplars[i].value < sr.exemplars[minI].value {
-			minI = i
+	// Replace the fastest stale exemplar, else the fastest fresh one if this span is slower.
+	staleI, freshI := -1, -1
+	for i := range sr.exemplars {
+		x := &sr.exemplars[i]
+		if !x.fresh && (staleI < 0 || x.value < sr.exemplars[staleI].value) {
+			staleI = i
+		}
+		if x.fresh && (freshI < 0 || x.value < sr.exemplars[freshI].value) {
+			freshI = i
 		}
 	}
-	if value > sr.exemplars[minI].value {
-		sr.exemplars[minI] = exemplar{traceID: traceID, spanID: spanID, value: value, ts: ts}
+	switch {
+	case staleI >= 0:
+		sr.exemplars[staleI] = e
+	case value > sr.exemplars[freshI].value:
+		sr.exemplars[freshI] = e
+	}
+}
+
+// ageExemplars marks the exemplars as sent: new spans replace them first.
+func (sr *series) ageExemplars() {
+	for i := range sr.exemplars {
+		sr.exemplars[i].fresh = false
 	}
 }
 

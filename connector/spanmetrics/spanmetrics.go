@@ -861,13 +861,15 @@ func (c *spanMetricsConnector) buildMetrics(now pcommon.Timestamp) pmetric.Metri
 		}
 	}
 
-	// After a flush exemplars start over; delta series also start over from zero.
+	// After a flush delta series start over from zero (with their exemplars); cumulative
+	// exemplars are kept until newer spans replace them.
 	for _, s := range []*store{c.requests, c.errors, c.tools, c.usage} {
 		s.all(func(sr *series) {
-			sr.exemplars = sr.exemplars[:0]
 			if c.delta {
+				sr.exemplars = sr.exemplars[:0]
 				sr.reset(now)
 			} else {
+				sr.ageExemplars()
 				sr.updated = false
 			}
 		})

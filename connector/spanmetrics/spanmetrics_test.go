@@ -117,24 +117,32 @@ func TestFlushLoopRunsOnTheInjectedClock(t *testing.T) {
 	assert.Equal(t, 1.0, requestsOf(t, lastMetrics(t, h), "agent-0", "invoke_agent", "ok"))
 }
 
-func TestExemplarsKeepTheSlowestSpansOfEachFlush(t *testing.T) {
+func TestExemplarsKeepTheSlowestSpansUntilNewerSpansReplaceThem(t *testing.T) {
 	cfg := createDefaultConfig().(*Config)
 	cfg.Exemplars.MaxPerDataPoint = 2
 	h := newTestConnector(t, cfg)
 	ctx := context.Background()
+	values := func() []float64 {
+		var got []float64
+		for _, ex := range invokeAgentExemplars(t, lastMetrics(t, h)) {
+			assert.False(t, ex.TraceID().IsEmpty())
+			assert.False(t, ex.SpanID().IsEmpty())
+			got = append(got, ex.DoubleValue())
+		}
+		return sorted(got)
+	}
 	// 7 runs of agent-0: invoke_agent durations are 1.2 s + (n%7)*0.1 s; the slowest are n=6 and n=5.
 	require.NoError(t, h.c.ConsumeTraces(ctx, agentRuns(7, 1, 0)))
 	h.c.flush(ctx)
-	var got []float64
-	for _, ex := range invokeAgentExemplars(t, lastMetrics(t, h)) {
-		assert.False(t, ex.TraceID().IsEmpty())
-		assert.False(t, ex.SpanID().IsEmpty())
-		got = append(got, ex.DoubleValue())
-	}
-	assert.InDeltaSlice(t, []float64{1.7, 1.8}, sorted(got), 1e-9)
+	assert.InDeltaSlice(t, []float64{1.7, 1.8}, values(), 1e-9)
 
 	h.c.flush(ctx)
-	assert.Empty(t, invokeAgentExemplars(t, lastMetrics(t, h)), "exemplars start over after each flush")
+	assert.InDeltaSlice(t, []float64{1.7, 1.8}, values(), 1e-9,
+		"the exporter shows only the latest point: exemplars outlive a flush without new spans")
+
+	require.NoError(t, h.c.ConsumeTraces(ctx, agentRuns(1, 1, 7))) // n=7: 1.2 s
+	h.c.flush(ctx)
+	assert.InDeltaSlice(t, []float64{1.2, 1.8}, values(), 1e-9, "a newer span replaces an exemplar of an earlier flush first")
 }
 
 func sorted(v []float64) []float64 {
