@@ -8,12 +8,11 @@ import (
 	"math"
 	"time"
 
-	"github.com/cespare/xxhash/v2"
 	"go.uber.org/zap"
 )
 
 // The checkpoint is one value under checkpointKey: a versioned binary encoding of every
-// operation (label, warm-up start, both rings of slots with their sketches, alert states) in
+// operation (identity hash, label, warm-up start, both rings of slots with their sketches, alert states) in
 // LRU order, the applied baseline-reset generations, and a CRC-32 of all of it. It is written
 // every checkpoint_interval from the tick and at shutdown, and read once at start.
 const (
@@ -35,6 +34,7 @@ func (p *regressionProcessor) encodeLocked(now time.Time) []byte {
 	b = binary.AppendUvarint(b, uint64(tr.baseDur))
 	b = binary.AppendUvarint(b, uint64(len(tr.ops)))
 	for op := tr.head; op != nil; op = op.next {
+		b = binary.AppendUvarint(b, op.hash)
 		b = binary.AppendUvarint(b, uint64(len(op.label)))
 		b = append(b, op.label...)
 		b = binary.AppendVarint(b, op.firstSeen)
@@ -159,9 +159,10 @@ func decodeCheckpoint(cfg *Config, b []byte) (*tracker, error) {
 	}
 	n := d.uvarint()
 	for i := uint64(0); i < n && d.err == nil; i++ {
+		hash := d.uvarint()
 		label := string(d.bytes(d.uvarint()))
 		op := new(operation)
-		op.init(xxhash.Sum64String(label), label, d.varint())
+		op.init(hash, label, d.varint())
 		op.lastEpoch = d.varint()
 		for j := range op.cur {
 			d.slot(&op.cur[j])

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cespare/xxhash/v2"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer/consumertest"
@@ -164,7 +163,12 @@ func (s *sim) interval(streams ...*stream) {
 func (s *sim) op(label string) *operation {
 	s.p.mu.Lock()
 	defer s.p.mu.Unlock()
-	return s.p.tr.ops[xxhash.Sum64String(label)]
+	for _, op := range s.p.tr.ops {
+		if op.label == label {
+			return op
+		}
+	}
+	return nil
 }
 
 func (s *sim) phase(label string, k kind) phase {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"math/bits"
 	"strings"
 	"sync"
 	"time"
@@ -310,12 +311,10 @@ func (p *regressionProcessor) processTraces(_ context.Context, td ptrace.Traces)
 	return td, nil
 }
 
-// operationKey fills parts with the key's values and returns their hash, which is the hash of
-// the operation's label (the present parts joined with "/").
+// operationKey fills parts with the key's values and returns the operation's identity: a hash
+// of the present parts in order (the parts that make up its label).
 func (p *regressionProcessor) operationKey(span ptrace.Span, attrs pcommon.Map, resVals *[maxKeyParts]string, resAlt *[maxKeyParts]int, parts *[maxKeyParts]string) uint64 {
-	var d xxhash.Digest
-	d.Reset()
-	wrote := false
+	h := uint64(hashSeed)
 	for j, alts := range p.keyParts {
 		val := ""
 	alt:
@@ -334,16 +333,18 @@ func (p *regressionProcessor) operationKey(span ptrace.Span, attrs pcommon.Map, 
 			}
 		}
 		parts[j] = val
-		if val == "" {
-			continue
+		if val != "" {
+			h = mixHash(h, xxhash.Sum64String(val))
 		}
-		if wrote {
-			_, _ = d.WriteString("/")
-		}
-		_, _ = d.WriteString(val)
-		wrote = true
 	}
-	return d.Sum64()
+	return h
+}
+
+const hashSeed = 0x243F6A8885A308D3
+
+// mixHash folds a part's hash into the running one, order-sensitively.
+func mixHash(h, part uint64) uint64 {
+	return (bits.RotateLeft64(h, 27) ^ part) * 0x9E3779B97F4A7C15
 }
 
 func valueString(v pcommon.Value) string {
