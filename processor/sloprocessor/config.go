@@ -446,6 +446,7 @@ func DefaultSLOs() []SLOConfig {
 				Metrics: []MetricSelector{
 					{Name: "process.memory.utilization"},
 					{Name: "system.memory.utilization", Attributes: map[string]string{"system.memory.state": "used"}},
+					{Name: "system.memory.utilization", Attributes: map[string]string{"state": "used"}}, // hostmetrics' older attribute
 				},
 				Threshold: 0.80, Comparison: "<=",
 			}},
