@@ -267,3 +267,64 @@ func TestAgentRunsBecomeContractMetricsInPrometheusWithExemplarsInJaeger(t *test
 	})
 	assert.Len(t, traceID, 32)
 }
+
+const restartConfig = `
+extensions:
+  health_check:
+    endpoint: 127.0.0.1:%d
+  file_storage:
+    directory: %s
+receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpoint: 127.0.0.1:%d
+connectors:
+  amas_spanmetrics:
+    metrics_flush_interval: 500ms
+    storage: file_storage
+exporters:
+  prometheus:
+    endpoint: 127.0.0.1:%d
+service:
+  extensions: [health_check, file_storage]
+  telemetry:
+    metrics:
+      level: none
+  pipelines:
+    traces:
+      receivers: [otlp]
+      exporters: [amas_spanmetrics]
+    metrics:
+      receivers: [amas_spanmetrics]
+      exporters: [prometheus]
+`
+
+// TestRestartWithFileStorageContinuesTheCounters restarts the collector: with file_storage the
+// counters come back at their values before the restart (no reset, no spike), and new traffic
+// adds to them.
+func TestRestartWithFileStorageContinuesTheCounters(t *testing.T) {
+	health, otlp, metricsPort := harness.FreePort(t), harness.FreePort(t), harness.FreePort(t)
+	cfg := harness.WriteConfig(t, "restart.yaml", fmt.Sprintf(restartConfig, health, t.TempDir(), otlp, metricsPort))
+	planner := map[string]string{"agent": "planner", "operation": "invoke_agent", "status": "ok"}
+	waitFor := func(want float64) {
+		harness.Eventually(t, 60*time.Second, 250*time.Millisecond, func() (bool, string) {
+			fams, err := harness.ScrapeFamilies(harness.MetricsURL(metricsPort))
+			if err != nil {
+				return false, err.Error()
+			}
+			v, ok := harness.SeriesValue(fams, "amas_agent_requests_total", planner)
+			return ok && v == want, fmt.Sprintf("planner invoke_agent ok = %v (found %v), want %v", v, ok, want)
+		})
+	}
+
+	first := harness.StartCollectorWithConfigFile(t, cfg, health)
+	emit(t, harness.Addr(otlp), agentRuns())
+	waitFor(4)
+	first.Stop(t) // SIGTERM: the connector saves its checkpoint at shutdown
+
+	harness.StartCollectorWithConfigFile(t, cfg, health)
+	waitFor(4) // restored before any new span arrives
+	emit(t, harness.Addr(otlp), agentRuns())
+	waitFor(8)
+}
