@@ -235,8 +235,9 @@ func (c *spanMetricsConnector) Shutdown(ctx context.Context) error {
 	c.shutdownOnce.Do(func() {
 		close(c.done)
 		c.wg.Wait()
+		// The metrics pipeline shuts down after this connector: the last interval is not lost.
+		c.flush(ctx)
 		if c.storageClient != nil {
-			c.flush(ctx)
 			c.saveCheckpoint(ctx)
 			err = c.storageClient.Close(ctx)
 			c.storageClient = nil

@@ -362,3 +362,15 @@ func TestCostMovesCacheReadsToTheCachedPrice(t *testing.T) {
 	assert.InDelta(t, (800*2+200*1+100*10)/1e6, costUSD(p, 1000, 100, 200), 1e-15)
 	assert.InDelta(t, (300*1)/1e6, costUSD(p, 100, 0, 300), 1e-15, "cache reads above input never make a negative uncached count")
 }
+
+func TestShutdownSendsTheLastInterval(t *testing.T) {
+	cfg := createDefaultConfig().(*Config)
+	cfg.AggregationTemporality = temporalityDelta
+	h := newTestConnector(t, cfg)
+	ctx := context.Background()
+	require.NoError(t, h.c.Start(ctx, hostWithExtensions{}))
+	require.NoError(t, h.c.ConsumeTraces(ctx, agentRuns(3, 1, 0)))
+	require.NoError(t, h.c.Shutdown(ctx))
+	assert.Equal(t, 3.0, requestsOf(t, lastMetrics(t, h), "agent-0", "invoke_agent", "ok"),
+		"delta data of the interval cut short by the shutdown is sent, not dropped")
+}
