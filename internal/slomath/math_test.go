@@ -195,3 +195,40 @@ func TestComparison(t *testing.T) {
 	_, err := ParseComparison("==")
 	assert.EqualError(t, err, `must be one of "<=", "<", ">=", ">", got "=="`)
 }
+
+func TestSpecValidate(t *testing.T) {
+	ok := Spec{Objective: 0.995, Window: 30 * 24 * time.Hour, Rules: DefaultRules(30*24*time.Hour, 10), Budget: DefaultBudgetThresholds()}
+	tests := []struct {
+		name    string
+		mutate  func(*Spec)
+		wantErr []string
+	}{
+		{"The seed's availability SLO is valid.", func(*Spec) {}, nil},
+		{"An objective of one leaves no budget and is refused.", func(s *Spec) { s.Objective = 1 }, []string{"objective: must be in (0,1), got 1"}},
+		{"A window under a minute is refused.", func(s *Spec) { s.Window = 30 * time.Second; s.Rules = nil }, []string{"window: must be a whole number of seconds ≥ 1m0s, got 30s"}},
+		{"A slice longer than the window is refused.", func(s *Spec) {
+			s.Window = time.Hour
+			s.Rules = nil
+			s.Timeslices = &Timeslices{Slice: 2 * time.Hour}
+		}, []string{"budgeting.slice: must not exceed the window 1h0m0s, got 2h0m0s"}},
+		{"Rule errors carry the rule's index.", func(s *Spec) { s.Rules[2].Severity = "urgent" }, []string{`burn_rate_rules[2].severity: must be "page" or "ticket", got "urgent"`}},
+		{"Enabled no-data needs a positive delay.", func(s *Spec) { s.NoData = NoData{Enabled: true} }, []string{"no_data.after: must be > 0, got 0s"}},
+		{"Every problem is reported at once.", func(s *Spec) { s.Objective = -1; s.Budget.High = 2 }, []string{"objective: must be in (0,1), got -1", "budget_thresholds.high: must be in [0,1], got 2"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := ok
+			s.Rules = append([]BurnRule(nil), ok.Rules...)
+			tt.mutate(&s)
+			err := s.Validate()
+			if len(tt.wantErr) == 0 {
+				assert.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			for _, w := range tt.wantErr {
+				assert.Contains(t, err.Error(), w)
+			}
+		})
+	}
+}
