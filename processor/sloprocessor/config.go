@@ -455,8 +455,11 @@ func DefaultSLOs() []SLOConfig {
 			Name: "cost_efficiency", Description: "Cost per request ≤ $0.05, in 80% of minutes",
 			Objective: 0.80, Window: month, Budgeting: slices,
 			SLI: SLIConfig{Ratio: &RatioSLIConfig{
-				Numerator: MetricSelector{Name: defaultCostMetric}, Denominator: MetricSelector{Name: defaultRequestsMetric},
-				Threshold: 0.05, Comparison: "<=",
+				// The connector counts every classified span as a request, with an operation label:
+				// the denominator is the agent runs.
+				Numerator:   MetricSelector{Name: defaultCostMetric},
+				Denominator: MetricSelector{Name: defaultRequestsMetric, Attributes: map[string]string{"operation": "invoke_agent"}},
+				Threshold:   0.05, Comparison: "<=",
 			}},
 		},
 		{

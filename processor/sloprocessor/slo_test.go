@@ -259,7 +259,9 @@ func TestCostPerRequestIsJudgedPerSlice(t *testing.T) {
 	defer h.shutdown()
 	feed := func(cost, requests float64) {
 		h.metricsIn(sumMetrics(defaultCostMetric, cost, 0))
-		h.metricsIn(sumMetrics(defaultRequestsMetric, requests, 0))
+		md := sumMetrics(defaultRequestsMetric, requests, 0)
+		md.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics().At(0).Sum().DataPoints().At(0).Attributes().PutStr("operation", "invoke_agent")
+		h.metricsIn(md)
 	}
 	feed(1.0, 10) // baseline of the cumulative streams
 	h.tick(time.Minute)
