@@ -55,7 +55,7 @@ func TestSpansOverGRPCAndHTTPBecomeSpanMetricsWithTheRightCallCounts(t *testing.
 
 	metricsURL := harness.MetricsURL(ports.Prometheus)
 	for service, want := range map[string]float64{"agent-grpc": 7, "agent-http": 5} {
-		harness.Eventually(t, 30*time.Second, 200*time.Millisecond, func() (bool, string) {
+		harness.Eventually(t, 60*time.Second, 250*time.Millisecond, func() (bool, string) {
 			got, reason := callsOf(t, metricsURL, service, "handle")
 			return got == want, fmt.Sprintf("want %v: %s", want, reason)
 		})
