@@ -118,6 +118,9 @@ func tail(s string, lines int) string {
 // end-to-end test runs the default configuration itself on free ports.
 type DefaultConfigPorts struct {
 	OTLPGRPC, OTLPHTTP, Prometheus, Health, Telemetry int
+	// StorageDir is file_storage's directory (AMAS_STORAGE_DIR), a temporary one per test;
+	// a restart test starts the second collector with the same ports value to keep its state.
+	StorageDir string
 	// Env are extra variables (e.g. AMAS_JAEGER_ENDPOINT).
 	Env []string
 }
@@ -128,6 +131,7 @@ func NewDefaultConfigPorts(tb testing.TB) *DefaultConfigPorts {
 	return &DefaultConfigPorts{
 		OTLPGRPC: FreePort(tb), OTLPHTTP: FreePort(tb), Prometheus: FreePort(tb),
 		Health: FreePort(tb), Telemetry: FreePort(tb),
+		StorageDir: tb.TempDir(),
 	}
 }
 
@@ -139,6 +143,7 @@ func (p *DefaultConfigPorts) env() []string {
 		"AMAS_PROMETHEUS_ENDPOINT=" + Addr(p.Prometheus),
 		"AMAS_HEALTH_ENDPOINT=" + Addr(p.Health),
 		"AMAS_TELEMETRY_PORT=" + strconv.Itoa(p.Telemetry),
+		"AMAS_STORAGE_DIR=" + p.StorageDir,
 	}, p.Env...)
 }
 
@@ -147,7 +152,20 @@ func (p *DefaultConfigPorts) env() []string {
 // that add what a deployment adds, such as the endpoints of its Jaeger and Alertmanager.
 func StartDefaultCollector(tb testing.TB, ports *DefaultConfigPorts, overlays ...string) *Collector {
 	tb.Helper()
-	return StartCollectorWithConfigFiles(tb, append([]string{DefaultConfigPath(tb)}, overlays...), ports.Health, ports.env()...)
+	return StartConfigFilesOnPorts(tb, ports, append([]string{DefaultConfigPath(tb)}, overlays...)...)
+}
+
+// StartConfigFilesOnPorts runs the binary with configs that read the same endpoint variables
+// as the default configuration (config/peer-spanmetrics.yaml, say), on ports.
+func StartConfigFilesOnPorts(tb testing.TB, ports *DefaultConfigPorts, configPaths ...string) *Collector {
+	tb.Helper()
+	return StartCollectorWithConfigFiles(tb, configPaths, ports.Health, ports.env()...)
+}
+
+// ConfigPath is a file of config/ (e.g. "peer-spanmetrics.yaml").
+func ConfigPath(tb testing.TB, name string) string {
+	tb.Helper()
+	return mustExist(tb, RepoRoot(tb)+"/config/"+name, "configurations live in config/")
 }
 
 // OverlayPath is a file of config/overlays/.

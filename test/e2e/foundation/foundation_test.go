@@ -48,7 +48,7 @@ func callsOf(t *testing.T, metricsURL, service, span string) (float64, string) {
 
 func TestSpansOverGRPCAndHTTPBecomeSpanMetricsWithTheRightCallCounts(t *testing.T) {
 	ports := harness.NewDefaultConfigPorts(t)
-	harness.StartDefaultCollector(t, ports)
+	harness.StartConfigFilesOnPorts(t, ports, harness.ConfigPath(t, "peer-spanmetrics.yaml"))
 
 	sendSpans(t, harness.GRPC, harness.Addr(ports.OTLPGRPC), "agent-grpc", "handle", 7)
 	sendSpans(t, harness.HTTP, harness.Addr(ports.OTLPHTTP), "agent-http", "handle", 5)
@@ -94,7 +94,9 @@ func TestARealPrometheusScrapesTheCollectorAndPromQLReturnsTheCount(t *testing.T
 
 	sendSpans(t, harness.GRPC, harness.Addr(ports.OTLPGRPC), "agent-prom", "search", 11)
 
-	query := `sum(traces_span_metrics_calls_total{service_name="agent-prom",span_name="search"})`
+	// The default configuration counts requests with amas_spanmetrics; a span without GenAI
+	// attributes is charged to its service and counted under its span name.
+	query := `sum(amas_agent_requests_total{agent="agent-prom"})`
 	harness.Eventually(t, 60*time.Second, 500*time.Millisecond, func() (bool, string) {
 		samples, err := prom.TryQuery(query)
 		if err != nil {
