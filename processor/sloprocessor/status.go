@@ -13,10 +13,12 @@ import (
 
 // Status is a read-only snapshot of an slo processor, in plain values, for a status API.
 type Status struct {
-	ID         string
-	LastTick   time.Time
-	Checkpoint CheckpointStatus
-	SLOs       []SLOStatus
+	ID       string
+	LastTick time.Time
+	// EvaluationInterval is the tick period, so a reader can tell a stalled evaluation.
+	EvaluationInterval time.Duration
+	Checkpoint         CheckpointStatus
+	SLOs               []SLOStatus
 }
 
 // CheckpointStatus says whether state is checkpointed and how the last save and restore went.
@@ -29,7 +31,25 @@ type SLOStatus struct {
 	Objective   float64
 	Window      time.Duration
 	Budgeting   string
-	Groups      []GroupStatus
+	// Rules are the burn-rate rules with their factors, in configuration order.
+	Rules []RuleStatus
+	// BudgetThresholds are the remaining-budget fractions of SLOErrorBudgetLow (0 = disabled).
+	BudgetThresholds BudgetThresholdStatus
+	Groups           []GroupStatus
+}
+
+// RuleStatus is one multi-window multi-burn-rate rule.
+type RuleStatus struct {
+	Severity    string // the alert's severity: critical (page) or warning (ticket)
+	LongWindow  string
+	ShortWindow string
+	BurnRate    float64 // the factor both windows must reach
+	MinEvents   uint64
+}
+
+// BudgetThresholdStatus are the budget-remaining fractions below which SLOErrorBudgetLow fires.
+type BudgetThresholdStatus struct {
+	Critical, High, Warning float64
 }
 
 // GroupStatus is one series of an SLO (the only one without group_by).
@@ -73,7 +93,7 @@ type StatusSource interface {
 func (p *sloProcessor) Status() Status {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	s := Status{ID: p.id.String(), LastTick: p.lastTick, Checkpoint: p.ckpt}
+	s := Status{ID: p.id.String(), LastTick: p.lastTick, EvaluationInterval: p.cfg.EvaluationInterval, Checkpoint: p.ckpt}
 	for _, st := range p.slos {
 		m := st.c.model
 		ss := SLOStatus{
@@ -82,6 +102,13 @@ func (p *sloProcessor) Status() Status {
 		}
 		if m.Timeslices != nil {
 			ss.Budgeting = methodTimeslices
+		}
+		ss.BudgetThresholds = BudgetThresholdStatus{Critical: m.Budget.Critical, High: m.Budget.High, Warning: m.Budget.Warning}
+		for i, r := range m.Rules {
+			ss.Rules = append(ss.Rules, RuleStatus{
+				Severity: st.slotSeverity[i], LongWindow: st.slotLabels[i][0], ShortWindow: st.slotLabels[i][1],
+				BurnRate: r.Factor(m.Window), MinEvents: r.MinEvents,
+			})
 		}
 		all := make([]*series, 0, len(st.series)+1)
 		for _, ser := range st.series {
