@@ -57,6 +57,7 @@ type regressionProcessor struct {
 	reportedFired   [numKinds]int64
 	reportedAuto    int64
 	reportedManual  int64
+	lastEval        time.Time // for Status
 
 	client  storage.Client
 	stop    chan struct{}
@@ -124,6 +125,7 @@ func (p *regressionProcessor) Start(ctx context.Context, host component.Host) er
 	p.stop = make(chan struct{})
 	p.done = make(chan struct{})
 	p.started = true
+	register(p.id, p)
 	ticks, stopTicker := p.newTicker(p.cfg.EvaluationInterval)
 	go func() {
 		defer close(p.done)
@@ -142,6 +144,7 @@ func (p *regressionProcessor) Start(ctx context.Context, host component.Host) er
 
 // Shutdown stops the tick and writes a last checkpoint.
 func (p *regressionProcessor) Shutdown(ctx context.Context) error {
+	unregister(p.id, p)
 	if p.started {
 		close(p.stop)
 		<-p.done
@@ -163,6 +166,7 @@ func (p *regressionProcessor) tick(ctx context.Context) {
 	now := p.now()
 	p.mu.Lock()
 	p.tr.evaluate(now.UnixNano())
+	p.lastEval = now
 	md := p.buildMetrics(now)
 	next := p.metricsNext
 	if md.DataPointCount() == 0 {

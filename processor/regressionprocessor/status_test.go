@@ -1,0 +1,63 @@
+package regressionprocessor
+
+import (
+	"context"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
+)
+
+func TestStatusListsTheActiveRegressionsWithTheirFigures(t *testing.T) {
+	s := newSim(t, createDefaultConfig().(*Config))
+	slow := newStream(40, "planner")
+	calm := newStream(41, "critic")
+	warmUp(s, slow, calm)
+
+	st := s.p.Status()
+	assert.Equal(t, epoch.Add(80*time.Minute), st.LastEvaluation)
+	assert.Equal(t, time.Minute, st.EvaluationInterval)
+	assert.Equal(t, []string{"service.name", "gen_ai.agent.name", "gen_ai.operation.name|span.name"}, st.OperationKey)
+	assert.Equal(t, 2, st.Operations)
+	assert.Empty(t, st.Regressions, "no regression before the step")
+
+	slow.scale = 2
+	for range 15 {
+		s.interval(slow, calm)
+	}
+	require.Equal(t, phaseFiring, s.phase(slow.label(), kindLatency))
+
+	st = s.p.Status()
+	require.Len(t, st.Regressions, 1)
+	r := st.Regressions[0]
+	assert.Equal(t, "shop/planner/invoke_agent", r.Operation)
+	assert.Equal(t, "latency_regression", r.Type)
+	assert.Equal(t, "firing", r.State)
+	assert.Equal(t, "warning", r.Severity)
+	assert.False(t, r.ActiveSince.IsZero())
+	assert.False(t, r.FiringSince.Before(r.ActiveSince))
+	assert.True(t, r.ResolvedAt.IsZero())
+	require.Len(t, r.Figures, 2, "p95 and p99 at 20 spans/s")
+	assert.Equal(t, "0.95", r.Figures[0].Quantile)
+	assert.InEpsilon(t, 400*math.Exp(1.6448536*0.5)/1e3, r.Figures[0].Baseline, 0.08)
+	assert.Greater(t, r.Figures[0].Current, r.Figures[0].Baseline*1.3)
+	assert.Greater(t, r.Ratio, 1.3)
+}
+
+func TestRunningAndLookupFollowStartAndShutdown(t *testing.T) {
+	s := newSim(t, createDefaultConfig().(*Config))
+	id := s.p.id
+	require.NotContains(t, Running(), id)
+	require.NoError(t, s.p.Start(context.Background(), componenttest.NewNopHost()))
+	assert.Contains(t, Running(), id)
+	src, ok := Lookup(id)
+	require.True(t, ok)
+	assert.Equal(t, id.String(), src.Status().ID)
+	require.NoError(t, s.p.Shutdown(context.Background()))
+	assert.NotContains(t, Running(), id)
+	_, ok = Lookup(id)
+	assert.False(t, ok)
+}
