@@ -3,10 +3,11 @@ package regressionprocessor // import "github.com/otelcol-amas/otelcol-amas/proc
 import (
 	"math"
 	"sort"
-	"sync"
 	"time"
 
 	"go.opentelemetry.io/collector/component"
+
+	"github.com/otelcol-amas/otelcol-amas/internal/registry"
 )
 
 // This file is the read-only status snapshot and the registry of running instances, in the
@@ -115,43 +116,19 @@ func (p *regressionProcessor) Status() Status {
 	return s
 }
 
-// The registry of running instances, by component ID.
-var registry = struct {
-	sync.Mutex
-	m map[component.ID]*regressionProcessor
-}{m: map[component.ID]*regressionProcessor{}}
+// running holds the started instances by component ID, for a status extension to read.
+var running = registry.New[*regressionProcessor]()
 
-func register(id component.ID, p *regressionProcessor) {
-	registry.Lock()
-	defer registry.Unlock()
-	registry.m[id] = p
-}
+func register(id component.ID, p *regressionProcessor) { running.Register(id, p) }
 
-func unregister(id component.ID, p *regressionProcessor) {
-	registry.Lock()
-	defer registry.Unlock()
-	if registry.m[id] == p {
-		delete(registry.m, id)
-	}
-}
+func unregister(id component.ID, p *regressionProcessor) { running.Unregister(id, p) }
 
 // Running returns the IDs of the regression processors currently started, sorted.
-func Running() []component.ID {
-	registry.Lock()
-	defer registry.Unlock()
-	ids := make([]component.ID, 0, len(registry.m))
-	for id := range registry.m {
-		ids = append(ids, id)
-	}
-	sort.Slice(ids, func(i, j int) bool { return ids[i].String() < ids[j].String() })
-	return ids
-}
+func Running() []component.ID { return running.IDs() }
 
 // Lookup returns the running regression processor with the given ID.
 func Lookup(id component.ID) (StatusSource, bool) {
-	registry.Lock()
-	defer registry.Unlock()
-	p, ok := registry.m[id]
+	p, ok := running.Lookup(id)
 	if !ok {
 		return nil, false
 	}

@@ -3,11 +3,11 @@ package sloprocessor
 import (
 	"slices"
 	"sort"
-	"sync"
 	"time"
 
 	"go.opentelemetry.io/collector/component"
 
+	"github.com/otelcol-amas/otelcol-amas/internal/registry"
 	"github.com/otelcol-amas/otelcol-amas/internal/slomath"
 )
 
@@ -176,43 +176,19 @@ func groupStatus(st *sloState, ser *series) GroupStatus {
 	return g
 }
 
-// The registry of running instances, by component ID, for a status extension to read.
-var registry = struct {
-	sync.Mutex
-	m map[component.ID]*sloProcessor
-}{m: map[component.ID]*sloProcessor{}}
+// running holds the started instances by component ID, for a status extension to read.
+var running = registry.New[*sloProcessor]()
 
-func register(id component.ID, p *sloProcessor) {
-	registry.Lock()
-	defer registry.Unlock()
-	registry.m[id] = p
-}
+func register(id component.ID, p *sloProcessor) { running.Register(id, p) }
 
-func unregister(id component.ID, p *sloProcessor) {
-	registry.Lock()
-	defer registry.Unlock()
-	if registry.m[id] == p {
-		delete(registry.m, id)
-	}
-}
+func unregister(id component.ID, p *sloProcessor) { running.Unregister(id, p) }
 
 // Running returns the IDs of the slo processors currently started, sorted.
-func Running() []component.ID {
-	registry.Lock()
-	defer registry.Unlock()
-	ids := make([]component.ID, 0, len(registry.m))
-	for id := range registry.m {
-		ids = append(ids, id)
-	}
-	sort.Slice(ids, func(i, j int) bool { return ids[i].String() < ids[j].String() })
-	return ids
-}
+func Running() []component.ID { return running.IDs() }
 
 // Lookup returns the running slo processor with the given ID.
 func Lookup(id component.ID) (StatusSource, bool) {
-	registry.Lock()
-	defer registry.Unlock()
-	p, ok := registry.m[id]
+	p, ok := running.Lookup(id)
 	if !ok {
 		return nil, false
 	}
