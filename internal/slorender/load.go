@@ -1,0 +1,217 @@
+// Package slorender renders, from a collector configuration, what the slo processor evaluates as
+// Prometheus recording and alerting rules, Grafana dashboards and a definitions file, so the SLOs
+// are written once (in the collector YAML) and everything else follows from them.
+//
+// SLOs are decoded with the slo processor's own Config type and default config (so an empty
+// `slos` means the seed's six SLOs), and the windows, factors, minimum event counts, budget
+// thresholds and no-data settings come from internal/slomath, the math the processor runs.
+package slorender // import "github.com/otelcol-amas/otelcol-amas/internal/slorender"
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/collector/confmap"
+	"gopkg.in/yaml.v3"
+
+	"github.com/otelcol-amas/otelcol-amas/connector/spanmetrics"
+	"github.com/otelcol-amas/otelcol-amas/internal/slomath"
+	"github.com/otelcol-amas/otelcol-amas/processor/sloprocessor"
+)
+
+// Collector is what the renderer reads from a collector configuration.
+type Collector struct {
+	// SLOs of every slo processor, in the order of the processor IDs (sorted) and then of the
+	// SLOs in each.
+	SLOs []SLO
+	// Connector is the amas_spanmetrics connector's config (defaults applied), nil when the
+	// configuration defines none: span SLIs are then read from the processor's own series.
+	Connector *spanmetrics.Config
+	// ConnectorID is the component ID of that connector.
+	ConnectorID string
+	// JaegerURL is the alert exporter's jaeger_url (the Jaeger UI), "" when unset.
+	JaegerURL string
+}
+
+// SLO is one SLO as the processor evaluates it: its configuration and the resolved alerting.
+type SLO struct {
+	Processor string // component ID of the slo processor, e.g. "slo" or "slo/checkout"
+	Config    sloprocessor.SLOConfig
+	// Rules are the burn-rate rules, with MinEvents set, as the processor builds them.
+	Rules     []slomath.BurnRule
+	MinEvents uint64
+	Budget    slomath.BudgetThresholds
+	NoData    sloprocessor.NoDataConfig
+	// Windows are every window the processor reports for this SLO (rule windows and the SLO
+	// window), shortest first: the `window` label values.
+	Windows []time.Duration
+}
+
+// Timeslices reports whether the SLO counts slices of time rather than events.
+func (s SLO) Timeslices() bool { return s.Config.Budgeting.Method == "timeslices" }
+
+// envRef is ${env:NAME}, ${env:NAME:-default}, ${NAME} or ${NAME:-default}.
+var envRef = regexp.MustCompile(`\$\{(?:env:)?([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}`)
+
+// substituteDefaults replaces every environment reference with its default (empty when it has
+// none), ignoring the environment of the process: the rendered files must not depend on where
+// they are rendered. `$${` is the collector's escape for a literal `${`.
+func substituteDefaults(s string) string {
+	const esc = "\x00ESCAPED\x00"
+	s = strings.ReplaceAll(s, "$${", esc)
+	s = envRef.ReplaceAllString(s, "$2")
+	return strings.ReplaceAll(s, esc, "${")
+}
+
+// Load reads a collector configuration: every `slo` and `slo/<name>` processor is decoded with
+// the processor's Config and default config and validated as the collector would; the
+// amas_spanmetrics connector's config tells which metrics the span SLIs can be computed from.
+func Load(data []byte) (*Collector, error) {
+	var raw map[string]any
+	if err := yaml.Unmarshal([]byte(substituteDefaults(string(data))), &raw); err != nil {
+		return nil, fmt.Errorf("parsing the collector configuration: %w", err)
+	}
+	out := &Collector{}
+	section := func(name string) map[string]any {
+		m, _ := raw[name].(map[string]any)
+		return m
+	}
+
+	processors := section("processors")
+	var ids []string
+	for id := range processors {
+		if typeOf(id) == "slo" {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		return nil, errors.New("processors: no slo processor (type `slo`) in the configuration")
+	}
+	sort.Strings(ids)
+	factory := sloprocessor.NewFactory()
+	seen := map[string]string{}
+	for _, id := range ids {
+		cfg := factory.CreateDefaultConfig().(*sloprocessor.Config)
+		if err := decode(processors[id], cfg); err != nil {
+			return nil, fmt.Errorf("processors::%s: %w", id, err)
+		}
+		if err := cfg.Validate(); err != nil {
+			return nil, fmt.Errorf("processors::%s: %w", id, err)
+		}
+		slos := cfg.SLOs
+		if len(slos) == 0 {
+			slos = sloprocessor.DefaultSLOs()
+		}
+		for _, s := range slos {
+			if other, dup := seen[s.Name]; dup {
+				return nil, fmt.Errorf("processors::%s: SLO %q is also defined by processors::%s; the slo label would mix them in Prometheus", id, s.Name, other)
+			}
+			seen[s.Name] = id
+			out.SLOs = append(out.SLOs, resolve(id, cfg, s))
+		}
+	}
+
+	connectors := section("connectors")
+	var cids []string
+	for id := range connectors {
+		if typeOf(id) == "amas_spanmetrics" {
+			cids = append(cids, id)
+		}
+	}
+	sort.Strings(cids)
+	if len(cids) > 0 {
+		// With several connectors the first (by ID) is the one the rules read.
+		c := spanmetrics.NewFactory().CreateDefaultConfig().(*spanmetrics.Config)
+		if err := decode(connectors[cids[0]], c); err != nil {
+			return nil, fmt.Errorf("connectors::%s: %w", cids[0], err)
+		}
+		out.Connector, out.ConnectorID = c, cids[0]
+	}
+
+	for id, v := range section("exporters") {
+		if typeOf(id) != "alert" {
+			continue
+		}
+		if m, ok := v.(map[string]any); ok {
+			if u, ok := m["jaeger_url"].(string); ok && (out.JaegerURL == "" || id == "alert") {
+				out.JaegerURL = u
+			}
+		}
+	}
+	return out, nil
+}
+
+func typeOf(id string) string {
+	t, _, _ := strings.Cut(id, "/")
+	return t
+}
+
+// decode unmarshals one component's YAML section as the collector does (durations, component
+// IDs, unknown keys rejected).
+func decode(section any, cfg any) error {
+	m, _ := section.(map[string]any)
+	if m == nil {
+		return nil
+	}
+	return confmap.NewFromStringMap(m).Unmarshal(cfg)
+}
+
+// resolve applies the processor's inheritance of alerting (an SLO's own parts, else the
+// processor's) and its defaults, the way sloprocessor's compile does.
+func resolve(id string, cfg *sloprocessor.Config, s sloprocessor.SLOConfig) SLO {
+	a := cfg.Alerting
+	if o := s.Alerting; o != nil {
+		if o.BurnRateRules != nil {
+			a.BurnRateRules = o.BurnRateRules
+		}
+		if o.MinEvents != 0 {
+			a.MinEvents = o.MinEvents
+		}
+		if o.BudgetThresholds != nil {
+			a.BudgetThresholds = o.BudgetThresholds
+		}
+		if o.NoData != nil {
+			a.NoData = o.NoData
+		}
+	}
+	out := SLO{Processor: id, Config: s}
+	out.MinEvents = a.MinEvents
+	if out.MinEvents == 0 {
+		out.MinEvents = 10
+		if out.Timeslices() {
+			out.MinEvents = 1
+		}
+	}
+	if a.BurnRateRules == nil {
+		if s.Window >= slomath.MinWindow {
+			out.Rules = slomath.DefaultRules(s.Window, out.MinEvents)
+		}
+	} else {
+		for _, r := range a.BurnRateRules {
+			out.Rules = append(out.Rules, slomath.BurnRule{
+				Severity: slomath.Severity(r.Severity), LongWindow: r.LongWindow, ShortWindow: r.ShortWindow,
+				BudgetConsumed: r.BudgetConsumed, BurnRate: r.BurnRate, MinEvents: out.MinEvents, For: r.For,
+			})
+		}
+	}
+	if bt := a.BudgetThresholds; bt != nil {
+		out.Budget = slomath.BudgetThresholds{Critical: bt.Critical, High: bt.High, Warning: bt.Warning}
+	}
+	out.NoData = sloprocessor.NoDataConfig{Severity: "warning"}
+	if nd := a.NoData; nd != nil {
+		out.NoData = *nd
+	}
+	ws := map[time.Duration]bool{s.Window: true}
+	for _, r := range out.Rules {
+		ws[r.LongWindow], ws[r.ShortWindow] = true, true
+	}
+	for w := range ws {
+		out.Windows = append(out.Windows, w)
+	}
+	sort.Slice(out.Windows, func(i, j int) bool { return out.Windows[i] < out.Windows[j] })
+	return out
+}

@@ -1,0 +1,147 @@
+package slorender
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/otelcol-amas/otelcol-amas/internal/slomath"
+)
+
+// Names of the recorded series. They mirror the processor's amas_slo_* metrics with Prometheus'
+// level:metric:operation naming, so both can be graphed side by side.
+const (
+	recSliceBad    = "amas_slo:slice_bad"               // 1/0 per slice (timeslices SLOs)
+	recEvents      = "amas_slo:sli_events:count"        // events (or slices) per window
+	recErrorRatio  = "amas_slo:sli_error:ratio"         // bad/total per window
+	recBurnRate    = "amas_slo:burn_rate:ratio"         // error ratio / (1 − objective) per window
+	recBudget      = "amas_slo:error_budget_remaining:ratio"
+	recObjective   = "amas_slo:objective:ratio"
+	processorSLI   = "amas_slo_sli_ratio"
+	processorBudg  = "amas_slo_error_budget_remaining_percent"
+	processorObj   = "amas_slo_objective_ratio"
+	promAlertsName = "ALERTS"
+)
+
+func num(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+
+// dur is a Prometheus duration.
+func dur(d time.Duration) string { return slomath.FormatWindow(d) }
+
+// sloSel is name{slo="x"[,window="w"]}.
+func sloSel(name, slo string, window time.Duration) string {
+	if window == 0 {
+		return name + `{slo=` + strconv.Quote(slo) + `}`
+	}
+	return name + `{slo=` + strconv.Quote(slo) + `,window="` + dur(window) + `"}`
+}
+
+// sumBy is sum by (labels) (expr), or sum(expr) without labels.
+func sumBy(by []string, expr string) string {
+	if len(by) == 0 {
+		return "sum(" + expr + ")"
+	}
+	return "sum by (" + strings.Join(by, ", ") + ") (" + expr + ")"
+}
+
+func aggBy(op string, by []string, expr string) string {
+	if len(by) == 0 {
+		return op + "(" + expr + ")"
+	}
+	return op + " by (" + strings.Join(by, ", ") + ") (" + expr + ")"
+}
+
+// renamed moves connector labels to the processor's group label names.
+func (src Source) renamed(expr string) string {
+	for _, r := range src.rename {
+		expr = `label_replace(label_replace(` + expr + `, "` + r[1] + `", "$1", "` + r[0] + `", "(.*)"), "` + r[0] + `", "", "` + r[0] + `", ".*")`
+	}
+	return expr
+}
+
+func increase(sel string, w time.Duration) string { return "increase(" + sel + "[" + dur(w) + "])" }
+
+// spanEvents is the number of counted spans over w, per group (connector labels).
+func (src Source) spanEvents(w time.Duration) string { return sumBy(src.by, increase(src.total, w)) }
+
+// spanBad is the number of bad spans over w, per group; 0 (not absent) when there were none.
+func (src Source) spanBad(w time.Duration) string {
+	if src.bucket != "" {
+		return "(" + src.spanEvents(w) + " - " + sumBy(src.by, increase(src.bucket, w)) + ")"
+	}
+	return "(" + sumBy(src.by, increase(src.bad, w)) + " or 0 * " + src.spanEvents(w) + ")"
+}
+
+// badOp is the comparison that makes a value bad, the negation of the good comparison.
+func badOp(c slomath.Comparison) string {
+	switch c {
+	case slomath.LessOrEqual:
+		return ">"
+	case slomath.Less:
+		return ">="
+	case slomath.GreaterOrEqual:
+		return "<"
+	}
+	return "<="
+}
+
+// sliceBadExpr is 1 when the last slice was bad, 0 when good, absent when it had no events.
+func (src Source) sliceBadExpr(s SLO) string {
+	slice := s.Config.Budgeting.Slice
+	switch src.kind {
+	case kindSpans:
+		return src.renamed(src.spanBad(slice) + " / (" + src.spanEvents(slice) + " > 0) > bool " + num(s.Config.Budgeting.MaxBadRatio))
+	case kindRatio:
+		den := sumBy(src.by, increase(src.den, slice))
+		n := "(" + sumBy(src.by, increase(src.num, slice)) + " or 0 * " + den + ")"
+		return src.renamed("(" + n + " / (" + den + " > 0)) " + badOp(src.cmp) + " bool " + num(src.threshold))
+	case kindGauge:
+		op, agg := "max", "max_over_time"
+		if src.cmp == slomath.GreaterOrEqual || src.cmp == slomath.Greater {
+			op, agg = "min", "min_over_time"
+		}
+		return src.renamed(aggBy(op, src.by, agg+"("+src.gauge+"["+dur(slice)+"])") + " " + badOp(src.cmp) + " bool " + num(src.threshold))
+	}
+	return ""
+}
+
+// sliceRange is the range that holds w/slice recorded slices: Prometheus 2 selects both ends of
+// a range, and slices are recorded exactly one interval apart.
+func sliceRange(w time.Duration) string { return dur(w - time.Second) }
+
+// eventsExpr is the number of events (slices) over w; "" when the source has no counts.
+func (src Source) eventsExpr(s SLO, w time.Duration) string {
+	switch {
+	case src.kind == kindProcessor:
+		return ""
+	case s.Timeslices():
+		return "count_over_time(" + sloSel(recSliceBad, s.Config.Name, 0) + "[" + sliceRange(w) + "])"
+	}
+	return src.renamed(src.spanEvents(w))
+}
+
+// errorRatioExpr is bad/total over w; absent with no events.
+func (src Source) errorRatioExpr(s SLO, w time.Duration) string {
+	switch {
+	case src.kind == kindProcessor:
+		by := append([]string{"slo"}, src.groupLabels...)
+		return aggBy("max", by, "1 - "+sloSel(processorSLI, s.Config.Name, w))
+	case s.Timeslices():
+		return "avg_over_time(" + sloSel(recSliceBad, s.Config.Name, 0) + "[" + sliceRange(w) + "])"
+	}
+	return src.renamed(src.spanBad(w) + " / (" + src.spanEvents(w) + " > 0)")
+}
+
+// recentExpr is present (per group) when the SLO saw events within the last d; "" when not
+// expressible.
+func (src Source) recentExpr(s SLO, d time.Duration) string {
+	switch src.kind {
+	case kindSpans:
+		return src.renamed(src.spanEvents(d) + " > 0")
+	case kindRatio:
+		return src.renamed(sumBy(src.by, increase(src.den, d)) + " > 0")
+	case kindGauge:
+		return "count_over_time(" + sloSel(recSliceBad, s.Config.Name, 0) + "[" + dur(d+s.Config.Budgeting.Slice) + "]) > 0"
+	}
+	return ""
+}
