@@ -171,12 +171,12 @@ func overview(c *Collector, jaeger string) *dashboard.DashboardBuilder {
 			}
 			steps = append(steps, f, color)
 		}
-		burn := timeseries.NewPanelBuilder().Title(name+": burn rate per window").Span(12).Height(8).
+		burn := timeseries.NewPanelBuilder().Title(name + ": burn rate per window").Span(12).Height(8).
 			Description("amas_slo_error_budget_burn_rate per alert window; the threshold lines are the factors of the burn-rate rules (red: page, orange: ticket). An alert needs both windows of a pair above its factor.").
 			Thresholds(thresholds(steps...)).
 			ThresholdsStyle(common.NewGraphThresholdsStyleConfigBuilder().Mode(common.GraphThresholdsStyleModeLine)).
 			Targets(targets(query("A", fmt.Sprintf(`max by (window) (amas_slo_error_budget_burn_rate{slo=%q,window=~%q})`, name, strings.Join(ws, "|")), "{{window}}")))
-		sli := timeseries.NewPanelBuilder().Title(name+": SLI and budget").Span(12).Height(8).Unit("percentunit").
+		sli := timeseries.NewPanelBuilder().Title(name + ": SLI and budget").Span(12).Height(8).Unit("percentunit").
 			Description("SLI over the SLO window against the objective, and the share of the error budget left.").
 			Targets(targets(
 				query("A", fmt.Sprintf(`min(amas_slo_sli_ratio{slo=%q,window=%q})`, name, dur(s.Config.Window)), "SLI "+dur(s.Config.Window)),

@@ -11,10 +11,10 @@ import (
 // Names of the recorded series. They mirror the processor's amas_slo_* metrics with Prometheus'
 // level:metric:operation naming, so both can be graphed side by side.
 const (
-	recSliceBad    = "amas_slo:slice_bad"               // 1/0 per slice (timeslices SLOs)
-	recEvents      = "amas_slo:sli_events:count"        // events (or slices) per window
-	recErrorRatio  = "amas_slo:sli_error:ratio"         // bad/total per window
-	recBurnRate    = "amas_slo:burn_rate:ratio"         // error ratio / (1 − objective) per window
+	recSliceBad    = "amas_slo:slice_bad"        // 1/0 per slice (timeslices SLOs)
+	recEvents      = "amas_slo:sli_events:count" // events (or slices) per window
+	recErrorRatio  = "amas_slo:sli_error:ratio"  // bad/total per window
+	recBurnRate    = "amas_slo:burn_rate:ratio"  // error ratio / (1 − objective) per window
 	recBudget      = "amas_slo:error_budget_remaining:ratio"
 	recObjective   = "amas_slo:objective:ratio"
 	processorSLI   = "amas_slo_sli_ratio"
