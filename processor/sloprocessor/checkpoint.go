@@ -93,6 +93,7 @@ func (p *sloProcessor) saveCheckpoint(ctx context.Context) {
 		return
 	}
 	p.ckpt.LastSaved = now
+	p.ckpt.LastError = "" // a health check reads LastError as the current checkpoint state
 }
 
 func appendString(b []byte, s string) []byte {
