@@ -38,6 +38,9 @@ type Run struct {
 	OutputTokens int           // default 150
 	Tools        []Tool        // default one fast "search"
 	Fails        bool          // the invoke_agent span ends with status Error
+	// QueueDepth, when set, is reported on the invoke_agent span (amas.queue.depth of the queue
+	// amas.queue.name = "tasks"), as an agent taking work from a queue would.
+	QueueDepth float64
 }
 
 // Sent is what one accepted export carried.
@@ -183,6 +186,9 @@ func (c *Client) Send(ctx context.Context, r Run) (Sent, error) {
 		sent.Tools = append(sent.Tools, id)
 		sent.Durations[id] = tl.Duration
 		at = at.Add(tl.Duration + time.Millisecond)
+	}
+	if r.QueueDepth > 0 {
+		root.SetAttributes(attribute.Float64("amas.queue.depth", r.QueueDepth), attribute.String("amas.queue.name", "tasks"))
 	}
 	if r.Fails {
 		root.SetAttributes(attribute.String("error.type", "AgentError"))
