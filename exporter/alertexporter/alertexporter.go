@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"math"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -98,7 +97,6 @@ type alertExporter struct {
 	seqDirty atomic.Bool // a delivery moved a sequence number since the last checkpoint
 	lastCkp  time.Time
 	sib      []sibling
-	keyBuf   []string
 	foldBuf  []string
 	keys     map[uint64]string // interned value keys
 
@@ -355,7 +353,7 @@ func (e *alertExporter) ingest(dp pmetric.NumberDataPoint, now time.Time) {
 		e.tel.invalidPoint()
 		return
 	}
-	fp := e.fingerprint(attrs)
+	fp := alertstate.FingerprintAttrs(attrs)
 	rec := e.alerts[fp]
 	if rec == nil {
 		if state == alertstate.StateResolved {
@@ -405,35 +403,6 @@ func pointTime(ts pcommon.Timestamp, now time.Time) time.Time {
 		return now
 	}
 	return ts.AsTime()
-}
-
-// fingerprint is alertstate.Fingerprint computed from the point's attributes without building
-// a map: FNV-1a 64 over alertname, severity, then the sorted other labels, each followed by 0.
-func (e *alertExporter) fingerprint(attrs pcommon.Map) uint64 {
-	e.keyBuf = e.keyBuf[:0]
-	var name, sev string
-	attrs.Range(func(k string, v pcommon.Value) bool {
-		switch k {
-		case alertstate.LabelAlertName:
-			name = v.Str()
-		case alertstate.LabelSeverity:
-			sev = attrString(v)
-		case alertstate.LabelAlertState:
-		default:
-			e.keyBuf = append(e.keyBuf, k)
-		}
-		return true
-	})
-	sort.Strings(e.keyBuf)
-	h := fnvOffset
-	h = fnvString(h, name)
-	h = fnvString(h, sev)
-	for _, k := range e.keyBuf {
-		v, _ := attrs.Get(k)
-		h = fnvString(h, k)
-		h = fnvString(h, attrString(v))
-	}
-	return h
 }
 
 const (

@@ -176,18 +176,20 @@ func TestMaxAlertsBoundsTheTrackedAlertsAndCountsTheRest(t *testing.T) {
 	assert.Equal(t, int64(1), counter(t, tt, "otelcol_alert_alerts_dropped", nil))
 }
 
-func TestTheFingerprintMatchesTheContractsFingerprint(t *testing.T) {
-	e := &alertExporter{}
+func TestAlertsAreTrackedByTheContractsFingerprint(t *testing.T) {
+	e := startExporter(t, testConfig("http://127.0.0.1:1/"), &fakeClock{now: t0}, nil)
 	for _, a := range []alertstate.Alert{
 		{Name: "A", State: "firing", Severity: "critical", Labels: map[string]string{"slo": "x", "long_window": "1h", "agent": "planner"}},
 		{Name: "B", State: "pending", Severity: "", Labels: nil},
-		{Name: "PerformanceRegression", State: "resolved", Severity: "warning", Labels: map[string]string{"operation": "chat", "type": "latency_regression"}},
+		{Name: "PerformanceRegression", State: "firing", Severity: "warning", Labels: map[string]string{"operation": "chat", "type": "latency_regression"}},
 	} {
 		md := pmetric.NewMetrics()
 		g := alertstate.NewGauge(md.ResourceMetrics().AppendEmpty().ScopeMetrics().AppendEmpty())
 		alertstate.Append(g, pcommon.Timestamp(1), a)
-		assert.Equal(t, alertstate.Fingerprint(a), e.fingerprint(g.DataPoints().At(0).Attributes()), a.Name)
+		consume(t, e, md)
+		assert.Contains(t, e.alerts, alertstate.Fingerprint(a), a.Name)
 	}
+	assert.Len(t, e.alerts, 3)
 }
 
 func TestAReceiverAnswering4xxIsNotRetriedAndTheDropIsCounted(t *testing.T) {

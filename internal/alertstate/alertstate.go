@@ -23,7 +23,6 @@
 package alertstate // import "github.com/otelcol-amas/otelcol-amas/internal/alertstate"
 
 import (
-	"hash/fnv"
 	"sort"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -128,21 +127,80 @@ func FromPoint(dp pmetric.NumberDataPoint) (a Alert, ok bool) {
 	return a, a.Name != "" && a.State != ""
 }
 
-// Fingerprint identifies an alert across ticks and restarts: a hash of alertname, severity and
-// the labels, without alertstate.
+// Fingerprint identifies an alert across ticks and restarts: a hash (FNV-1a 64) of alertname,
+// severity and the labels sorted by name, each string followed by a 0 byte, without alertstate.
 func Fingerprint(a Alert) uint64 {
 	keys := make([]string, 0, len(a.Labels))
 	for k := range a.Labels {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	h := fnv.New64a()
-	write := func(s string) { _, _ = h.Write([]byte(s)); _, _ = h.Write([]byte{0}) }
-	write(a.Name)
-	write(a.Severity)
+	h := fnvOffset
+	h = fnvString(h, a.Name)
+	h = fnvString(h, a.Severity)
 	for _, k := range keys {
-		write(k)
-		write(a.Labels[k])
+		h = fnvString(h, k)
+		h = fnvString(h, a.Labels[k])
 	}
-	return h.Sum64()
+	return h
+}
+
+// maxStackLabels is how many labels FingerprintAttrs sorts without allocating.
+const maxStackLabels = 32
+
+// FingerprintAttrs is Fingerprint of the alert a point with these attributes describes
+// (FingerprintAttrs(dp.Attributes()) == Fingerprint(FromPoint(dp))), computed without building
+// the Alert: it does not allocate for up to 32 string-valued labels.
+func FingerprintAttrs(attrs pcommon.Map) uint64 {
+	var stack [maxStackLabels]string
+	keys := stack[:0]
+	var name, sev string
+	attrs.Range(func(k string, v pcommon.Value) bool {
+		switch k {
+		case LabelAlertName:
+			name = valueString(v)
+		case LabelSeverity:
+			sev = valueString(v)
+		case LabelAlertState:
+		default:
+			keys = append(keys, k)
+		}
+		return true
+	})
+	// Insertion sort: label sets are small, and sort.Strings would move keys to the heap.
+	for i := 1; i < len(keys); i++ {
+		for j := i; j > 0 && keys[j] < keys[j-1]; j-- {
+			keys[j], keys[j-1] = keys[j-1], keys[j]
+		}
+	}
+	h := fnvOffset
+	h = fnvString(h, name)
+	h = fnvString(h, sev)
+	for _, k := range keys {
+		v, _ := attrs.Get(k)
+		h = fnvString(h, k)
+		h = fnvString(h, valueString(v))
+	}
+	return h
+}
+
+// valueString is v.AsString() without the allocation for the common string value.
+func valueString(v pcommon.Value) string {
+	if v.Type() == pcommon.ValueTypeStr {
+		return v.Str()
+	}
+	return v.AsString()
+}
+
+const (
+	fnvOffset uint64 = 14695981039346656037
+	fnvPrime  uint64 = 1099511628211
+)
+
+func fnvString(h uint64, s string) uint64 {
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= fnvPrime
+	}
+	return h * fnvPrime // the 0 separator: h ^= 0 is a no-op
 }

@@ -44,3 +44,35 @@ func TestAPointWithoutAlertNameIsNotAnAlert(t *testing.T) {
 	_, ok := FromPoint(dp)
 	assert.False(t, ok)
 }
+
+func TestFingerprintAttrsIsTheFingerprintOfThePointsAlertWithoutAllocating(t *testing.T) {
+	md := pmetric.NewMetrics()
+	g := NewGauge(md.ResourceMetrics().AppendEmpty().ScopeMetrics().AppendEmpty())
+	for i, a := range []Alert{
+		{Name: AlertSLOBurnRate, State: StateFiring, Severity: SeverityCritical,
+			Labels: map[string]string{LabelSLO: "x", LabelLongWindow: "1h", LabelShortWindow: "5m", "gen_ai.agent.name": "planner"}},
+		{Name: AlertSLONoData, State: StatePending},
+		{Name: AlertRegression, State: StateResolved, Severity: SeverityWarning,
+			Labels: map[string]string{LabelOperation: "shop/chat", LabelType: "latency_regression"}},
+	} {
+		Append(g, 1, a)
+		dp := g.DataPoints().At(i)
+		back, ok := FromPoint(dp)
+		require.True(t, ok)
+		assert.Equal(t, Fingerprint(a), FingerprintAttrs(dp.Attributes()), a.Name)
+		assert.Equal(t, Fingerprint(back), FingerprintAttrs(dp.Attributes()), a.Name)
+	}
+	attrs := g.DataPoints().At(0).Attributes()
+	assert.Zero(t, testing.AllocsPerRun(100, func() { FingerprintAttrs(attrs) }))
+}
+
+func TestFingerprintAttrsReadsNonStringLabelsAsFromPointDoes(t *testing.T) {
+	dp := pmetric.NewNumberDataPoint()
+	dp.Attributes().PutStr(LabelAlertName, "A")
+	dp.Attributes().PutStr(LabelAlertState, StateFiring)
+	dp.Attributes().PutInt("shard", 3)
+	dp.Attributes().PutBool(LabelSeverity, true)
+	a, ok := FromPoint(dp)
+	require.True(t, ok)
+	assert.Equal(t, Fingerprint(a), FingerprintAttrs(dp.Attributes()))
+}
