@@ -99,19 +99,26 @@ func postMemoryGauge(endpoint, service string, value float64) error {
 // With steady agent traffic (some runs failing, a work queue, the agents' memory gauge), every
 // panel query of the generated dashboards, run against the real Prometheus that scrapes the
 // default collector (with the generated rules loaded), returns data, and every amas_ series a
-// query reads was scraped within the last 10 s.
+// query reads was scraped within the last 10 s. The status API of the slo_status extension
+// (config/overlays/slostatus.yaml, the data of the status page) shows, for every SLO, the budget
+// Prometheus shows.
 func TestEveryPanelOfTheGeneratedDashboardsShowsCurrentData(t *testing.T) {
 	t.Parallel()
 	queries := generatedPanelQueries(t)
 	require.Greater(t, len(queries), 20, "the generated dashboards have their panels")
-	s := startStack(t, stackOptions{promRules: []string{filepath.Join(harness.RepoRoot(t), "config/observability/prometheus_alerts.yaml")}})
+	s := startStack(t, stackOptions{status: true, promRules: []string{filepath.Join(harness.RepoRoot(t), "config/observability/prometheus_alerts.yaml")}})
 	agent := s.client(t, "dashboard-desk")
 	stop := agent.Steady(100*time.Millisecond, func(i int) agentsim.Run {
 		bad := i%20 == 3
 		return agentsim.Run{Agent: []string{"planner", "writer"}[i%2], Fails: bad, QueueDepth: float64(5 + i%10),
 			Tools: []agentsim.Tool{{Name: "search", Fails: bad}}}
 	})
-	defer stop()
+	stopped := false
+	defer func() {
+		if !stopped {
+			stop()
+		}
+	}()
 	done := make(chan struct{})
 	memDone := make(chan struct{})
 	go func() {
@@ -182,6 +189,69 @@ func TestEveryPanelOfTheGeneratedDashboardsShowsCurrentData(t *testing.T) {
 	}
 	report(t, "criterion 2: %d panel queries of %d generated dashboards return current data from Prometheus (%d amas_ metrics read)",
 		len(queries), countDashboards(queries), len(sorted))
+
+	// The status page's API shows the budgets Prometheus shows. The agents stop first, so the
+	// budgets hold still; a timeslices SLO still moves when its open minute closes, so the two
+	// are compared until one evaluation shows them equal for every SLO.
+	stop()
+	stopped = true
+	var compared []string
+	harness.Eventually(t, 90*time.Second, time.Second, func() (bool, string) {
+		doc, err := statusDocument(s.statusURL)
+		if err != nil {
+			return false, err.Error()
+		}
+		compared = compared[:0]
+		for _, slo := range doc.SLOs {
+			if len(slo.Groups) != 1 {
+				return false, fmt.Sprintf("%s: %d groups on the status API, want 1 (the default SLOs are not grouped)", slo.Name, len(slo.Groups))
+			}
+			api := slo.Groups[0].BudgetRemainingPercent
+			if api == nil {
+				return false, slo.Name + ": no budget on the status API"
+			}
+			prom, err := s.scalar(fmt.Sprintf(`amas_slo_error_budget_remaining_percent{slo=%q}`, slo.Name))
+			if err != nil {
+				return false, err.Error()
+			}
+			if math.Abs(*api-prom) > 1e-6 {
+				return false, fmt.Sprintf("%s: status API %v%%, Prometheus %v%%", slo.Name, *api, prom)
+			}
+			compared = append(compared, fmt.Sprintf("%s %.4f%%", slo.Name, prom))
+		}
+		return len(compared) == 6, fmt.Sprintf("the six default SLOs on the status API, got %v", compared)
+	})
+	report(t, "criterion 2: the status API shows the budgets Prometheus shows: %s", strings.Join(compared, ", "))
+	page, body, err := harness.HTTPGet(s.statusURL + "/observability/slo/")
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusOK, page, "the status page is served")
+	assert.Contains(t, strings.ToLower(body), "<html", "the status page is HTML")
+}
+
+// statusDoc is the part of GET /observability/slo/status (extension/slostatusextension) the test reads.
+type statusDoc struct {
+	SLOs []struct {
+		Name   string `json:"name"`
+		Groups []struct {
+			Labels                 map[string]string `json:"labels"`
+			BudgetRemainingPercent *float64          `json:"budget_remaining_percent"`
+		} `json:"groups"`
+	} `json:"slos"`
+}
+
+func statusDocument(base string) (statusDoc, error) {
+	var doc statusDoc
+	code, body, err := harness.HTTPGet(base + "/observability/slo/status")
+	if err != nil {
+		return doc, err
+	}
+	if code != http.StatusOK {
+		return doc, fmt.Errorf("GET /observability/slo/status: HTTP %d: %s", code, body)
+	}
+	if err := json.Unmarshal([]byte(body), &doc); err != nil {
+		return doc, fmt.Errorf("decoding the status document: %w", err)
+	}
+	return doc, nil
 }
 
 func countDashboards(qs []panelQuery) int {

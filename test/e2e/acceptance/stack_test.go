@@ -35,7 +35,9 @@ const (
 
 type stackOptions struct {
 	jaeger, alertmanager bool
-	promRules            []string
+	// status enables the SLO status API and page (config/overlays/slostatus.yaml).
+	status    bool
+	promRules []string
 }
 
 // stack is one default collector with the services a criterion needs.
@@ -46,6 +48,7 @@ type stack struct {
 	am        *harness.Alertmanager
 	jaeger    *harness.Jaeger
 	webhook   *webhookSink
+	statusURL string // http://host:port of the slo_status extension
 }
 
 // webhookSink stands in for the default config's webhook receiver (AMAS_ALERT_WEBHOOK_URL), so
@@ -84,6 +87,12 @@ func startStack(t *testing.T, opts stackOptions) *stack {
 		s.am = harness.StartAlertmanager(t)
 		overlays = append(overlays, harness.OverlayPath(t, "alertmanager.yaml"))
 		s.ports.Env = append(s.ports.Env, "AMAS_ALERTMANAGER_URL="+s.am.URL)
+	}
+	if opts.status {
+		port := harness.FreePort(t)
+		s.statusURL = "http://" + harness.Addr(port)
+		overlays = append(overlays, harness.OverlayPath(t, "slostatus.yaml"))
+		s.ports.Env = append(s.ports.Env, "AMAS_SLO_STATUS_ENDPOINT="+harness.Addr(port))
 	}
 	s.collector = harness.StartDefaultCollector(t, s.ports, overlays...)
 	s.prom = harness.StartPrometheusWith(t, harness.PrometheusOptions{
