@@ -2,6 +2,7 @@
 # on a distroless base, with the default configuration listening on all interfaces.
 #   docker build -t otelcol-amas .
 #   docker run -p 4317:4317 -p 4318:4318 -p 8889:8889 -p 13133:13133 otelcol-amas
+# The SLO status page (config/overlays/slostatus.yaml) listens on 13134 when that overlay is added.
 FROM golang:1.26-bookworm AS build
 WORKDIR /src
 # Module downloads first, so source edits reuse the cached layer.
@@ -22,9 +23,10 @@ ENV AMAS_OTLP_GRPC_ENDPOINT=0.0.0.0:4317 \
     AMAS_OTLP_HTTP_ENDPOINT=0.0.0.0:4318 \
     AMAS_PROMETHEUS_ENDPOINT=0.0.0.0:8889 \
     AMAS_HEALTH_ENDPOINT=0.0.0.0:13133 \
+    AMAS_SLO_STATUS_ENDPOINT=0.0.0.0:13134 \
     AMAS_STORAGE_DIR=/var/lib/otelcol-amas
 VOLUME ["/var/lib/otelcol-amas"]
-EXPOSE 4317 4318 8889 13133
+EXPOSE 4317 4318 8889 13133 13134
 USER nonroot
 ENTRYPOINT ["/otelcol-amas"]
 CMD ["--config", "/etc/otelcol-amas/config.yaml"]
