@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# `make bench`: the component benchmarks (through benchstat) and the end-to-end loopback benchmark
+# (bench/: the peer pipeline against ours, same binary, alternated at rising rates). Everything it
+# needs is built by the repository itself: bin/otelcol-amas (make build), telemetrygen (make tools),
+# benchstat (pinned below, installed into .tools/bin). docs/benchmarks.md explains the method.
+#
+# Default: about 10 minutes. Knobs (environment):
+#   BENCH_LONG=1          longer steps, more rates, -count=10 at the default benchtime
+#   BENCH_COMPONENTS=0    skip the component benchmarks;  BENCH_E2E=0  skip the end-to-end one
+#   BENCH_COUNT, BENCH_TIME   -count and -benchtime of the component benchmarks
+#   BENCH_FLAGS           extra flags for the end-to-end benchmark (go run ./bench -h)
+#   BENCH_OUT             output directory (default: a new one under ${TMPDIR:-/tmp})
+#   BENCH_SKIP_BUILD=1    use the existing bin/otelcol-amas and .tools/bin
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+# golang.org/x/perf has no releases: this pseudo-version is the one the project's figures used.
+BENCHSTAT_VERSION=v0.0.0-20260908200009-22c9c6c9d4da
+benchstat="$root/.tools/bin/benchstat"
+
+long=${BENCH_LONG:-0}
+out=${BENCH_OUT:-$(mktemp -d "${TMPDIR:-/tmp}/amas-bench-$(date -u +%Y%m%d-%H%M%S)-XXXX")}
+mkdir -p "$out"
+echo "bench: results in $out"
+start=$SECONDS
+
+if [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then
+  make --no-print-directory build tools
+fi
+mkdir -p .tools/bin
+if [ ! -x "$benchstat" ] || [ "$(cat "$benchstat.version" 2>/dev/null)" != "$BENCHSTAT_VERSION" ]; then
+  echo "bench: installing benchstat $BENCHSTAT_VERSION"
+  GOBIN="$root/.tools/bin" go install "golang.org/x/perf/cmd/benchstat@$BENCHSTAT_VERSION"
+  echo "$BENCHSTAT_VERSION" >"$benchstat.version"
+fi
+
+if [ "${BENCH_COMPONENTS:-1}" != 0 ]; then
+  if [ "$long" = 1 ]; then
+    count=${BENCH_COUNT:-10} benchtime=${BENCH_TIME:-1s}
+    spanmetrics_filter=.
+  else
+    count=${BENCH_COUNT:-6} benchtime=${BENCH_TIME:-100ms}
+    # The 100,000-series fixtures of the connector take most of a minute to set up per run:
+    # the default run keeps 10 and 1,000 series at 1,000 spans a batch, and the flush.
+    spanmetrics_filter='^Benchmark(Consume|Flush)$/./spans=1000/series=(10|1000)$'
+  fi
+  echo "bench: component benchmarks (-count=$count -benchtime=$benchtime)"
+  raw="$out/components.txt"
+  : >"$raw"
+  go test -run='^$' -bench="$spanmetrics_filter" -count="$count" -benchtime="$benchtime" ./connector/spanmetrics | tee -a "$raw"
+  go test -run='^$' -bench=. -count="$count" -benchtime="$benchtime" \
+    ./processor/sloprocessor/... ./processor/regressionprocessor/... ./exporter/alertexporter/... | tee -a "$raw"
+  {
+    echo "## benchstat $raw"
+    "$benchstat" "$raw"
+    echo
+    echo "## contrib span_metrics against amas_spanmetrics (benchstat -col /impl)"
+    "$benchstat" -col /impl -filter '.name:Consume' "$raw"
+  } | tee "$out/components-benchstat.txt"
+fi
+
+if [ "${BENCH_E2E:-1}" != 0 ]; then
+  go build -o .tools/bin/amas-bench ./bench
+  e2e_flags=()
+  [ "$long" = 1 ] && e2e_flags+=(-long)
+  # shellcheck disable=SC2206 # BENCH_FLAGS is split on purpose
+  e2e_flags+=(${BENCH_FLAGS:-})
+  .tools/bin/amas-bench -out "$out/e2e" "${e2e_flags[@]}" | tee "$out/e2e-report.md"
+fi
+echo "bench: done in $((SECONDS - start))s; results in $out"
