@@ -79,10 +79,13 @@ func (e *alertExporter) expire(now time.Time) {
 func (e *alertExporter) flushDue(now time.Time) []pending {
 	var out []pending
 	for _, g := range e.sortedGroups() {
-		if now.Before(g.next) {
+		due := !now.Before(g.next)
+		if !due && !e.refreshDue(g, now) {
 			continue
 		}
-		g.next = now.Add(g.route.groupInterval)
+		if due {
+			g.next = now.Add(g.route.groupInterval)
+		}
 		firing := map[uint64]struct{}{}
 		for fp, rec := range g.alerts {
 			if rec.state == alertstate.StateFiring {
@@ -96,6 +99,12 @@ func (e *alertExporter) flushDue(now time.Time) []pending {
 			var last time.Time
 			if entry != nil {
 				notified, last = entry.firing, entry.at
+			}
+			if !due {
+				if p, ok := e.refresh(g, in, key, firing, notified, last, now); ok {
+					out = append(out, p)
+				}
+				continue
 			}
 			newFiring := false
 			for fp := range firing {
@@ -133,6 +142,47 @@ func (e *alertExporter) flushDue(now time.Time) []pending {
 		}
 	}
 	return out
+}
+
+// refreshDue reports whether a group that is not due for its flush has an integration that
+// must refresh what it announced: Alertmanager expires an alert at its endsAt (four
+// resend_intervals after a post), which can come before the next group flush.
+func (e *alertExporter) refreshDue(g *aggrGroup, now time.Time) bool {
+	for _, in := range e.byReceiver[g.route.receiver] {
+		if !in.resends() {
+			continue
+		}
+		if entry := e.nflog[g.key+"|"+in.receiver()+"|"+in.kind()]; entry != nil && len(entry.firing) > 0 &&
+			now.Sub(entry.at) >= e.cfg.ResendInterval {
+			return true
+		}
+	}
+	return false
+}
+
+// refresh re-sends, between group flushes, the alerts a resending integration was told about and
+// that still fire. New and resolved alerts wait for the group flush, as grouping wants: the log
+// keeps the announced set unchanged, so the flush still sees them as new or gone.
+func (e *alertExporter) refresh(g *aggrGroup, in integration, key string, firing, notified map[uint64]struct{}, last, now time.Time) (pending, bool) {
+	if !in.resends() || len(notified) == 0 || now.Sub(last) < e.cfg.ResendInterval {
+		return pending{}, false
+	}
+	still := make(map[uint64]struct{}, len(notified))
+	for fp := range notified {
+		if _, ok := firing[fp]; ok {
+			still[fp] = struct{}{}
+		}
+	}
+	if len(still) == 0 {
+		return pending{}, false
+	}
+	keep := make(map[uint64]struct{}, len(notified))
+	for fp := range notified {
+		keep[fp] = struct{}{}
+	}
+	n := e.buildNotification(g, in, still, nil, now)
+	n.Resend = true
+	return pending{n: n, key: key, firing: keep, group: g}, true
 }
 
 func (e *alertExporter) sortedGroups() []*aggrGroup {

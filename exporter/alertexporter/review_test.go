@@ -1,0 +1,59 @@
+package alertexporter
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/config/configopaque"
+
+	"github.com/otelcol-amas/otelcol-amas/internal/alertstate"
+)
+
+// TestAlertmanagerNeverSeesAFiringAlertExpireWhileItKeepsFiring: with the default timers
+// (group_interval 5m longer than the 4m an Alertmanager alert lives without a refresh), the
+// alert is refreshed every resend_interval, not only at group flushes.
+func TestAlertmanagerNeverSeesAFiringAlertExpireWhileItKeepsFiring(t *testing.T) {
+	r := newRecorder(t)
+	clk := &fakeClock{now: t0}
+	cfg := createDefaultConfig().(*Config)
+	cfg.Receivers = []ReceiverConfig{{Name: "am", Alertmanager: &AlertmanagerConfig{URL: configopaque.String(r.srv.URL)}}}
+	cfg.Route.Receiver = "am"
+	require.Greater(t, cfg.Route.GroupInterval, amEndsAtFactor*cfg.ResendInterval, "the case this test is about")
+	e, tt := startExporterT(t, cfg, clk, nil)
+
+	latestEndsAt := func() time.Time {
+		var last time.Time
+		for _, b := range r.received() {
+			var alerts []amPostableAlert
+			require.NoError(t, json.Unmarshal(b, &alerts))
+			require.Len(t, alerts, 1)
+			if alerts[0].EndsAt.After(last) {
+				last = alerts[0].EndsAt
+			}
+		}
+		return last
+	}
+	firstSent := false
+	for step := 0; step < 60; step++ { // 30 minutes in 30 s steps
+		consume(t, e, batch(clk.Now(), []point{burn("agent_availability", t0, alertstate.StateFiring)}))
+		e.tick(ctx())
+		enq := counter(t, tt, "otelcol_alert_notifications_enqueued", nil)
+		require.Eventually(t, func() bool { return counter(t, tt, "otelcol_alert_notifications_sent", nil) == enq },
+			5*time.Second, 5*time.Millisecond)
+		if enq > 0 {
+			firstSent = true
+		}
+		if firstSent {
+			assert.True(t, latestEndsAt().After(clk.Now()), "at %s Alertmanager holds the alert only until %s",
+				clk.Now().Sub(t0), latestEndsAt().Sub(t0))
+		}
+		clk.Advance(30 * time.Second)
+	}
+	require.True(t, firstSent)
+	// Refreshed about once a minute, not every tick.
+	sent := counter(t, tt, "otelcol_alert_notifications_sent", nil)
+	assert.InDelta(t, 30, sent, 2, "one post per resend_interval over 30 minutes")
+}
