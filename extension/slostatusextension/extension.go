@@ -104,7 +104,6 @@ func (e *statusExtension) Start(ctx context.Context, host component.Host) error 
 	return nil
 }
 
-
 // Shutdown stops the server and the sampling.
 func (e *statusExtension) Shutdown(ctx context.Context) error {
 	if e.server == nil {
@@ -266,6 +265,11 @@ func (e *statusExtension) snapshot() snapshot {
 
 func (e *statusExtension) statusDocument(withHistory bool) StatusDocument {
 	s := e.snapshot()
+	if withHistory {
+		// A reader of the history gets the newest reading too: the last sample of a ring is
+		// replaced until the stride has passed, so this costs no room.
+		e.hist.record(s.now, s.slos)
+	}
 	doc := StatusDocument{
 		SchemaVersion: SchemaVersion, GeneratedAt: s.now.UTC(), Health: s.health, Processors: s.procs,
 		SLOs: []SLO{}, Regressions: []Regression{}, Missing: s.missing,

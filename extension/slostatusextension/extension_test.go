@@ -52,7 +52,7 @@ func TestStatusDocumentMatchesTheGoldenFile(t *testing.T) {
 	assert.Equal(t, 2, avail.FiringAlerts)
 	assert.True(t, avail.Groups[0].BurnRates[0].Exceeded, "5m∧1m at 100× exceeds 43.2")
 	assert.True(t, avail.Groups[0].BurnRates[4].Exceeded, "3d∧6h at 1.6× exceeds 1")
-	assert.Len(t, avail.Groups[0].BudgetHistory, 3)
+	assert.Len(t, avail.Groups[0].BudgetHistory, 4, "three sampler ticks and the reading of the request itself")
 
 	lat := doc.SLOs[1]
 	require.NotNil(t, lat.BudgetRemainingPercent)
