@@ -108,6 +108,10 @@ type alertExporter struct {
 	noLoop   bool       // tests drive tick themselves on a fake clock
 	stopCh   chan struct{}
 	doneCh   chan struct{}
+	// runCtx is the dispatcher's context, cancelled first at Shutdown: without a sending
+	// queue a delivery (and its retries) runs on the dispatcher goroutine.
+	runCtx    context.Context
+	runCancel context.CancelFunc
 	stopOnce sync.Once
 }
 
@@ -179,6 +183,7 @@ func (e *alertExporter) Start(ctx context.Context, host component.Host) error {
 	}
 	e.stopCh = make(chan struct{})
 	e.doneCh = make(chan struct{})
+	e.runCtx, e.runCancel = context.WithCancel(context.Background())
 	if e.noLoop {
 		close(e.doneCh)
 		return nil
@@ -201,6 +206,7 @@ func (e *alertExporter) Shutdown(ctx context.Context) error {
 	var errs []error
 	e.stopOnce.Do(func() {
 		if e.stopCh != nil {
+			e.runCancel()
 			close(e.stopCh)
 			<-e.doneCh
 		}
@@ -231,7 +237,7 @@ func (e *alertExporter) run() {
 		case <-e.stopCh:
 			return
 		case <-t.C:
-			e.tick(context.Background())
+			e.tick(e.runCtx)
 		}
 	}
 }

@@ -32,7 +32,7 @@ func (e *alertExporter) tick(ctx context.Context) {
 
 	ok := make([]bool, len(out))
 	for i, p := range out {
-		ok[i] = e.enqueue(p.n)
+		ok[i] = e.enqueue(ctx, p.n)
 	}
 
 	e.mu.Lock()
@@ -273,11 +273,11 @@ func (e *alertExporter) seqState(key string) *seqState {
 
 // enqueue hands n to the exporterhelper queue (persistent with storage). On failure (queue
 // full) the log is not updated, so the next flush of the group tries again.
-func (e *alertExporter) enqueue(n *notification) bool {
+func (e *alertExporter) enqueue(ctx context.Context, n *notification) bool {
 	if e.sender == nil {
 		return false
 	}
-	err := e.sender.ConsumeMetrics(contextWithNotification(context.Background(), n), e.emptyMD)
+	err := e.sender.ConsumeMetrics(contextWithNotification(ctx, n), e.emptyMD)
 	if err != nil {
 		e.tel.dropped(n.Receiver, n.Integration, reasonQueueFull)
 		e.logger.Debug("Could not enqueue notification; will try again at the next group flush",

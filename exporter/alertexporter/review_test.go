@@ -7,7 +7,10 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/config/configopaque"
+	"go.opentelemetry.io/collector/config/configoptional"
+	"go.opentelemetry.io/collector/exporter/exporterhelper"
 
 	"github.com/otelcol-amas/otelcol-amas/internal/alertstate"
 )
@@ -56,4 +59,36 @@ func TestAlertmanagerNeverSeesAFiringAlertExpireWhileItKeepsFiring(t *testing.T)
 	// Refreshed about once a minute, not every tick.
 	sent := counter(t, tt, "otelcol_alert_notifications_sent", nil)
 	assert.InDelta(t, 30, sent, 2, "one post per resend_interval over 30 minutes")
+}
+
+// TestShutdownReturnsWhileADeliveryWithoutAQueueIsBeingRetried: without a sending queue the
+// dispatcher delivers (and retries) on its own goroutine; Shutdown must stop that, not wait for
+// the receiver to come back.
+func TestShutdownReturnsWhileADeliveryWithoutAQueueIsBeingRetried(t *testing.T) {
+	r := newRecorder(t)
+	r.setDown(true)
+	clk := &fakeClock{now: t0}
+	cfg := testConfig(r.srv.URL)
+	cfg.QueueConfig = configoptional.None[exporterhelper.QueueBatchConfig]()
+	require.NoError(t, cfg.Validate())
+	tt := componenttest.NewTelemetry()
+	t.Cleanup(func() { _ = tt.Shutdown(ctx()) })
+	set := exportertestSettings()
+	set.TelemetrySettings = tt.NewTelemetrySettings()
+	e, err := newExporter(ctx(), set, cfg, clk)
+	require.NoError(t, err)
+	require.NoError(t, e.Start(ctx(), nopHost())) // with its own dispatcher loop
+
+	consume(t, e, batch(clk.Now(), []point{burn("agent_availability", t0, alertstate.StateFiring)}))
+	clk.Advance(time.Minute)
+	require.Eventually(t, func() bool { return counter(t, tt, "otelcol_alert_notifications_retried", nil) >= 2 },
+		10*time.Second, 5*time.Millisecond, "the dispatcher is retrying the delivery")
+
+	done := make(chan error, 1)
+	go func() { done <- e.Shutdown(ctx()) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Shutdown did not return while the receiver was down")
+	}
 }
