@@ -103,16 +103,16 @@ type alertExporter struct {
 	smu  sync.Mutex
 	seqs map[string]*seqState
 
-	storage  storage.Client
-	tickMu   sync.Mutex // one tick at a time: flush, enqueue and commit must not interleave
-	noLoop   bool       // tests drive tick themselves on a fake clock
-	stopCh   chan struct{}
-	doneCh   chan struct{}
+	storage storage.Client
+	tickMu  sync.Mutex // one tick at a time: flush, enqueue and commit must not interleave
+	noLoop  bool       // tests drive tick themselves on a fake clock
+	stopCh  chan struct{}
+	doneCh  chan struct{}
 	// runCtx is the dispatcher's context, cancelled first at Shutdown: without a sending
 	// queue a delivery (and its retries) runs on the dispatcher goroutine.
 	runCtx    context.Context
 	runCancel context.CancelFunc
-	stopOnce sync.Once
+	stopOnce  sync.Once
 }
 
 func newAlertExporter(cfg *Config, set exporter.Settings, clk clock) (*alertExporter, error) {
