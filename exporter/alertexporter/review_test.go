@@ -92,3 +92,41 @@ func TestShutdownReturnsWhileADeliveryWithoutAQueueIsBeingRetried(t *testing.T) 
 		t.Fatal("Shutdown did not return while the receiver was down")
 	}
 }
+
+// TestANotificationQueuedJustBeforeACrashDoesNotSupersedeTheFirstOneAfterRestart: the collector
+// is killed after a notification went into the persistent queue but before the checkpoint that
+// records its sequence number. After the restart the queue still delivers it; the next
+// notification of the same group (here the resolve) must not reuse its sequence number and be
+// dropped as stale.
+func TestANotificationQueuedJustBeforeACrashDoesNotSupersedeTheFirstOneAfterRestart(t *testing.T) {
+	r := newRecorder(t)
+	clk := &fakeClock{now: t0}
+	host, _ := newStorageHost()
+	cfg := withStorage(testConfig(r.srv.URL))
+	e1 := startExporter(t, cfg, clk, host)
+	consume(t, e1, batch(clk.Now(), []point{burn("agent_availability", t0, alertstate.StateFiring)}))
+	clk.Advance(10 * time.Second)
+	e1.tick(ctx())
+	waitCount(t, r, 1)
+	require.NoError(t, e1.Shutdown(ctx())) // the checkpoint: seq 1 enqueued and delivered
+
+	e2, tt := startExporterT(t, cfg, clk, host)
+	require.Len(t, e2.groups, 1)
+	var key string
+	for k := range e2.groups {
+		key = k
+	}
+	// What the killed run had queued after its last checkpoint: seq 2 of the same group.
+	lost := &notification{Receiver: "hook", Integration: "webhook", GroupKey: key, Seq: 2, CreatedAt: clk.Now(),
+		Alerts: []notifAlert{{Fingerprint: "00000000000000aa", Status: "firing", Labels: map[string]string{"alertname": "Other"}}}}
+	require.NoError(t, e2.push(ctx(), lost))
+	require.Len(t, r.received(), 2)
+
+	consume(t, e2, batch(clk.Now(), []point{burn("agent_availability", t0, alertstate.StateResolved)}))
+	clk.Advance(time.Minute)
+	e2.tick(ctx())
+	waitCount(t, r, 3)
+	msgs := r.webhookMessages(t)
+	assert.Equal(t, "resolved", msgs[2].Status)
+	assert.Equal(t, int64(0), counter(t, tt, "otelcol_alert_notifications_superseded", nil))
+}

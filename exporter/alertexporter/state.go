@@ -3,11 +3,16 @@ package alertexporter // import "github.com/otelcol-amas/otelcol-amas/exporter/a
 import (
 	"context"
 	"encoding/json"
+	"math"
 	"sort"
 	"time"
 
 	"github.com/otelcol-amas/otelcol-amas/internal/alertstate"
 )
+
+// restartSeqGap is how far a restart moves the sequence numbers of each notification log key:
+// more than a run can have enqueued without checkpointing them.
+const restartSeqGap = 1 << 32
 
 // checkpointKey is the storage key of the delivery state.
 const checkpointKey = "delivery_state_v1"
@@ -113,7 +118,16 @@ func (e *alertExporter) loadCheckpoint(ctx context.Context) error {
 	}
 	e.smu.Lock()
 	for _, s := range c.Seqs {
-		e.seqs[s.Key] = &seqState{enqueued: s.Enqueued, delivered: s.Delivered}
+		// The previous run may have queued notifications after this checkpoint (it is written
+		// just after enqueueing, and a kill can fall in between). Number this run's
+		// notifications past any of them, so a queued one that is delivered first does not make
+		// this run's next notification of the key look stale. delivered stays: what the queue
+		// still holds must not look delivered.
+		next := max(s.Enqueued, s.Delivered)
+		if next <= math.MaxUint64-restartSeqGap {
+			next += restartSeqGap
+		}
+		e.seqs[s.Key] = &seqState{enqueued: next, delivered: s.Delivered}
 	}
 	e.smu.Unlock()
 	return nil
