@@ -167,6 +167,23 @@ func TestASingleSlowOutlierDoesNotFire(t *testing.T) {
 	assert.False(t, math.IsNaN(op.fig[kindLatency].current[0]), "p95 was judged, so the outlier was in scope")
 }
 
+func TestASingleAbsurdlyLongSpanDoesNotFire(t *testing.T) {
+	s := newSim(t, createDefaultConfig().(*Config))
+	st := newStream(22, "planner")
+	st.rate = 2
+	warmUp(s, st)
+	// One span 100,000× the median (a span left open for hours): beyond the factor of ~28,000 the
+	// sketch's bins span. It must not shift the bins so far that the bulk reads 2-3× slower.
+	st.outliers, st.outlierScale = 1, 100_000
+	for range 30 {
+		s.interval(st)
+		assert.Equal(t, phaseInactive, s.phase(st.label(), kindLatency), "evaluation %d", s.evals)
+		if op := s.op(st.label()); op != nil && !math.IsNaN(op.fig[kindLatency].ratio) {
+			assert.Less(t, op.fig[kindLatency].ratio, 1.3, "evaluation %d: the p95/p99 ratio stays near 1", s.evals)
+		}
+	}
+}
+
 func TestATooSmallAbsoluteChangeIsNotPaged(t *testing.T) {
 	s := newSim(t, createDefaultConfig().(*Config))
 	st := newStream(21, "cache")

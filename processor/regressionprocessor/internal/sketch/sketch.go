@@ -3,13 +3,18 @@
 // the true distribution, and two sketches merge exactly by adding bin counts.
 //
 // Unlike the DDSketch library it has a fixed number of bins held inline (no allocation, no
-// growth): when a value arrives above the highest bin, the lowest bins are collapsed into one
-// ("collapsing lowest" store). The sketch keeps the upper tail exact to the relative accuracy,
-// which is the part regression detection reads (p95, p99), and lets the lower tail degrade.
-// With NumBins = 128 and 4% accuracy the bins span a factor of about 28,000 between the lowest
-// kept bin and the highest value: p95 stays within 4% unless the slowest request took 28,000× the
-// p95 (a 60 s timeout next to a 2 ms p95 still fits). 4% is far finer than the 30% shifts the
-// detector looks for; 2% would shrink the span to a factor of 167, which one timeout exceeds.
+// growth). With NumBins = 128 and 4% accuracy the bins span a factor of about 28,000; while the
+// values fit in that span nothing is lost. When they do not, the window of bins is placed as high
+// as it can go without its lowest bin rising above the lower quartile (KeepFrom): the values
+// below the window are counted in its lowest bin (the lower tail degrades, as in DDSketch's
+// "collapsing lowest" store), and values more than 28,000× the lower quartile are counted in its
+// highest bin. So the median and every quantile above it stay exact to the relative accuracy —
+// the part regression detection reads (p95, p99) — unless it is itself more than 28,000× the
+// lower quartile (a log-normal would need σ > 3 for its p99 to be), and one absurd
+// value (a span that "lasted" two hours next to a 100 ms bulk) cannot wipe out the resolution of
+// the bulk, which a pure collapsing-lowest store would do: it would read every 100 ms value as
+// 260 ms. 4% is far finer than the 30% shifts the detector looks for; 2% would shrink the span to
+// a factor of 167, which one timeout exceeds.
 package sketch // import "github.com/otelcol-amas/otelcol-amas/processor/regressionprocessor/internal/sketch"
 
 import (
@@ -26,6 +31,9 @@ const (
 	// MinIndexable is the smallest value that gets a bin; smaller non-negative values are counted
 	// in the zero bucket (1 ns when values are seconds).
 	MinIndexable = 1e-9
+	// KeepFrom is the quantile above which values keep their resolution when the values span
+	// more than the bins do (see the package documentation).
+	KeepFrom = 0.25
 )
 
 var (
@@ -36,12 +44,13 @@ var (
 // Sketch is a fixed-size (~536 bytes) mergeable quantile sketch. The zero value is empty and
 // ready to use. It is not safe for concurrent use.
 type Sketch struct {
-	bins    [NumBins]uint32
+	// The scalars come first: adding a value touches their cache line and one bin's.
+	count   uint64
 	offset  int32 // key of bins[0]
 	hi      int32 // index of the highest occupied bin
 	zero    uint32
-	count   uint64
 	hasBins bool
+	bins    [NumBins]uint32
 }
 
 // Add records v. It returns false, recording nothing, for NaN, ±Inf and negative values.
@@ -75,54 +84,97 @@ func (s *Sketch) addKey(k int32, n uint32) {
 		s.hi = NumBins / 2
 		s.hasBins = true
 	}
-	if top := s.offset + NumBins - 1; k > top {
-		s.shiftUp(k - top)
-	} else if k < s.offset {
-		s.shiftDown(k)
+	if k > s.offset+NumBins-1 || k < s.offset {
+		var one Sketch // only on a range conflict: rare
+		one.offset, one.hasBins = k, true
+		one.bins[0] = n
+		s.fit(&one, 0, 0)
 	}
-	i := k - s.offset
-	if i < 0 {
-		i = 0
-	}
+	i := min(max(k-s.offset, 0), NumBins-1)
 	s.bins[i] += n
 	if i > s.hi {
 		s.hi = i
 	}
 }
 
-// shiftUp moves the window of bins up by d keys, collapsing the lowest bins into the new lowest.
-func (s *Sketch) shiftUp(d int32) {
-	if d >= NumBins {
-		var total uint32
-		for i := range s.bins {
-			total += s.bins[i]
-			s.bins[i] = 0
-		}
-		s.bins[0] = total
-	} else {
-		var c uint32
-		for i := int32(0); i <= d; i++ {
-			c += s.bins[i]
-		}
-		copy(s.bins[:], s.bins[d:])
-		clear(s.bins[NumBins-d:])
-		s.bins[0] = c
+// lowest returns the index of the lowest occupied bin (hi when none is).
+func (s *Sketch) lowest() int32 {
+	lo := int32(0)
+	for lo < s.hi && s.bins[lo] == 0 {
+		lo++
 	}
-	s.offset += d
-	s.hi = max(s.hi-d, 0)
+	return lo
 }
 
-// shiftDown moves the window down so that key k (below the window) gets its own bin, as far as
-// the highest occupied bin allows; what still falls below is counted in the lowest bin.
-func (s *Sketch) shiftDown(k int32) {
-	d := min(s.offset-k, NumBins-1-s.hi)
-	if d <= 0 {
+// fit moves the window of bins so that the values of o (its bins lo..hi) can be added: if the
+// values of both fit in NumBins keys the move loses nothing; otherwise the window goes as high as
+// it can without its lowest key rising above the KeepFrom quantile of both, and rebase clamps
+// what falls outside into the end bins.
+func (s *Sketch) fit(o *Sketch, oLo, oHi int32) {
+	sLo := s.lowest()
+	minKey := min(s.offset+sLo, o.offset+oLo)
+	maxKey := max(s.offset+s.hi, o.offset+oHi)
+	var off int32
+	switch {
+	case maxKey-minKey < NumBins && maxKey > s.offset+NumBins-1:
+		off = maxKey - (NumBins - 1) // slide up, nothing falls out
+	case maxKey-minKey < NumBins:
+		off = minKey // slide down, nothing falls out
+	default:
+		off = min(maxKey-(NumBins-1), s.keepFromKey(sLo, o, oLo, oHi))
+	}
+	s.rebase(off)
+}
+
+// keepFromKey is the key at which the KeepFrom share of the values of s and o (bins from sLo and
+// oLo up) is reached, the zero buckets counting as below every key.
+func (s *Sketch) keepFromKey(sLo int32, o *Sketch, oLo, oHi int32) int32 {
+	var total uint64 = uint64(s.zero) + uint64(o.zero)
+	for i := sLo; i <= s.hi; i++ {
+		total += uint64(s.bins[i])
+	}
+	for j := oLo; j <= oHi; j++ {
+		total += uint64(o.bins[j])
+	}
+	need := max(uint64(math.Ceil(KeepFrom*float64(total))), 1)
+	cum := uint64(s.zero) + uint64(o.zero)
+	i, j := sLo, oLo
+	for i <= s.hi || j <= oHi {
+		var k int32
+		if j > oHi || (i <= s.hi && s.offset+i <= o.offset+j) {
+			k = s.offset + i
+			cum += uint64(s.bins[i])
+			i++
+		} else {
+			k = o.offset + j
+			cum += uint64(o.bins[j])
+			j++
+		}
+		if cum >= need {
+			return k
+		}
+	}
+	return max(s.offset+s.hi, o.offset+oHi)
+}
+
+// rebase moves the window so that bins[0] is key off: values now below the window are counted in
+// the lowest bin, values above it in the highest.
+func (s *Sketch) rebase(off int32) {
+	if off == s.offset {
 		return
 	}
-	copy(s.bins[d:], s.bins[:NumBins-d])
-	clear(s.bins[:d])
-	s.offset -= d
-	s.hi += d
+	var nb [NumBins]uint32
+	hi := int32(0)
+	for i := int32(0); i <= s.hi; i++ {
+		if n := s.bins[i]; n != 0 {
+			j := int32(min(max(int64(s.offset)+int64(i)-int64(off), 0), NumBins-1))
+			nb[j] += n
+			hi = max(hi, j)
+		}
+	}
+	s.bins = nb
+	s.offset = off
+	s.hi = hi
 }
 
 // Merge adds every value of o to s.
@@ -139,23 +191,17 @@ func (s *Sketch) Merge(o *Sketch) {
 		s.hasBins = true
 		return
 	}
-	lo := int32(0)
-	for lo < o.hi && o.bins[lo] == 0 {
-		lo++
-	}
-	if top := s.offset + NumBins - 1; o.offset+o.hi > top {
-		s.shiftUp(o.offset + o.hi - top)
-	}
-	if k := o.offset + lo; k < s.offset {
-		s.shiftDown(k)
+	lo := o.lowest()
+	if o.offset+o.hi > s.offset+NumBins-1 || o.offset+lo < s.offset {
+		s.fit(o, lo, o.hi)
 	}
 	for j := lo; j <= o.hi; j++ {
 		if n := o.bins[j]; n != 0 {
-			i := max(o.offset+j-s.offset, 0)
+			i := int32(min(max(int64(o.offset)+int64(j)-int64(s.offset), 0), NumBins-1))
 			s.bins[i] += n
+			s.hi = max(s.hi, i)
 		}
 	}
-	s.hi = max(s.hi, o.offset+o.hi-s.offset)
 }
 
 // Count is the number of values recorded.
