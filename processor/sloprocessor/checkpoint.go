@@ -5,10 +5,12 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/extension/xextension/storage"
+	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.uber.org/zap"
 )
 
@@ -17,6 +19,14 @@ import (
 const checkpointMagic = "AMASSLO1"
 
 func checkpointKey(slo string) string { return "slo/" + slo }
+
+// ratioStreamsKey holds the last point of every cumulative counter stream of the ratio SLIs, so
+// the first point after a restart is an increase, not a new baseline (the amas_spanmetrics
+// connector restores its counters too). Its own magic: no SLO checkpoint changes format.
+const (
+	ratioStreamsKey   = "ratio_streams"
+	ratioStreamsMagic = "AMASSLR1"
+)
 
 func (p *sloProcessor) openStorage(ctx context.Context, host component.Host) error {
 	if p.cfg.Storage == nil {
@@ -72,6 +82,66 @@ func (p *sloProcessor) restore(ctx context.Context) {
 	}
 	p.ckpt.Restored = restored > 0
 	p.ckpt.RestoredSLOs = restored
+	p.restoreRatioStreams(ctx)
+}
+
+// restoreRatioStreams loads the counter streams' last points (caller holds p.mu). They count as
+// seen now, so they outlive the restart by ratioStreamTTL.
+func (p *sloProcessor) restoreRatioStreams(ctx context.Context) {
+	data, err := p.storage.Get(ctx, ratioStreamsKey)
+	if err != nil || data == nil {
+		if err != nil {
+			p.tel.checkpointFailed(false)
+			p.logger.Warn("Reading the ratio SLI checkpoint failed; each counter stream's next point is its baseline", zap.Error(err))
+		}
+		return
+	}
+	streams, err := decodeRatioStreams(data, p.clock.Now().UnixNano(), p.cfg.MaxRatioStreams)
+	if err != nil {
+		p.tel.checkpointFailed(false)
+		p.ckpt.LastError = err.Error()
+		p.logger.Warn("The ratio SLI checkpoint is unreadable; each counter stream's next point is its baseline", zap.Error(err))
+		return
+	}
+	p.ratioPrev = streams
+}
+
+func encodeRatioStreams(m map[uint64]ratioPoint) []byte {
+	b := make([]byte, 0, len(ratioStreamsMagic)+binary.MaxVarintLen64+24*len(m))
+	b = append(b, ratioStreamsMagic...)
+	b = binary.AppendUvarint(b, uint64(len(m)))
+	for k, rp := range m {
+		b = binary.LittleEndian.AppendUint64(b, k)
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(rp.value))
+		b = binary.LittleEndian.AppendUint64(b, uint64(rp.start))
+	}
+	return b
+}
+
+func decodeRatioStreams(data []byte, now int64, maxStreams int) (map[uint64]ratioPoint, error) {
+	if len(data) < len(ratioStreamsMagic) || string(data[:len(ratioStreamsMagic)]) != ratioStreamsMagic {
+		return nil, errors.New("not a ratio stream checkpoint of this format (magic " + ratioStreamsMagic + ")")
+	}
+	r := &ckptReader{b: data[len(ratioStreamsMagic):]}
+	n, err := r.uvarint()
+	if err != nil {
+		return nil, err
+	}
+	if n != uint64(len(r.b))/24 || uint64(len(r.b))%24 != 0 {
+		return nil, errCorrupt
+	}
+	out := make(map[uint64]ratioPoint, min(n, uint64(maxStreams)))
+	for range n {
+		e, _ := r.bytes(24)
+		v := math.Float64frombits(binary.LittleEndian.Uint64(e[8:16]))
+		if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
+			return nil, errCorrupt
+		}
+		if len(out) < maxStreams {
+			out[binary.LittleEndian.Uint64(e[:8])] = ratioPoint{value: v, start: pcommon.Timestamp(binary.LittleEndian.Uint64(e[16:24])), seen: now}
+		}
+	}
+	return out, nil
 }
 
 func (p *sloProcessor) saveCheckpoint(ctx context.Context) {
@@ -79,6 +149,9 @@ func (p *sloProcessor) saveCheckpoint(ctx context.Context) {
 	ops := make([]*storage.Operation, 0, len(p.slos))
 	for _, st := range p.slos {
 		ops = append(ops, storage.SetOperation(checkpointKey(st.name), encodeCheckpoint(st)))
+	}
+	if len(p.metricSLOs) > 0 {
+		ops = append(ops, storage.SetOperation(ratioStreamsKey, encodeRatioStreams(p.ratioPrev)))
 	}
 	p.mu.Unlock()
 	err := p.storage.Batch(ctx, ops...)

@@ -85,7 +85,13 @@ type sloProcessor struct {
 type ratioPoint struct {
 	value float64
 	start pcommon.Timestamp
+	seen  int64 // clock time (Unix ns) of the last point
 }
+
+// ratioStreamTTL is how long a cumulative counter stream of a ratio SLI is remembered after its
+// last point. Streams that stopped (an agent or connector resource that went away) are forgotten
+// after it, so max_ratio_streams bounds the live streams rather than every stream ever seen.
+const ratioStreamTTL = time.Hour
 
 type sloState struct {
 	c         *compiledSLO
@@ -527,7 +533,7 @@ func (p *sloProcessor) observeRatio(st *sloState, rm pmetric.ResourceMetrics, se
 				p.skipped[skipRatioStreamsFull]++
 				return
 			}
-			p.ratioPrev[key] = ratioPoint{value: v, start: dp.StartTimestamp()}
+			p.ratioPrev[key] = ratioPoint{value: v, start: dp.StartTimestamp(), seen: now}
 			switch {
 			case !seen:
 				return // the first point of a cumulative stream is its baseline
@@ -576,6 +582,12 @@ func (p *sloProcessor) evaluate() pmetric.Metrics {
 		if n > 0 {
 			p.tel.skip(skipReason(r), n)
 			p.skipped[r] = 0
+		}
+	}
+
+	for k, rp := range p.ratioPrev {
+		if nowNs-rp.seen > int64(ratioStreamTTL) {
+			delete(p.ratioPrev, k)
 		}
 	}
 
