@@ -49,6 +49,8 @@ func TestEachServiceSLOIsEvaluatedOnExactlyOneReplicaWithTheSingleCollectorsBudg
 	}
 	single := harness.NewDefaultConfigPorts(t)
 	harness.StartDefaultCollector(t, single, overlay)
+	// One Prometheus scrapes both replicas, as in a deployment.
+	prom := harness.StartPrometheus(t, harness.Addr(replicas[0].ports.Prometheus), harness.Addr(replicas[1].ports.Prometheus))
 
 	// First tier: the gateway, from the same binary, routing by service.
 	gw := harness.NewDefaultConfigPorts(t)
@@ -140,6 +142,21 @@ func TestEachServiceSLOIsEvaluatedOnExactlyOneReplicaWithTheSingleCollectorsBudg
 			}
 		}
 	}
+	// Prometheus, scraping both replicas, holds one series per (slo, service): aggregations across
+	// instances never count a group twice.
+	harness.Eventually(t, 60*time.Second, 500*time.Millisecond, func() (bool, string) {
+		res, err := prom.TryQuery(`count by (slo, service_name) (amas_slo_error_budget_remaining_percent{service_name=~"svc-.*"})`)
+		if err != nil {
+			return false, err.Error()
+		}
+		for _, r := range res {
+			if r.Value != 1 {
+				return false, fmt.Sprintf("%v: %v series across the replicas, want 1", r.Metric, r.Value)
+			}
+		}
+		// agent_availability, agent_latency_p95 and tool_call_success_rate per service.
+		return len(res) == 3*len(services), fmt.Sprintf("%d (slo, service) series in Prometheus, want %d", len(res), 3*len(services))
+	})
 	t.Logf("groups per replica: %v", onReplica)
 	fmt.Printf("SCALEOUT: %d services through one gateway: %v groups per replica; every budget equal to the single collector's\n", len(services), onReplica)
 	assert.Len(t, onReplica, 2, "the gateway spreads the services over both replicas")
