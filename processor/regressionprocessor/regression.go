@@ -233,6 +233,7 @@ func (p *regressionProcessor) processTraces(_ context.Context, td ptrace.Traces)
 
 	p.mu.Lock()
 	tr := p.tr
+	tr.nextBatch()
 	e := now / tr.curDur
 	var parts [maxKeyParts]string
 	var resVals [maxKeyParts]string
@@ -267,7 +268,7 @@ func (p *regressionProcessor) processTraces(_ context.Context, td ptrace.Traces)
 				op := lastOp
 				if op == nil || hash != lastHash {
 					// Spans of one operation tend to arrive together: the previous span's
-					// operation is already at the front of the LRU list, so skip the map.
+					// operation is already stamped with this batch, so skip the map.
 					if op = tr.get(hash); op == nil {
 						op = tr.add(hash, joinParts(&parts, len(p.keyParts)), now)
 					}

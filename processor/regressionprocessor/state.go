@@ -1,7 +1,9 @@
 package regressionprocessor // import "github.com/otelcol-amas/otelcol-amas/processor/regressionprocessor"
 
 import (
+	"cmp"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -32,13 +34,15 @@ const (
 
 const noEpoch = math.MinInt64
 
-// slot is one time bucket of an operation's history.
+// slot is one time bucket of an operation's history. The scalars come first, next to the
+// sketch's own (its bins are last), so that recording a span touches one cache line of the slot
+// besides the bin.
 type slot struct {
 	epoch   int64 // slot number: start time / slot length; noEpoch when empty
-	lat     sketch.Sketch
 	errors  uint64
 	costN   uint64
 	costSum float64
+	lat     sketch.Sketch
 }
 
 func (s *slot) reset() {
@@ -71,21 +75,24 @@ type figure struct {
 }
 
 // operation is everything known about one operation. Its size is fixed (see README, "Memory").
+// The fields a span reads or writes (used, lastEpoch, firing) sit together at the front.
 type operation struct {
 	hash       uint64
-	label      string
-	prev, next *operation // LRU list, most recent first
-	firstSeen  int64      // unix ns; start of the warm-up (reset by a re-baseline)
+	used       uint64     // batch generation of the last span (tracker.gen)
+	pos        uint64     // batch generation at which it took its place in the list
 	lastEpoch  int64      // newest current slot written
+	prev, next *operation // eviction list, see tracker.add
+	firing     bool       // some alert fires: spans are marked
+	judged     bool       // warmed up: its figures and regression flags are emitted
+	frozen     bool       // some alert is pending or firing: the baseline takes no new data
+	label      string
+	firstSeen  int64 // unix ns; start of the warm-up (reset by a re-baseline)
 
 	cur  [currentSlots]slot
 	base [baselineSlots]slot
 
 	alerts [numKinds]alertState
 	fig    [numKinds]figure
-	judged bool   // warmed up: its figures and regression flags are emitted
-	firing bool   // some alert fires: spans are marked
-	frozen bool   // some alert is pending or firing: the baseline takes no new data
 	types  string // firing types, comma-separated, for the regression.type mark
 }
 
@@ -124,6 +131,8 @@ type tracker struct {
 	ops        map[uint64]*operation
 	head, tail *operation
 	free       *operation // evicted operations, reused
+	gen        uint64     // batch generation: incremented once per batch of spans
+	moved      []*operation
 
 	scratchCur, scratchBase sketch.Sketch
 
@@ -156,19 +165,44 @@ func newTracker(cfg *Config) *tracker {
 	return t
 }
 
-// get returns the operation for hash, or nil. A hit moves it to the front of the LRU list.
+// nextBatch starts a batch of spans: operations seen from here on are stamped with a new
+// generation.
+func (t *tracker) nextBatch() { t.gen++ }
+
+// get returns the operation for hash, or nil. A hit only stamps the operation with the batch
+// generation; it is not moved in the list (see add): no write to its neighbours per span.
 func (t *tracker) get(hash uint64) *operation {
 	op := t.ops[hash]
-	if op != nil && op != t.head {
-		t.unlink(op)
-		t.pushFront(op)
+	if op != nil {
+		op.used = t.gen
 	}
 	return op
 }
 
-// add creates an operation, evicting the least recently seen one when the bound is reached.
+// add creates an operation at the front of the list. When the bound is reached it evicts the
+// least recently seen operation, found lazily ("second chance", as CLOCK does, but with a
+// generation instead of a bit): the list is ordered by the generation at which each operation
+// took its place (pos). The operations at the tail that were seen since (used != pos) are taken
+// off, sorted by their last use and put back at the front, until the tail is one not seen since
+// it took its place; that one is evicted. An operation moves at most once per eviction and only
+// when it was seen, so the cost is amortised O(1) and a span never touches the list. Like CLOCK
+// it approximates least-recently-seen: the operations moved in one eviction are ordered by their
+// last use, but one moved in an earlier eviction can stay behind them though seen later.
 func (t *tracker) add(hash uint64, label string, now int64) *operation {
 	if len(t.ops) >= t.cfg.MaxOperations && t.tail != nil {
+		moved := t.moved[:0]
+		for t.tail != nil && t.tail.used != t.tail.pos {
+			op := t.tail
+			t.unlink(op)
+			op.pos = op.used
+			moved = append(moved, op)
+		}
+		slices.SortStableFunc(moved, func(a, b *operation) int { return cmp.Compare(a.used, b.used) })
+		for _, op := range moved {
+			t.pushFront(op)
+		}
+		clear(moved)
+		t.moved = moved[:0]
 		old := t.tail
 		t.unlink(old)
 		delete(t.ops, old.hash)
@@ -183,6 +217,7 @@ func (t *tracker) add(hash uint64, label string, now int64) *operation {
 		op = new(operation)
 	}
 	op.init(hash, label, now)
+	op.used, op.pos = t.gen, t.gen
 	t.ops[hash] = op
 	t.pushFront(op)
 	return op
