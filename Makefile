@@ -39,7 +39,7 @@ test: deps tools build
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 unit-test:
-	$(GO) test -count=1 $$($(GO) list ./... | grep -v /test/e2e)
+	$(GO) test -count=1 $$($(GO) list ./... | grep -v -e /test/e2e -e /deploy)
 
 e2e-test: build
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./test/e2e/...
