@@ -222,7 +222,8 @@ func emailViews(n *notification) []emailAlertView {
 		add("Operation", a.Labels["operation"])
 		add("Severity", a.Labels["severity"])
 		add("Budget remaining", budgetRemaining(a.Values))
-		add("Burn rate", burnRates(a.Values))
+		add("Burn rate", alertBurnRates(a.Values, a.Labels))
+		add("Current vs baseline", regressionFigures(a.Values, a.Labels))
 		add("Active since", a.StartsAt.UTC().Format(time.RFC3339))
 		if a.Status != "firing" {
 			add("Resolved at", a.EndsAt.UTC().Format(time.RFC3339))

@@ -95,8 +95,11 @@ func slackPayload(cfg *SlackConfig, n *notification) slackMessage {
 		if b := budgetRemaining(a.Values); b != "" {
 			att.Fields = append(att.Fields, slackField{Title: "Budget remaining", Value: b, Short: true})
 		}
-		if br := burnRates(a.Values); br != "" {
+		if br := alertBurnRates(a.Values, a.Labels); br != "" {
 			att.Fields = append(att.Fields, slackField{Title: "Burn rate", Value: br, Short: true})
+		}
+		if rf := regressionFigures(a.Values, a.Labels); rf != "" {
+			att.Fields = append(att.Fields, slackField{Title: "Current vs baseline", Value: rf, Short: false})
 		}
 		if l := slackLinks(a.Annotations); l != "" {
 			att.Fields = append(att.Fields, slackField{Title: "Links", Value: l, Short: false})

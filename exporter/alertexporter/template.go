@@ -25,6 +25,8 @@ var templateFuncs = template.FuncMap{
 	"humanize":        humanize,
 	"budgetRemaining": budgetRemaining,
 	"burnRates":       burnRates,
+	"alertBurnRates":  alertBurnRates,
+	"regression":      regressionFigures,
 	"jaegerSearch":    jaegerSearch,
 	"value": func(values map[string]float64, key string) string {
 		if v, ok := values[key]; ok {
@@ -41,7 +43,8 @@ const (
 	defaultDescription = `{{ with .Labels.slo }}SLO {{ . }}{{ with $.Labels.long_window }} is burning its error budget over {{ . }}{{ with $.Labels.short_window }} and {{ . }}{{ end }}{{ end }}.{{ end }}` +
 		`{{ with .Labels.operation }}Operation {{ . }} regressed{{ with $.Labels.type }} ({{ . }}){{ end }}.{{ end }}` +
 		`{{ with budgetRemaining .Values }} Error budget remaining: {{ . }}.{{ end }}` +
-		`{{ with burnRates .Values }} Burn rate: {{ . }}.{{ end }}`
+		`{{ with alertBurnRates .Values .Labels }} Burn rate: {{ . }}.{{ end }}` +
+		`{{ with regression .Values .Labels }} Current vs baseline: {{ . }}.{{ end }}`
 	defaultJaegerSearch = `{{ jaegerSearch . }}`
 )
 
@@ -116,16 +119,17 @@ func budgetRemaining(values map[string]float64) string {
 	return ""
 }
 
+const burnRateMarker = "slo_error_budget_burn_rate"
+
 // burnRates lists the joined burn rates by window ("1h: 14.40×, 5m: 20.00×"), shortest key first.
 func burnRates(values map[string]float64) string {
-	const marker = "slo_error_budget_burn_rate"
 	var parts []string
 	for k, v := range values {
-		i := strings.Index(k, marker)
+		i := strings.Index(k, burnRateMarker)
 		if i < 0 {
 			continue
 		}
-		w := strings.TrimPrefix(k[i+len(marker):], "_")
+		w := strings.TrimPrefix(k[i+len(burnRateMarker):], "_")
 		if w == "" {
 			w = "now"
 		}
@@ -133,6 +137,73 @@ func burnRates(values map[string]float64) string {
 	}
 	sort.Slice(parts, func(i, j int) bool { return windowLess(parts[i], parts[j]) })
 	return strings.Join(parts, ", ")
+}
+
+// alertBurnRates is burnRates limited to the windows of the alert's burn-rate rule (its
+// long_window and short_window labels) when it has them and their values were joined: the slo
+// processor emits a burn rate for every window of the SLO, and the page is about two of them.
+func alertBurnRates(values map[string]float64, labels map[string]string) string {
+	long, short := labels["long_window"], labels["short_window"]
+	if long == "" && short == "" {
+		return burnRates(values)
+	}
+	picked := map[string]float64{}
+	for k, v := range values {
+		if i := strings.Index(k, burnRateMarker); i >= 0 {
+			if w := strings.TrimPrefix(k[i+len(burnRateMarker):], "_"); w == long || w == short {
+				picked[k] = v
+			}
+		}
+	}
+	if len(picked) == 0 {
+		return burnRates(values)
+	}
+	return burnRates(picked)
+}
+
+// regressionFigures describes a regression alert's joined figures as "current vs baseline
+// (ratio)", in the unit of its type: seconds per quantile for latency, percent for the error
+// rate, USD per request for cost. Empty when the alert has no such values.
+func regressionFigures(values map[string]float64, labels map[string]string) string {
+	const base, cur, ratio = "performance_regression_baseline", "performance_regression_current", "performance_regression_ratio"
+	format := func(v float64) string {
+		switch labels["type"] {
+		case "latency_regression":
+			return strconv.FormatFloat(v, 'g', 3, 64) + "s"
+		case "error_rate_regression":
+			return strconv.FormatFloat(100*v, 'g', 3, 64) + "%"
+		case "cost_regression":
+			return "$" + strconv.FormatFloat(v, 'g', 3, 64)
+		default:
+			return strconv.FormatFloat(v, 'g', 3, 64)
+		}
+	}
+	var parts []string
+	var r string
+	for k, v := range values {
+		i := strings.Index(k, base)
+		if i < 0 {
+			if strings.HasSuffix(k, ratio) {
+				r = " (" + round(v, 2) + "×)"
+			}
+			continue
+		}
+		q := strings.TrimPrefix(k[i+len(base):], "_")
+		c, ok := values[k[:i]+cur+k[i+len(base):]]
+		if !ok {
+			continue
+		}
+		p := format(c) + " vs " + format(v)
+		if q != "" {
+			p = "p" + strings.TrimPrefix(strings.TrimPrefix(q, "0."), "0") + " " + p
+		}
+		parts = append(parts, p)
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ", ") + r
 }
 
 // windowLess orders "5m: …" before "1h: …" before "1d: …" by parsed duration when possible.
