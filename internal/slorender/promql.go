@@ -139,7 +139,8 @@ func (src Source) recentExpr(s SLO, d time.Duration) string {
 	case kindSpans:
 		return src.renamed(src.spanEvents(d) + " > 0")
 	case kindRatio:
-		return src.renamed(sumBy(src.by, increase(src.den, d)) + " > 0")
+		// The processor counts a point of either counter that increased as an event.
+		return src.renamed(sumBy(src.by, increase(src.den, d)) + " > 0 or " + sumBy(src.by, increase(src.num, d)) + " > 0")
 	case kindGauge:
 		return "count_over_time(" + sloSel(recSliceBad, s.Config.Name, 0) + "[" + dur(d+s.Config.Budgeting.Slice) + "]) > 0"
 	}

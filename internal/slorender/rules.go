@@ -139,16 +139,15 @@ func sloGroups(s SLO, src Source) []group {
 		head += "; " + strings.Join(src.Notes, "; ")
 	}
 
+	g := group{name: "slo-" + name, comment: head}
 	if src.kind != kindProcessor && s.Timeslices() {
-		groups = append(groups, group{
-			name:     "slo-" + name + "-slices",
-			comment:  "Slices of " + name + ": one sample per slice, 1 bad, 0 good, none without events.",
-			interval: s.Config.Budgeting.Slice,
-			rules:    []rule{{record: recSliceBad, expr: src.sliceBadExpr(s), labels: [][2]string{sloLabel}}},
+		// One group, evaluated once per slice, so the rules after the slice see it at once.
+		g.interval = s.Config.Budgeting.Slice
+		g.rules = append(g.rules, rule{
+			comment: "one sample per slice: 1 bad, 0 good, none without events",
+			record:  recSliceBad, expr: src.sliceBadExpr(s), labels: [][2]string{sloLabel},
 		})
 	}
-
-	g := group{name: "slo-" + name, comment: head}
 	for _, win := range s.Windows {
 		wl := [2]string{"window", dur(win)}
 		if e := src.eventsExpr(s, win); e != "" {
