@@ -2,6 +2,11 @@ package alertexporter
 
 import (
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -129,4 +134,72 @@ func TestANotificationQueuedJustBeforeACrashDoesNotSupersedeTheFirstOneAfterRest
 	msgs := r.webhookMessages(t)
 	assert.Equal(t, "resolved", msgs[2].Status)
 	assert.Equal(t, int64(0), counter(t, tt, "otelcol_alert_notifications_superseded", nil))
+}
+
+// TestSecretsStayOutOfErrorsOnEveryHTTPPath: connection refused (the *url.Error quotes the
+// URL), a 4xx whose body echoes the path, and a 5xx, for each HTTP integration including
+// Alertmanager (whose URL gets /api/v2/alerts appended). These errors are what exporterhelper
+// logs ("Exporting failed. Will retry…", "…Rejecting data.").
+func TestSecretsStayOutOfErrorsOnEveryHTTPPath(t *testing.T) {
+	echo := newEchoServer(t)
+	refused := newRecorder(t)
+	refused.srv.Close()
+	integrations := func(base string) map[string]integration {
+		u := configopaque.String(base + "/services/T000/B000/s3cr3tt0k3n?token=qwerty")
+		return map[string]integration{
+			"webhook":      &webhookIntegration{cfg: &WebhookConfig{URL: u}},
+			"slack":        &slackIntegration{cfg: &SlackConfig{WebhookURL: u}},
+			"pagerduty":    &pagerdutyIntegration{cfg: &PagerDutyConfig{RoutingKey: "rk-s3cr3t", URL: string(u)}},
+			"alertmanager": &alertmanagerIntegration{integrationBase: integrationBase{clock: &fakeClock{now: t0}, cfg: createDefaultConfig().(*Config)}, cfg: &AlertmanagerConfig{URL: configopaque.String(base + "/s3cr3tt0k3n")}},
+		}
+	}
+	for _, c := range []struct {
+		name string
+		base string
+	}{
+		{"connection refused", refused.srv.URL},
+		{"a 400 echoing the request line", echo.URL + "/400"},
+		{"a 503 echoing the request line", echo.URL + "/503"},
+	} {
+		for kind, in := range integrations(c.base) {
+			t.Run(c.name+"/"+kind, func(t *testing.T) {
+				require.NoError(t, in.start(ctx(), nopHost(), nopTelemetry()))
+				err := in.notify(ctx(), &notification{Alerts: []notifAlert{{Status: "firing", Labels: map[string]string{"alertname": "A"}}}})
+				require.Error(t, err)
+				assert.NotContains(t, err.Error(), "s3cr3t")
+				assert.NotContains(t, err.Error(), "qwerty")
+			})
+		}
+	}
+}
+
+// newEchoServer answers with the status named by the first path element and echoes the
+// request's path and query in the body, as some proxies do.
+func newEchoServer(t *testing.T) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		code, _ := strconv.Atoi(strings.SplitN(strings.TrimPrefix(r.URL.Path, "/"), "/", 2)[0])
+		if code == 0 {
+			code = http.StatusNotFound
+		}
+		w.WriteHeader(code)
+		_, _ = w.Write([]byte("no route for " + r.URL.RequestURI()))
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// TestTLSCertificatesAreVerifiedByDefault: a receiver behind a certificate nobody configured
+// trust for is not delivered to.
+func TestTLSCertificatesAreVerifiedByDefault(t *testing.T) {
+	var hits atomic.Int32
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hits.Add(1) }))
+	t.Cleanup(srv.Close)
+	cfg := createDefaultConfig().(*Config)
+	cfg.Receivers = []ReceiverConfig{{Name: "hook", Webhook: &WebhookConfig{URL: configopaque.String(srv.URL)}}}
+	in := newIntegrations(&cfg.Receivers[0], &alertExporter{cfg: cfg, clock: &fakeClock{now: t0}})[0]
+	require.NoError(t, in.start(ctx(), nopHost(), nopTelemetry()))
+	err := in.notify(ctx(), &notification{Alerts: []notifAlert{{Status: "firing"}}})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "certificate")
+	assert.Zero(t, hits.Load())
 }
