@@ -64,6 +64,11 @@ type sloProcessor struct {
 	memo     []int8
 	condKeys []string
 
+	// evalMu serializes evaluations; evaluated is the reused list of the series one evaluated.
+	evalMu           sync.Mutex
+	evaluated        []evaluatedSeries
+	testHookBuilding func() // called while the batch is built, with p.mu released
+
 	mu          sync.Mutex
 	digest      *xxhash.Digest
 	ratioPrev   map[uint64]ratioPoint
@@ -572,11 +577,15 @@ func (p *sloProcessor) tick(ctx context.Context) {
 }
 
 func (p *sloProcessor) evaluate() pmetric.Metrics {
+	// One evaluation at a time: the batch below is built from the series' evaluation results
+	// after p.mu is released, and only an evaluation writes them.
+	p.evalMu.Lock()
+	defer p.evalMu.Unlock()
 	now := p.clock.Now()
 	nowNs := now.UnixNano()
 	ts := pcommon.NewTimestampFromTime(now)
+
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	p.lastTick = now
 	for r, n := range p.skipped {
 		if n > 0 {
@@ -584,41 +593,59 @@ func (p *sloProcessor) evaluate() pmetric.Metrics {
 			p.skipped[r] = 0
 		}
 	}
-
 	for k, rp := range p.ratioPrev {
 		if nowNs-rp.seen > int64(ratioStreamTTL) {
 			delete(p.ratioPrev, k)
 		}
 	}
-
-	md := pmetric.NewMetrics()
-	sm := md.ResourceMetrics().AppendEmpty().ScopeMetrics().AppendEmpty()
-	sm.Scope().SetName(metadata.ScopeName)
-	e := newEmitter(sm, ts, p.startTime)
-	e.reserve(p.slos)
-
+	evaluated := p.evaluated[:0]
 	for _, st := range p.slos {
 		for key, ser := range st.series {
-			p.evaluateSeries(st, ser, nowNs, e)
+			p.evaluateSeries(st, ser, nowNs)
+			evaluated = append(evaluated, evaluatedSeries{st, ser})
 			if len(st.groupBy) > 0 && st.c.model.Idle(ser.s, nowNs) {
 				delete(st.series, key)
 			}
 		}
 		if st.overflow != nil {
-			p.evaluateSeries(st, st.overflow, nowNs, e)
+			p.evaluateSeries(st, st.overflow, nowNs)
+			evaluated = append(evaluated, evaluatedSeries{st, st.overflow})
 			if st.c.model.Idle(st.overflow.s, nowNs) {
 				st.overflow = nil
 			}
 		}
 	}
+	p.evaluated = evaluated
+	p.mu.Unlock()
+
+	// Building the batch is most of a tick over many series: spans and metrics flow meanwhile.
+	// It reads what the evaluation above wrote (ser.ev, alert states, violation counters), the
+	// series' immutable labels and the SLOs' immutable slot names; consume* touch none of them.
+	if p.testHookBuilding != nil {
+		p.testHookBuilding()
+	}
+	md := pmetric.NewMetrics()
+	sm := md.ResourceMetrics().AppendEmpty().ScopeMetrics().AppendEmpty()
+	sm.Scope().SetName(metadata.ScopeName)
+	e := newEmitter(sm, ts, p.startTime)
+	e.reserve(evaluated)
+	for i, es := range evaluated {
+		e.series(es.st, es.ser)
+		evaluated[i] = evaluatedSeries{} // drop the references until the next tick
+	}
 	return md
 }
 
-func (p *sloProcessor) evaluateSeries(st *sloState, ser *series, now int64, e *emitter) {
+// evaluatedSeries is one series evaluated by the current tick, to emit.
+type evaluatedSeries struct {
+	st  *sloState
+	ser *series
+}
+
+func (p *sloProcessor) evaluateSeries(st *sloState, ser *series, now int64) {
 	m := st.c.model
 	m.Evaluate(ser.s, now, &ser.ev)
 	ser.evalOK = true
-	e.series(st, ser)
 	for _, slot := range ser.ev.Fired {
 		p.logger.Info("SLO alert firing",
 			zap.String("slo", st.name), zap.String("alertname", st.slotName[slot]), zap.String("severity", st.slotSeverity[slot]),
@@ -658,15 +685,10 @@ func newEmitter(sm pmetric.ScopeMetrics, ts, start pcommon.Timestamp) *emitter {
 }
 
 // reserve sizes the point slices once, so a tick over many series does not regrow them.
-func (e *emitter) reserve(slos []*sloState) {
-	var n, nw int
-	for _, st := range slos {
-		k := len(st.series)
-		if st.overflow != nil {
-			k++
-		}
-		n += k
-		nw += k * len(st.windowLabels)
+func (e *emitter) reserve(list []evaluatedSeries) {
+	n, nw := len(list), 0
+	for _, es := range list {
+		nw += len(es.st.windowLabels)
 	}
 	e.compliance.DataPoints().EnsureCapacity(n)
 	e.budget.DataPoints().EnsureCapacity(n)
