@@ -18,7 +18,8 @@ import (
 
 // The checkpoint holds the cumulative state of the four counter stores (and the explicit duration
 // histograms) so that after a restart the series continue with their original start timestamps
-// instead of starting over. Gauges (active agents, queue depth) are current values and are not
+// instead of starting over. It is written at each flush that follows new spans, before the
+// payload is sent (see flush). Gauges (active agents, queue depth) are current values and are not
 // saved. Format: magic, version, then per store a schema string and its series, then a CRC-32 of
 // everything before it. A checkpoint that does not decode is logged and ignored (fresh start).
 const (
@@ -71,19 +72,15 @@ func (c *spanMetricsConnector) schema(s *store) string {
 	return b.String()
 }
 
-func (c *spanMetricsConnector) saveCheckpoint(ctx context.Context) {
-	if c.storageClient == nil {
-		return
-	}
-	c.lock.Lock()
-	buf := c.encodeCheckpoint()
-	c.lock.Unlock()
+// writeCheckpoint stores an encoded checkpoint (see flush for when) and reports success.
+func (c *spanMetricsConnector) writeCheckpoint(ctx context.Context, buf []byte) bool {
 	if err := c.storageClient.Set(ctx, checkpointKey, buf); err != nil {
 		c.telemetry.checkpoint(ctx, false)
 		c.logger.Warn("Saving the span metrics checkpoint failed", zap.Error(err))
-		return
+		return false
 	}
 	c.telemetry.checkpoint(ctx, true)
+	return true
 }
 
 func (c *spanMetricsConnector) restore(ctx context.Context) {

@@ -69,7 +69,9 @@ type Config struct {
 	// new start timestamp, which Prometheus reads as a counter reset.
 	Storage *component.ID `mapstructure:"storage"`
 
-	// CheckpointInterval is how often the state is saved to Storage (also saved at shutdown).
+	// CheckpointInterval is deprecated and ignored: the checkpoint is written at every flush that
+	// follows new spans (a checkpoint older than the last flush would turn a restart after a
+	// crash into a traffic spike). Still accepted so existing configurations load.
 	CheckpointInterval time.Duration `mapstructure:"checkpoint_interval"`
 }
 
@@ -318,9 +320,6 @@ func (c *Config) Validate() error {
 	}
 	if c.Limits.MaxBatchIndexSpans < 0 {
 		add("limits.max_batch_index_spans: must be >= 0 (0 disables the ancestor lookup), got %d", c.Limits.MaxBatchIndexSpans)
-	}
-	if c.Storage != nil && c.CheckpointInterval <= 0 {
-		add("checkpoint_interval: must be > 0 when storage is set, got %s", c.CheckpointInterval)
 	}
 	if c.Storage != nil && c.AggregationTemporality == temporalityDelta {
 		add("storage: checkpointing keeps cumulative state and needs aggregation_temporality cumulative, got %q", c.AggregationTemporality)

@@ -97,11 +97,9 @@ func TestValidate(t *testing.T) {
 			c.Storage = &id
 			c.AggregationTemporality = temporalityDelta
 		}, `storage: checkpointing keeps cumulative state and needs aggregation_temporality cumulative, got "delta"`},
-		{"storage without a checkpoint interval is rejected", func(c *Config) {
-			id := component.MustNewID("file_storage")
-			c.Storage = &id
-			c.CheckpointInterval = 0
-		}, `checkpoint_interval: must be > 0 when storage is set`},
+		{"a negative (ignored) checkpoint interval is still rejected", func(c *Config) {
+			c.CheckpointInterval = -time.Second
+		}, `checkpoint_interval: must be >= 0, got -1s`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

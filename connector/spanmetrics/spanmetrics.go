@@ -124,6 +124,8 @@ type spanMetricsConnector struct {
 	index                          map[pcommon.SpanID]indexEntry
 	indexBuilt                     bool
 	stats                          batchStats
+	// dirty: spans were aggregated since the last checkpoint was written.
+	dirty bool
 
 	storageClient storage.Client
 	done          chan struct{}
@@ -211,20 +213,12 @@ func (c *spanMetricsConnector) loop() {
 	defer c.wg.Done()
 	flush := c.clock.NewTicker(c.cfg.MetricsFlushInterval)
 	defer flush.Stop()
-	var checkpoint <-chan time.Time
-	if c.storageClient != nil {
-		t := c.clock.NewTicker(c.cfg.CheckpointInterval)
-		defer t.Stop()
-		checkpoint = t.Chan()
-	}
 	for {
 		select {
 		case <-c.done:
 			return
 		case <-flush.Chan():
 			c.flush(context.Background())
-		case <-checkpoint:
-			c.saveCheckpoint(context.Background())
 		}
 	}
 }
@@ -236,9 +230,9 @@ func (c *spanMetricsConnector) Shutdown(ctx context.Context) error {
 		close(c.done)
 		c.wg.Wait()
 		// The metrics pipeline shuts down after this connector: the last interval is not lost.
+		// The flush also writes the last checkpoint.
 		c.flush(ctx)
 		if c.storageClient != nil {
-			c.saveCheckpoint(ctx)
 			err = c.storageClient.Close(ctx)
 			c.storageClient = nil
 		}
@@ -256,6 +250,7 @@ func (c *spanMetricsConnector) ConsumeTraces(ctx context.Context, td ptrace.Trac
 	now := pcommon.NewTimestampFromTime(c.clock.Now())
 	c.lock.Lock()
 	c.aggregate(td, now)
+	c.dirty = true
 	stats := c.stats
 	c.stats = batchStats{}
 	c.telemetry.activeSeries.Store(int64(c.seriesCount()))
@@ -688,12 +683,28 @@ func parseSpanKind(s string) (ptrace.SpanKind, bool) {
 	return ptrace.SpanKindUnspecified, false
 }
 
-// flush builds the payload under the lock and sends it after unlocking.
+// flush builds the payload under the lock and sends it after unlocking. With storage, the
+// state it sends is checkpointed first (when spans arrived since the last checkpoint): the
+// checkpoint always holds at least what Prometheus may have scraped, so a restart after a crash
+// continues every counter from a value no lower than its last exported one. A checkpoint older
+// than the last flush would make the counters go down at restart, which Prometheus reads as a
+// reset and counts the whole restored value as new increase: the traffic spike checkpointing is
+// meant to prevent.
 func (c *spanMetricsConnector) flush(ctx context.Context) {
 	c.lock.Lock()
 	md := c.buildMetrics(pcommon.NewTimestampFromTime(c.clock.Now()))
+	var checkpoint []byte
+	if c.storageClient != nil && c.dirty {
+		checkpoint = c.encodeCheckpoint()
+		c.dirty = false
+	}
 	c.telemetry.activeSeries.Store(int64(c.seriesCount()))
 	c.lock.Unlock()
+	if checkpoint != nil && !c.writeCheckpoint(ctx, checkpoint) {
+		c.lock.Lock()
+		c.dirty = true // retried at the next flush
+		c.lock.Unlock()
+	}
 	if md.DataPointCount() == 0 {
 		return
 	}

@@ -237,6 +237,60 @@ func TestCheckpointRestoresCumulativeStateAcrossARestart(t *testing.T) {
 	assert.Positive(t, after.internalCount(t, "otelcol_amas_spanmetrics_checkpoints", "outcome", "ok"))
 }
 
+func TestARestartAfterACrashNeverLowersACounterBelowItsLastExportedValue(t *testing.T) {
+	ctx := context.Background()
+	st := newMemStorage()
+	id := component.MustNewID("file_storage")
+	host := hostWithExtensions{id: st}
+	cfg := createDefaultConfig().(*Config)
+	cfg.Storage = &id
+
+	before := newTestConnector(t, cfg)
+	require.NoError(t, before.c.Start(ctx, host))
+	require.NoError(t, before.c.ConsumeTraces(ctx, agentRuns(10, 2, 0)))
+	before.clock.Advance(cfg.MetricsFlushInterval)
+	before.c.flush(ctx)
+	require.NoError(t, before.c.ConsumeTraces(ctx, agentRuns(10, 2, 0)))
+	before.clock.Advance(cfg.MetricsFlushInterval)
+	before.c.flush(ctx)
+	exported := lastMetrics(t, before) // what Prometheus scraped last
+	// The process is killed here: no Shutdown, so no final checkpoint. Stop the loop goroutine
+	// without the shutdown path's flush.
+	close(before.c.done)
+	before.c.wg.Wait()
+
+	after := newTestConnector(t, cfg)
+	after.clock.Advance(time.Minute)
+	require.NoError(t, after.c.Start(ctx, host))
+	require.NoError(t, after.c.ConsumeTraces(ctx, agentRuns(2, 2, 0)))
+	after.c.flush(ctx)
+	md := lastMetrics(t, after)
+	require.NoError(t, after.c.Shutdown(ctx))
+
+	last := requestsOf(t, exported, "agent-0", "invoke_agent", "ok")
+	require.Equal(t, 10.0, last)
+	assert.Equal(t, last+1, requestsOf(t, md, "agent-0", "invoke_agent", "ok"),
+		"the counter continues from its last exported value: a lower value with the same start would be read as a reset and its whole value as new traffic")
+	assert.Equal(t, startOf(t, exported, "amas.agent.requests"), startOf(t, md, "amas.agent.requests"))
+}
+
+func TestAFlushWithoutNewSpansWritesNoCheckpoint(t *testing.T) {
+	ctx := context.Background()
+	st := newMemStorage()
+	id := component.MustNewID("file_storage")
+	cfg := createDefaultConfig().(*Config)
+	cfg.Storage = &id
+	h := newTestConnector(t, cfg)
+	require.NoError(t, h.c.Start(ctx, hostWithExtensions{id: st}))
+	require.NoError(t, h.c.ConsumeTraces(ctx, agentRuns(3, 1, 0)))
+	h.c.flush(ctx)
+	require.Equal(t, int64(1), h.internalCount(t, "otelcol_amas_spanmetrics_checkpoints", "outcome", "ok"))
+	h.c.flush(ctx)
+	h.c.flush(ctx)
+	assert.Equal(t, int64(1), h.internalCount(t, "otelcol_amas_spanmetrics_checkpoints", "outcome", "ok"), "an idle collector does not rewrite the same state")
+	require.NoError(t, h.c.Shutdown(ctx))
+}
+
 func TestRestartWithoutStorageStartsNewSeriesThatPrometheusReadsAsAReset(t *testing.T) {
 	ctx := context.Background()
 	before := newTestConnector(t, createDefaultConfig().(*Config))
