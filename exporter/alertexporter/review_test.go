@@ -203,3 +203,35 @@ func TestTLSCertificatesAreVerifiedByDefault(t *testing.T) {
 	assert.Contains(t, err.Error(), "certificate")
 	assert.Zero(t, hits.Load())
 }
+
+// TestARestartAfterALongStopDoesNotResolveAlertsBeforeTheEmittersReportAgain: the collector was
+// down longer than resolve_timeout. Its downtime is not the emitters' silence: the restored
+// alerts get a full resolve_timeout for the slo and regression processors (restarted too) to
+// report them again, instead of a resolve at the first flush and a second page right after.
+func TestARestartAfterALongStopDoesNotResolveAlertsBeforeTheEmittersReportAgain(t *testing.T) {
+	r := newRecorder(t)
+	clk := &fakeClock{now: t0}
+	host, _ := newStorageHost()
+	cfg := withStorage(testConfig(r.srv.URL))
+	e1 := startExporter(t, cfg, clk, host)
+	consume(t, e1, batch(clk.Now(), []point{burn("agent_availability", t0, alertstate.StateFiring)}))
+	clk.Advance(10 * time.Second)
+	e1.tick(ctx())
+	waitCount(t, r, 1)
+	require.NoError(t, e1.Shutdown(ctx()))
+
+	clk.Advance(2 * cfg.ResolveTimeout) // the collector is down for a while
+	e2, tt := startExporterT(t, cfg, clk, host)
+	for i := 0; i < 3; i++ { // the emitters' first evaluations come after the first group flush
+		clk.Advance(cfg.Route.GroupWait)
+		e2.tick(ctx())
+	}
+	consume(t, e2, batch(clk.Now(), []point{burn("agent_availability", t0, alertstate.StateFiring)}))
+	for i := 0; i < 5; i++ {
+		clk.Advance(time.Minute)
+		consume(t, e2, batch(clk.Now(), []point{burn("agent_availability", t0, alertstate.StateFiring)}))
+		e2.tick(ctx())
+	}
+	assert.Equal(t, int64(0), counter(t, tt, "otelcol_alert_notifications_enqueued", nil), "neither a resolve nor a second page")
+	assert.Len(t, r.received(), 1)
+}

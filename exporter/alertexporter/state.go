@@ -111,6 +111,11 @@ func (e *alertExporter) loadCheckpoint(ctx context.Context) error {
 		}
 		rec := &alertRec{fp: a.Fingerprint, labels: a.Labels, state: a.State, startsAt: a.StartsAt,
 			endsAt: a.EndsAt, lastSeen: a.LastSeen, values: a.Values}
+		if rec.state != alertstate.StateResolved && rec.lastSeen.Before(now) {
+			// The collector's downtime is not the emitters' silence: give the slo and
+			// regression processors, restarted too, a full resolve_timeout to report again.
+			rec.lastSeen = now
+		}
 		e.alerts[rec.fp] = rec
 		if rec.state == alertstate.StateFiring || rec.state == alertstate.StateResolved {
 			e.attach(rec, now)
