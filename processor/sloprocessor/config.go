@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/collector/component"
@@ -186,6 +187,19 @@ func (c *Config) compile(set component.TelemetrySettings) ([]*compiledSLO, error
 	if err := c.Alerting.validate("alerting"); err != nil {
 		errs = append(errs, err)
 	}
+	// The processor's rules are checked once on their own; what depends on an SLO's window is
+	// checked per SLO.
+	procRuleErrs := map[string]bool{}
+	for j, r := range c.Alerting.BurnRateRules {
+		rule := slomath.BurnRule{
+			Severity: slomath.Severity(r.Severity), LongWindow: r.LongWindow, ShortWindow: r.ShortWindow,
+			BudgetConsumed: r.BudgetConsumed, BurnRate: r.BurnRate, For: r.For,
+		}
+		for _, e := range leafErrors(rule.Validate(math.MaxInt64)) {
+			procRuleErrs[fmt.Sprintf("burn_rate_rules[%d].%s", j, e.Error())] = true
+			add("alerting.burn_rate_rules[%d].%w", j, e)
+		}
+	}
 	slos := c.effectiveSLOs()
 	out := make([]*compiledSLO, 0, len(slos))
 	names := map[string]int{}
@@ -197,7 +211,7 @@ func (c *Config) compile(set component.TelemetrySettings) ([]*compiledSLO, error
 			add("%s.name: must be unique, %q is also slos[%d]", path, s.Name, j)
 		}
 		names[s.Name] = i
-		cs, err := c.compileSLO(path, s, set)
+		cs, err := c.compileSLO(path, s, set, procRuleErrs)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -254,7 +268,9 @@ func (c *Config) merged(s SLOConfig) AlertingConfig {
 	return a
 }
 
-func (c *Config) compileSLO(path string, s SLOConfig, set component.TelemetrySettings) (*compiledSLO, error) {
+// compileSLO compiles one SLO; procRuleErrs are the problems of the processor's own burn-rate
+// rules whatever the SLO window (already reported), as the math words them.
+func (c *Config) compileSLO(path string, s SLOConfig, set component.TelemetrySettings, procRuleErrs map[string]bool) (*compiledSLO, error) {
 	var errs []error
 	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	cs := &compiledSLO{cfg: s}
@@ -370,19 +386,54 @@ func (c *Config) compileSLO(path string, s SLOConfig, set component.TelemetrySet
 		spec.NoData = slomath.NoData{Enabled: nd.Enabled, After: nd.After, For: nd.For}
 		cs.noDataSv = nd.Severity
 	}
+	// The math checks the SLO as a whole (windows against rules); its messages name the spec's
+	// fields, which are put back at their YAML paths here.
+	rulesPath, inherited := "alerting.burn_rate_rules", true
+	if s.Alerting != nil && s.Alerting.BurnRateRules != nil {
+		rulesPath, inherited = path+".alerting.burn_rate_rules", false
+	}
+	var specErr error
 	if len(errs) == 0 {
-		m, err := slomath.NewModel(spec)
-		if err != nil {
-			errs = append(errs, prefixErr(path, err))
+		cs.model, specErr = slomath.NewModel(spec)
+	} else {
+		specErr = spec.Validate()
+	}
+	for _, e := range leafErrors(specErr) {
+		msg := e.Error()
+		switch {
+		case strings.HasPrefix(msg, "burn_rate_rules"):
+			if inherited {
+				if !procRuleErrs[msg] { // those are reported once, by compile
+					add("%s%s (for %s, %q)", rulesPath, strings.TrimPrefix(msg, "burn_rate_rules"), path, s.Name)
+				}
+			} else {
+				add("%s%s", rulesPath, strings.TrimPrefix(msg, "burn_rate_rules"))
+			}
+		case strings.HasPrefix(msg, "budget_thresholds"), strings.HasPrefix(msg, "no_data"), strings.HasPrefix(msg, "resolved_retention"):
+			// reported at their own path by the alerting and processor checks
+		default:
+			errs = append(errs, fmt.Errorf("%s.%w", path, e))
 		}
-		cs.model = m
-	} else if err := spec.Validate(); err != nil {
-		errs = append(errs, prefixErr(path, err))
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
 	return cs, nil
+}
+
+// leafErrors flattens joined errors.
+func leafErrors(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, leafErrors(e)...)
+		}
+		return out
+	}
+	return []error{err}
 }
 
 func checkFinite(errs *[]error, path string, v float64) {

@@ -115,7 +115,28 @@ func TestConfigValidateReportsEveryProblemWithItsPath(t *testing.T) {
 		}}
 		err := c.Validate()
 		require.Error(t, err)
-		assert.Contains(t, err.Error(), `slos[0].burn_rate_rules[0].severity: must be "page" or "ticket", got "urgent"`)
-		assert.Contains(t, err.Error(), "slos[0].burn_rate_rules[0].long_window: must not exceed the SLO window 720h0m0s, got 1000h0m0s")
+		assert.Contains(t, err.Error(), `slos[0].alerting.burn_rate_rules[0].severity: must be "page" or "ticket", got "urgent"`)
+		assert.Contains(t, err.Error(), "slos[0].alerting.burn_rate_rules[0].long_window: must not exceed the SLO window 720h0m0s, got 1000h0m0s")
+	})
+	t.Run("Inherited burn-rate rules are reported at the processor's path, naming the SLO they do not fit.", func(t *testing.T) {
+		c := createDefaultConfig().(*Config)
+		week := DefaultSLOs()[0]
+		week.Name, week.Window = "weekly", 7*24*time.Hour
+		c.SLOs = []SLOConfig{DefaultSLOs()[0], week}
+		c.Alerting.BurnRateRules = []BurnRateRuleConfig{
+			{Severity: "ticket", LongWindow: 10 * 24 * time.Hour, ShortWindow: 6 * time.Hour, BudgetConsumed: 0.1, For: -time.Minute},
+		}
+		err := c.Validate()
+		require.Error(t, err)
+		assert.Equal(t, "alerting.burn_rate_rules[0].for: must be ≥ 0, got -1m0s\n"+
+			`alerting.burn_rate_rules[0].long_window: must not exceed the SLO window 168h0m0s, got 240h0m0s (for slos[1], "weekly")`,
+			err.Error())
+	})
+	t.Run("A bad processor-level budget threshold is reported once, at its path.", func(t *testing.T) {
+		c := createDefaultConfig().(*Config)
+		c.Alerting.BudgetThresholds.Critical = 1.5
+		err := c.Validate()
+		require.Error(t, err)
+		assert.Equal(t, "alerting.budget_thresholds.critical: must be in [0,1], got 1.5", err.Error())
 	})
 }
