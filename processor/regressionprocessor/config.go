@@ -87,7 +87,17 @@ type CostConfig struct {
 	Attribute      string  `mapstructure:"attribute"`
 	RelativeMargin float64 `mapstructure:"relative_margin"`
 	AbsoluteMargin float64 `mapstructure:"absolute_margin"`
+	// MaxPerSpan: a cost above it (USD) is bad input, counted and ignored, like the
+	// amas_spanmetrics connector's limits.max_cost_per_span.
+	MaxPerSpan float64 `mapstructure:"max_per_span"`
 }
+
+// costOutlierFactor caps what one span adds to an operation's cost at this many times its
+// baseline cost per request, so that one very expensive run cannot move the current window's mean
+// across the margins on its own (the mean, unlike the latency quantiles, has no resistance to
+// outliers), while a model change that raises every request's cost is still seen in full up to
+// this factor.
+const costOutlierFactor = 10
 
 // BaselineReset asks for the baseline of Operation (its label, or "*" for every operation) to be
 // dropped. It is applied once per Generation: raise the generation to reset again. The applied
@@ -133,6 +143,7 @@ func createDefaultConfig() component.Config {
 			Attribute:      DefaultCostAttribute,
 			RelativeMargin: 0.5,
 			AbsoluteMargin: 0.001,
+			MaxPerSpan:     1000,
 		},
 		RebaselineAfter:    24 * time.Hour,
 		MarkSpans:          true,
@@ -227,6 +238,9 @@ func (c *Config) Validate() error {
 	}
 	if !finite(c.Cost.AbsoluteMargin) || c.Cost.AbsoluteMargin < 0 {
 		add("cost.absolute_margin: must be a finite number >= 0, got %v", c.Cost.AbsoluteMargin)
+	}
+	if !finite(c.Cost.MaxPerSpan) || c.Cost.MaxPerSpan <= 0 {
+		add("cost.max_per_span: must be a finite number > 0, got %v", c.Cost.MaxPerSpan)
 	}
 
 	if c.RebaselineAfter < 0 {

@@ -57,6 +57,9 @@ type stream struct {
 	// outliers: the next n spans take outlierScale × the median.
 	outliers     int
 	outlierScale float64
+	// costOutliers: the next n spans cost costOutlierScale × cost.
+	costOutliers     int
+	costOutlierScale float64
 
 	batch  ptrace.Traces // reused between rounds for speed
 	batchN int
@@ -106,7 +109,12 @@ func (s *stream) fill(td ptrace.Traces, n int, now time.Time) {
 			sp.Status().SetCode(ptrace.StatusCodeOk)
 		}
 		if s.cost > 0 {
-			sp.Attributes().PutDouble(DefaultCostAttribute, s.cost*(0.8+0.4*s.r.Float64()))
+			c := s.cost * (0.8 + 0.4*s.r.Float64())
+			if s.costOutliers > 0 {
+				s.costOutliers--
+				c = s.cost * s.costOutlierScale
+			}
+			sp.Attributes().PutDouble(DefaultCostAttribute, c)
 		}
 	}
 }

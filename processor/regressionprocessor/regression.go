@@ -283,9 +283,12 @@ func (p *regressionProcessor) processTraces(_ context.Context, td ptrace.Traces)
 						case pcommon.ValueTypeInt:
 							cost, hasCost = float64(v.Int()), true
 						}
-						if hasCost && !(cost >= 0 && cost <= math.MaxFloat64) {
+						if hasCost && !(cost >= 0 && cost <= tr.cfg.Cost.MaxPerSpan) {
 							badCost++
 							hasCost = false
+						}
+						if hasCost && op.costCap > 0 && cost > op.costCap {
+							cost = op.costCap
 						}
 					}
 				}

@@ -184,6 +184,34 @@ func TestASingleAbsurdlyLongSpanDoesNotFire(t *testing.T) {
 	}
 }
 
+func TestASingleVeryExpensiveRunDoesNotFireACostRegression(t *testing.T) {
+	s := newSim(t, createDefaultConfig().(*Config))
+	st := newStream(23, "researcher")
+	st.rate = 1 // 600 requests per current window: one $5 run would raise the mean by 80%
+	warmUp(s, st)
+	st.costOutliers, st.costOutlierScale = 1, 500
+	for range 15 {
+		s.interval(st)
+		assert.Equal(t, phaseInactive, s.phase(st.label(), kindCost), "evaluation %d", s.evals)
+	}
+}
+
+func TestCostsAboveTheLimitAreSkippedAsBadInput(t *testing.T) {
+	cfg := createDefaultConfig().(*Config)
+	s := newSim(t, cfg)
+	st := newStream(24, "researcher")
+	st.cost = 1e300
+	s.interval(st)
+	op := s.op(st.label())
+	require.NotNil(t, op)
+	var costN uint64
+	for i := range op.cur {
+		costN += op.cur[i].costN
+	}
+	assert.Zero(t, costN, "no absurd cost enters the window")
+	assert.Positive(t, s.counter("otelcol_processor_regression_spans_skipped", "reason", "invalid_cost"))
+}
+
 func TestATooSmallAbsoluteChangeIsNotPaged(t *testing.T) {
 	s := newSim(t, createDefaultConfig().(*Config))
 	st := newStream(21, "cache")

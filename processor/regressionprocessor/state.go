@@ -82,6 +82,7 @@ type operation struct {
 	pos        uint64     // batch generation at which it took its place in the list
 	lastEpoch  int64      // newest current slot written
 	prev, next *operation // eviction list, see tracker.add
+	costCap    float64    // most a span adds to the cost: costOutlierFactor × baseline mean; 0: none
 	firing     bool       // some alert fires: spans are marked
 	judged     bool       // warmed up: its figures and regression flags are emitted
 	frozen     bool       // some alert is pending or firing: the baseline takes no new data
@@ -349,6 +350,10 @@ func (t *tracker) judge(op *operation, now int64) {
 	}
 	op.clearFigures()
 	op.judged = now-op.firstSeen >= int64(cfg.WarmUp)
+	op.costCap = 0
+	if baseCostN >= uint64(cfg.MinSamples) && baseCost > 0 {
+		op.costCap = costOutlierFactor * baseCost / float64(baseCostN)
+	}
 	curN, baseN := t.scratchCur.Count(), t.scratchBase.Count()
 	minN := uint64(cfg.MinSamples)
 
