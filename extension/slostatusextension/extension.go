@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -180,11 +181,23 @@ type errorDocument struct {
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
+	writeJSONIndent(w, code, v, false)
+}
+
+// writeJSONIndent writes compact JSON, or indented JSON for ?pretty=true.
+func writeJSONIndent(w http.ResponseWriter, code int, v any, pretty bool) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
+	if pretty {
+		enc.SetIndent("", "  ")
+	}
 	_ = enc.Encode(v)
+}
+
+func isPretty(r *http.Request) bool {
+	v := r.URL.Query().Get("pretty")
+	return v == "true" || v == "1"
 }
 
 // snapshot reads the processors once and judges their health.
@@ -263,7 +276,9 @@ func (e *statusExtension) snapshot() snapshot {
 	return s
 }
 
-func (e *statusExtension) statusDocument(withHistory bool) StatusDocument {
+// statusDocument builds the status; withHistory attaches the budget history to at most
+// historyGroups groups per SLO (the lowest budgets first; 0: every group).
+func (e *statusExtension) statusDocument(withHistory bool, historyGroups int) StatusDocument {
 	s := e.snapshot()
 	if withHistory {
 		// A reader of the history gets the newest reading too: the last sample of a ring is
@@ -279,10 +294,20 @@ func (e *statusExtension) statusDocument(withHistory bool) StatusDocument {
 		for _, so := range st.SLOs {
 			out := buildSLO(st.ID, so)
 			if withHistory {
-				for i := range out.Groups {
+				idx := make([]int, len(out.Groups))
+				for i := range idx {
+					idx[i] = i
+				}
+				slices.SortStableFunc(idx, func(a, b int) int {
+					return cmpFloat(out.Groups[a].BudgetRemainingPercent, out.Groups[b].BudgetRemainingPercent)
+				})
+				if historyGroups > 0 && len(idx) > historyGroups {
+					idx = idx[:historyGroups]
+				}
+				for _, i := range idx {
 					out.Groups[i].BudgetHistory = e.hist.get(seriesKey(st.ID, so.Name, out.Groups[i].Labels))
 					if out.Groups[i].BudgetHistory == nil {
-						out.Groups[i].BudgetHistory = [][2]Float{}
+						out.Groups[i].BudgetHistory = History{}
 					}
 				}
 			}
@@ -309,11 +334,30 @@ func (e *statusExtension) serveStatus(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, errorDocument{SchemaVersion: SchemaVersion, Error: "history: must be true or false, got " + quote(v)})
 		return
 	}
-	doc := e.statusDocument(withHistory)
+	historyGroups := 0
+	if v := q.Get("history_groups"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			writeJSON(w, http.StatusBadRequest, errorDocument{SchemaVersion: SchemaVersion, Error: "history_groups: must be a whole number ≥ 0, got " + quote(v)})
+			return
+		}
+		historyGroups = n
+	}
+	doc := e.statusDocument(withHistory, historyGroups)
 	if names := listParam(q["slo"]); len(names) > 0 {
 		doc.SLOs = slices.DeleteFunc(doc.SLOs, func(s SLO) bool { return !slices.Contains(names, s.Name) })
 	}
-	writeJSON(w, http.StatusOK, doc)
+	writeJSONIndent(w, http.StatusOK, doc, isPretty(r))
+}
+
+func cmpFloat(a, b Float) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
 }
 
 func quote(s string) string { b, _ := json.Marshal(s); return string(b) }
@@ -397,10 +441,10 @@ func (e *statusExtension) serveViolations(w http.ResponseWriter, r *http.Request
 	}
 	sevRank := map[string]int{"critical": 0, "high": 1, "warning": 2, "info": 3}
 	slices.SortStableFunc(doc.Violations, func(a, b Violation) int { return sevRank[a.Severity] - sevRank[b.Severity] })
-	writeJSON(w, http.StatusOK, doc)
+	writeJSONIndent(w, http.StatusOK, doc, isPretty(r))
 }
 
-func (e *statusExtension) serveHealth(w http.ResponseWriter, _ *http.Request) {
+func (e *statusExtension) serveHealth(w http.ResponseWriter, r *http.Request) {
 	s := e.snapshot()
 	doc := HealthDocument{
 		SchemaVersion: SchemaVersion, GeneratedAt: s.now.UTC(), Status: s.health, Healthy: s.health != healthUnhealthy,
@@ -410,5 +454,5 @@ func (e *statusExtension) serveHealth(w http.ResponseWriter, _ *http.Request) {
 	if !doc.Healthy {
 		code = http.StatusServiceUnavailable
 	}
-	writeJSON(w, code, doc)
+	writeJSONIndent(w, code, doc, isPretty(r))
 }

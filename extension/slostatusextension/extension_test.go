@@ -372,3 +372,23 @@ func TestSamplingOnTheTickerFillsTheHistory(t *testing.T) {
 	assert.Equal(t, 3, e.hist.info().Series, "one series per SLO group with data")
 	require.NoError(t, e.Shutdown(t.Context()))
 }
+
+func TestHistoryGroupsLimitsTheHistoryToTheWorstGroups(t *testing.T) {
+	e, _, _, srv := newTestExtension(t, nil)
+	e.sample()
+	_, body := get(t, srv.URL+pathStatus+"?history=true&history_groups=1")
+	var doc StatusDocument
+	require.NoError(t, json.Unmarshal(body, &doc))
+	lat := doc.SLOs[1]
+	require.Len(t, lat.Groups, 2)
+	assert.Nil(t, lat.Groups[0].BudgetHistory, "critic (100%) gets no history")
+	assert.NotNil(t, lat.Groups[1].BudgetHistory, "planner (12.5%), the worst group, gets its history")
+	assert.NotContains(t, string(body), "\n  ", "compact JSON by default")
+
+	resp, body := get(t, srv.URL+pathStatus+"?history=true&history_groups=-1")
+	assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	assert.Contains(t, string(body), `history_groups: must be a whole number ≥ 0, got \"-1\"`)
+
+	_, body = get(t, srv.URL+pathStatus+"?pretty=true")
+	assert.Contains(t, string(body), "\n  \"schema_version\": \"1\"", "?pretty=true indents")
+}

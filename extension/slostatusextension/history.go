@@ -118,14 +118,14 @@ func (h *history) record(now time.Time, statuses []sloprocessor.Status) {
 }
 
 // get returns a copy of a group's history as [unix seconds, percent] pairs.
-func (h *history) get(key string) [][2]Float {
+func (h *history) get(key string) History {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	r := h.series[key]
 	if r == nil {
 		return nil
 	}
-	out := make([][2]Float, len(r.samples))
+	out := make(History, len(r.samples))
 	for i, s := range r.samples {
 		out[i] = [2]Float{Float(float64(s.t) / 1e3), Float(s.v)}
 	}

@@ -23,11 +23,46 @@ type Float float64
 
 // MarshalJSON writes null for NaN and ±Inf, which JSON cannot carry.
 func (f Float) MarshalJSON() ([]byte, error) {
+	return f.appendJSON(make([]byte, 0, 24)), nil
+}
+
+func (f Float) appendJSON(b []byte) []byte {
 	v := float64(f)
 	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return append(b, "null"...)
+	}
+	// encoding/json's format: shortest representation, exponent only for very small or large.
+	format := byte('f')
+	if a := math.Abs(v); a != 0 && (a < 1e-6 || a >= 1e21) {
+		format = 'e'
+	}
+	return strconv.AppendFloat(b, v, format, -1, 64)
+}
+
+// History is [unix seconds, budget remaining percent] pairs, oldest first.
+type History [][2]Float
+
+// MarshalJSON writes the pairs in one buffer (a history has hundreds of them).
+func (h History) MarshalJSON() ([]byte, error) {
+	if h == nil {
 		return []byte("null"), nil
 	}
-	return json.Marshal(v)
+	b := make([]byte, 0, 2+len(h)*24)
+	b = append(b, '[')
+	for i, p := range h {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '[')
+		for j, v := range p {
+			if j > 0 {
+				b = append(b, ',')
+			}
+			b = v.appendJSON(b)
+		}
+		b = append(b, ']')
+	}
+	return append(b, ']'), nil
 }
 
 // round9 drops float noise from derived constants (100 × (1 − 0.995) = 0.5000000000000004).
@@ -122,7 +157,7 @@ type SLOGroup struct {
 	BurnRates              []BurnRate        `json:"burn_rates"`
 	Alerts                 []Alert           `json:"alerts"`
 	Violations             map[string]uint64 `json:"violations"`
-	BudgetHistory          [][2]Float        `json:"budget_history,omitempty"`
+	BudgetHistory          History           `json:"budget_history,omitempty"`
 }
 
 // Window is the SLI and burn rate over one window.

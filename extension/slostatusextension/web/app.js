@@ -3,7 +3,8 @@
 "use strict";
 
 const SVGNS = "http://www.w3.org/2000/svg";
-const STATUS_URL = "/observability/slo/status?history=true";
+const MAX_GROUPS = 12; // groups drawn per SLO; the JSON API has them all
+const STATUS_URL = "/observability/slo/status?history=true&history_groups=" + MAX_GROUPS;
 
 // h builds an HTML element: h("td", {class: "num"}, "text", child...).
 function h(tag, attrs, ...children) {
@@ -172,8 +173,6 @@ function alertList(group, nowMs) {
       badge(a.state), " ", badge(a.severity), " ", a.name,
       a.long_window ? ` (${a.long_window} ∧ ${a.short_window})` : "", " · since ", ago(a.active_since, nowMs))));
 }
-
-const MAX_GROUPS = 12;
 
 function renderCards(slos, nowMs) {
   const cards = slos.map((slo) => {
