@@ -57,6 +57,11 @@ type aggrGroup struct {
 type logEntry struct {
 	firing map[uint64]struct{}
 	at     time.Time
+	// maybe holds alerts a notification about to be queued announces as firing, checkpointed
+	// before the enqueue and cleared by the commit after it. A kill in between leaves them
+	// here: they count as announced for resolves (so a resolve is never lost) but not for new
+	// firings (so the page is repeated rather than lost).
+	maybe map[uint64]struct{}
 }
 
 // seqState orders the notifications of one log key: a request older than one already

@@ -28,6 +28,9 @@ func (e *alertExporter) tick(ctx context.Context) {
 	e.mu.Lock()
 	e.expire(now)
 	out := e.flushDue(now)
+	if e.storage != nil && len(out) > 0 {
+		e.recordIntents(ctx, out)
+	}
 	e.mu.Unlock()
 
 	ok := make([]bool, len(out))
@@ -42,7 +45,7 @@ func (e *alertExporter) tick(ctx context.Context) {
 		if !ok[i] {
 			continue
 		}
-		e.nflog[p.key] = &logEntry{firing: p.firing, at: now}
+		e.nflog[p.key] = &logEntry{firing: p.firing, at: now, maybe: e.stillMaybe(p)}
 		changed = true
 	}
 	e.gc(now)
@@ -60,6 +63,56 @@ func (e *alertExporter) tick(ctx context.Context) {
 		if ok[i] {
 			e.tel.enqueued(p.n.Receiver, p.n.Integration)
 		}
+	}
+}
+
+// stillMaybe is what stays possibly announced once p is queued: the alerts of the log's maybe
+// set that p neither announces firing nor resolves (only a refresh leaves any). Called with
+// e.mu held.
+func (e *alertExporter) stillMaybe(p pending) map[uint64]struct{} {
+	entry := e.nflog[p.key]
+	if entry == nil || len(entry.maybe) == 0 {
+		return nil
+	}
+	var out map[uint64]struct{}
+	for fp := range entry.maybe {
+		if _, ok := p.firing[fp]; ok {
+			continue
+		}
+		if p.n.mentions(fp) {
+			continue
+		}
+		if out == nil {
+			out = map[uint64]struct{}{}
+		}
+		out[fp] = struct{}{}
+	}
+	return out
+}
+
+// recordIntents notes, before anything is queued, which alerts the notifications about to be
+// queued announce, and checkpoints that: a kill after the enqueue and before the commit's
+// checkpoint then leaves them as possibly announced, and their resolves are still sent. Called
+// with e.mu held.
+func (e *alertExporter) recordIntents(ctx context.Context, out []pending) {
+	for _, p := range out {
+		entry := e.nflog[p.key]
+		if entry == nil {
+			entry = &logEntry{firing: map[uint64]struct{}{}}
+			e.nflog[p.key] = entry
+		}
+		if entry.maybe == nil {
+			entry.maybe = make(map[uint64]struct{}, len(p.firing))
+		}
+		for fp := range p.firing {
+			if _, ok := entry.firing[fp]; !ok {
+				entry.maybe[fp] = struct{}{}
+			}
+		}
+	}
+	if err := e.writeCheckpoint(ctx); err != nil {
+		e.tel.checkpointFailed()
+		e.logger.Debug("Checkpoint failed", zap.Error(err))
 	}
 }
 
@@ -117,6 +170,15 @@ func (e *alertExporter) flushDue(now time.Time) []pending {
 			for fp := range notified {
 				if _, ok := firing[fp]; !ok {
 					gone = append(gone, fp)
+				}
+			}
+			if entry != nil {
+				for fp := range entry.maybe {
+					_, f := firing[fp]
+					_, n := notified[fp]
+					if !f && !n {
+						gone = append(gone, fp)
+					}
 				}
 			}
 			interval := g.route.repeatInterval
@@ -326,6 +388,9 @@ func (e *alertExporter) announcedIn(g *aggrGroup, fp uint64) bool {
 			if _, ok := entry.firing[fp]; ok {
 				return true
 			}
+			if _, ok := entry.maybe[fp]; ok {
+				return true
+			}
 		}
 	}
 	return false
@@ -333,7 +398,7 @@ func (e *alertExporter) announcedIn(g *aggrGroup, fp uint64) bool {
 
 func (e *alertExporter) anyAnnounced(g *aggrGroup) bool {
 	for _, in := range e.byReceiver[g.route.receiver] {
-		if entry := e.nflog[g.key+"|"+in.receiver()+"|"+in.kind()]; entry != nil && len(entry.firing) > 0 {
+		if entry := e.nflog[g.key+"|"+in.receiver()+"|"+in.kind()]; entry != nil && len(entry.firing)+len(entry.maybe) > 0 {
 			return true
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -157,6 +158,10 @@ func testConfig(url string) *Config {
 type memStorage struct {
 	mu   sync.Mutex
 	data map[string][]byte
+	// frozen drops every later write, as if the process had been killed for this client.
+	frozen atomic.Bool
+	// onWrite, when set, runs after each write that was kept.
+	onWrite func()
 }
 
 func (s *memStorage) Get(_ context.Context, k string) ([]byte, error) {
@@ -166,13 +171,23 @@ func (s *memStorage) Get(_ context.Context, k string) ([]byte, error) {
 }
 
 func (s *memStorage) Set(_ context.Context, k string, v []byte) error {
+	if s.frozen.Load() {
+		return nil
+	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.data[k] = append([]byte(nil), v...)
+	hook := s.onWrite
+	s.mu.Unlock()
+	if hook != nil {
+		hook()
+	}
 	return nil
 }
 
 func (s *memStorage) Delete(_ context.Context, k string) error {
+	if s.frozen.Load() {
+		return nil
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.data, k)

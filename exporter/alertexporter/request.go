@@ -39,6 +39,17 @@ type notifAlert struct {
 	GeneratorURL string             `json:"generatorURL,omitempty"`
 }
 
+// mentions reports whether n carries the alert with fingerprint fp.
+func (n *notification) mentions(fp uint64) bool {
+	s := fpString(fp)
+	for _, a := range n.Alerts {
+		if a.Fingerprint == s {
+			return true
+		}
+	}
+	return false
+}
+
 func (n *notification) logKey() string { return n.GroupKey + "|" + n.Receiver + "|" + n.Integration }
 
 func (n *notification) firing() []notifAlert {

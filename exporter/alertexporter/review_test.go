@@ -235,3 +235,56 @@ func TestARestartAfterALongStopDoesNotResolveAlertsBeforeTheEmittersReportAgain(
 	assert.Equal(t, int64(0), counter(t, tt, "otelcol_alert_notifications_enqueued", nil), "neither a resolve nor a second page")
 	assert.Len(t, r.received(), 1)
 }
+
+// TestAKillRightAfterANotificationWasQueuedDoesNotLoseItsResolve: the collector is killed after
+// the persistent queue took a firing notification but before the delivery state recording it
+// was checkpointed. After the restart the queue delivers the firing; when the alert then
+// resolves, the resolve must still be announced.
+func TestAKillRightAfterANotificationWasQueuedDoesNotLoseItsResolve(t *testing.T) {
+	r := newRecorder(t)
+	r.setDown(true)
+	clk := &fakeClock{now: t0}
+	host, ext := newStorageHost()
+	cfg := withStorage(testConfig(r.srv.URL))
+	e1, tt1 := startExporterT(t, cfg, clk, host)
+	ext.mu.Lock()
+	ckp := ext.clients["alert/alert_state"]
+	require.NotNil(t, ckp)
+	for name, c := range ext.clients {
+		if c != ckp {
+			c.mu.Lock()
+			c.onWrite = func() { ckp.frozen.Store(true) } // the kill: nothing after the enqueue is checkpointed
+			c.mu.Unlock()
+			_ = name
+		}
+	}
+	ext.mu.Unlock()
+
+	consume(t, e1, batch(clk.Now(), []point{burn("agent_availability", t0, alertstate.StateFiring)}))
+	clk.Advance(10 * time.Second)
+	e1.tick(ctx())
+	require.True(t, ckp.frozen.Load(), "the notification went into the persistent queue")
+	require.Eventually(t, func() bool { return counter(t, tt1, "otelcol_alert_notifications_retried", nil) >= 1 }, 5*time.Second, 5*time.Millisecond)
+	require.NoError(t, e1.Shutdown(ctx()))
+	ckp.frozen.Store(false)
+	for _, c := range ext.clients {
+		c.mu.Lock()
+		c.onWrite = nil
+		c.mu.Unlock()
+	}
+
+	r.setDown(false)
+	e2 := startExporter(t, cfg, clk, host)
+	waitCount(t, r, 1) // the queued firing
+	consume(t, e2, batch(clk.Now(), []point{burn("agent_availability", t0, alertstate.StateResolved)}))
+	for i := 0; i < 3; i++ {
+		clk.Advance(time.Minute)
+		e2.tick(ctx())
+	}
+	waitCount(t, r, 2)
+	msgs := r.webhookMessages(t)
+	assert.Equal(t, "firing", msgs[0].Status)
+	assert.Equal(t, "resolved", msgs[1].Status)
+	require.Len(t, msgs[1].Alerts, 1)
+	assert.Equal(t, "agent_availability", msgs[1].Alerts[0].Labels["slo"])
+}

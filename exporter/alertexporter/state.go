@@ -37,6 +37,7 @@ type ckpLogEntry struct {
 	Key    string    `json:"key"`
 	Firing []uint64  `json:"firing"`
 	At     time.Time `json:"at"`
+	Maybe  []uint64  `json:"maybe,omitempty"`
 }
 
 type ckpSeq struct {
@@ -60,6 +61,10 @@ func (e *alertExporter) writeCheckpoint(ctx context.Context) error {
 			le.Firing = append(le.Firing, fp)
 		}
 		sort.Slice(le.Firing, func(i, j int) bool { return le.Firing[i] < le.Firing[j] })
+		for fp := range entry.maybe {
+			le.Maybe = append(le.Maybe, fp)
+		}
+		sort.Slice(le.Maybe, func(i, j int) bool { return le.Maybe[i] < le.Maybe[j] })
 		c.Log = append(c.Log, le)
 	}
 	sort.Slice(c.Log, func(i, j int) bool { return c.Log[i].Key < c.Log[j].Key })
@@ -99,6 +104,12 @@ func (e *alertExporter) loadCheckpoint(ctx context.Context) error {
 		entry := &logEntry{firing: make(map[uint64]struct{}, len(le.Firing)), at: le.At}
 		for _, fp := range le.Firing {
 			entry.firing[fp] = struct{}{}
+		}
+		if len(le.Maybe) > 0 {
+			entry.maybe = make(map[uint64]struct{}, len(le.Maybe))
+			for _, fp := range le.Maybe {
+				entry.maybe[fp] = struct{}{}
+			}
 		}
 		e.nflog[le.Key] = entry
 	}
