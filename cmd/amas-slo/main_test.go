@@ -1,0 +1,64 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const defaultConfig = "../../config/otelcol-amas.yaml"
+
+func runCLI(args ...string) (int, string, string) {
+	var out, errOut bytes.Buffer
+	code := run(args, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func TestCommands(t *testing.T) {
+	cases := []struct {
+		name     string
+		args     []string
+		code     int
+		contains string
+	}{
+		{"rules prints the Prometheus rule groups", []string{"rules", "--config", defaultConfig}, 0, "- alert: SLOErrorBudgetBurn"},
+		{"definitions prints the resolved SLOs", []string{"definitions", "--config", defaultConfig}, 0, "name: agent_availability"},
+		{"dashboards prints the dashboards as a JSON array", []string{"dashboards", "--config", defaultConfig}, 0, `"uid": "amas-slo-overview"`},
+		{"a Jaeger URL flag goes into the trace links", []string{"dashboards", "--config", defaultConfig, "--jaeger-url", "https://jaeger.example"}, 0, "https://jaeger.example/trace/"},
+		{"import-openslo prints processor configuration", []string{"import-openslo", "testdata/openslo_latency.yaml"}, 0, "end_time_unix_nano - start_time_unix_nano > 2000000000"},
+		{"a missing configuration fails", []string{"rules", "--config", "nowhere.yaml"}, 1, ""},
+		{"an unknown command fails with the usage", []string{"frobnicate"}, 2, ""},
+		{"no command prints the usage", nil, 2, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, _ := runCLI(tc.args...)
+			assert.Equal(t, tc.code, code)
+			assert.Contains(t, out, tc.contains)
+		})
+	}
+}
+
+func TestRenderThenCheckDetectsADrift(t *testing.T) {
+	dir := t.TempDir()
+	code, _, errOut := runCLI("render", "--config", defaultConfig, "--out", dir)
+	require.Equal(t, 0, code, errOut)
+	for _, f := range []string{"slo_definitions.yaml", "prometheus_alerts.yaml", "grafana_dashboards.json", "grafana_datasource.yaml", "dashboards/amas-slo-overview.json"} {
+		assert.FileExists(t, filepath.Join(dir, f))
+	}
+	code, _, errOut = runCLI("check", "--config", defaultConfig, "--out", dir)
+	assert.Equal(t, 0, code, errOut)
+
+	p := filepath.Join(dir, "prometheus_alerts.yaml")
+	data, err := os.ReadFile(p)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(p, []byte(strings.Replace(string(data), "43.2", "43", 1)), 0o644))
+	code, _, errOut = runCLI("check", "--config", defaultConfig, "--out", dir)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "prometheus_alerts.yaml: differs")
+}
