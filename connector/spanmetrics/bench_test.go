@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/jonboulle/clockwork"
+	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/ptrace"
@@ -119,6 +120,30 @@ func BenchmarkFlush(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
+		c.flush(ctx)
+	}
+}
+
+// BenchmarkFlushWithCheckpoint is BenchmarkFlush with storage: each flush after new spans also
+// encodes the checkpoint under the lock and writes it (to memory here).
+func BenchmarkFlushWithCheckpoint(b *testing.B) {
+	fixture := benchFixture(1000, 1000)
+	cfg := createDefaultConfig().(*Config)
+	id := component.MustNewID("file_storage")
+	cfg.Storage = &id
+	c := newBenchConnector(b, cfg, consumertest.NewNop())
+	ctx := context.Background()
+	if err := c.openStorage(ctx, hostWithExtensions{id: newMemStorage()}); err != nil {
+		b.Fatal(err)
+	}
+	for _, td := range fixture {
+		_ = c.ConsumeTraces(ctx, td)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		c.lock.Lock()
+		c.dirty = true
+		c.lock.Unlock()
 		c.flush(ctx)
 	}
 }
