@@ -37,8 +37,13 @@ import (
 )
 
 // The regression processor's windows, shortened so that a latency regression is learnt,
-// detected and marked on spans within a minute (the defaults need an hour of warm-up).
-const regressionOverlay = `
+// detected and marked on spans within a minute (the defaults need an hour of warm-up); the
+// budget history sampled every second so that the short test draws a burn-down.
+const testOverlay = `
+extensions:
+  slo_status:
+    history:
+      sample_interval: 1s
 processors:
   regression:
     evaluation_interval: 1s
@@ -201,7 +206,7 @@ func TestStatusAPIAndPageOnTheDefaultConfiguration(t *testing.T) {
 	}
 	harness.StartDefaultCollector(t, ports,
 		harness.OverlayPath(t, "jaeger.yaml"), harness.OverlayPath(t, "slostatus.yaml"),
-		harness.WriteConfig(t, "regression-fast.yaml", regressionOverlay))
+		harness.WriteConfig(t, "fast.yaml", testOverlay))
 	base := "http://" + statusAddr
 
 	tp := harness.TracerProvider(t, harness.GRPC, harness.Addr(ports.OTLPGRPC), "shop-agents")
