@@ -94,6 +94,13 @@ func traceLink(jaeger string) []cog.Builder[dashboard.DashboardLink] {
 	}
 }
 
+// tsPanel is a time series panel with a visible legend and a tooltip listing every series.
+func tsPanel() *timeseries.PanelBuilder {
+	return timeseries.NewPanelBuilder().
+		Legend(common.NewVizLegendOptionsBuilder().ShowLegend(true).DisplayMode(common.LegendDisplayModeList).Placement(common.LegendPlacementBottom)).
+		Tooltip(common.NewVizTooltipOptionsBuilder().Mode(common.TooltipDisplayModeMulti).Sort(common.SortOrderDescending))
+}
+
 // Dashboards builds the four dashboards from the SLOs.
 func Dashboards(c *Collector, opts Options) ([]Board, error) {
 	jaeger := strings.TrimRight(opts.JaegerURL, "/")
@@ -140,9 +147,9 @@ func overview(c *Collector, jaeger string) *dashboard.DashboardBuilder {
 		WithPanel(table.NewPanelBuilder().Title("Alerts").Span(24).Height(8).
 			Description("Firing and pending alerts of the slo and regression processors (amas_alerts), with the severity the alert exporter routes on.").
 			Targets(targets(query("A", `max by (alertname, alertstate, severity, slo, operation, type, long_window, short_window) (amas_alerts{alertstate=~"firing|pending"} == 1) or vector(0)`, "").Instant().Format(prometheus.PromQueryFormatTable)))).
-		WithPanel(timeseries.NewPanelBuilder().Title("Error budget remaining over time").Span(12).Height(8).Unit("percent").
+		WithPanel(tsPanel().Title("Error budget remaining over time").Span(12).Height(8).Unit("percent").
 			Targets(targets(query("A", `min by (slo) (amas_slo_error_budget_remaining_percent{slo=~"$slo"})`, "{{slo}}")))).
-		WithPanel(timeseries.NewPanelBuilder().Title("Violations (alerts starting to fire)").Span(12).Height(8).
+		WithPanel(tsPanel().Title("Violations (alerts starting to fire)").Span(12).Height(8).
 			Targets(targets(query("A", `sum by (slo, severity) (increase(amas_slo_violations_total{slo=~"$slo"}[$__rate_interval]))`, "{{slo}} {{severity}}"))))
 
 	// One row per SLO: its burn rate per alert window against the rule factors, its SLI and its
@@ -171,12 +178,12 @@ func overview(c *Collector, jaeger string) *dashboard.DashboardBuilder {
 			}
 			steps = append(steps, f, color)
 		}
-		burn := timeseries.NewPanelBuilder().Title(name + ": burn rate per window").Span(12).Height(8).
+		burn := tsPanel().Title(name + ": burn rate per window").Span(12).Height(8).
 			Description("amas_slo_error_budget_burn_rate per alert window; the threshold lines are the factors of the burn-rate rules (red: page, orange: ticket). An alert needs both windows of a pair above its factor.").
 			Thresholds(thresholds(steps...)).
 			ThresholdsStyle(common.NewGraphThresholdsStyleConfigBuilder().Mode(common.GraphThresholdsStyleModeLine)).
 			Targets(targets(query("A", fmt.Sprintf(`max by (window) (amas_slo_error_budget_burn_rate{slo=%q,window=~%q})`, name, strings.Join(ws, "|")), "{{window}}")))
-		sli := timeseries.NewPanelBuilder().Title(name + ": SLI and budget").Span(12).Height(8).Unit("percentunit").
+		sli := tsPanel().Title(name + ": SLI and budget").Span(12).Height(8).Unit("percentunit").
 			Description("SLI over the SLO window against the objective, and the share of the error budget left.").
 			Targets(targets(
 				query("A", fmt.Sprintf(`min(amas_slo_sli_ratio{slo=%q,window=%q})`, name, dur(s.Config.Window)), "SLI "+dur(s.Config.Window)),
@@ -199,17 +206,17 @@ func agents(c *Collector, jaeger string) *dashboard.DashboardBuilder {
 	b = links(variables(b, true, false), jaeger)
 	req := fmt.Sprintf(`sum by (agent) (rate(%s_agent_requests_total{%s,operation="invoke_agent"}[$__rate_interval]))`, ns, sel)
 	b = b.WithRow(dashboard.NewRowBuilder("Rate and errors")).
-		WithPanel(timeseries.NewPanelBuilder().Title("Agent runs per second").Span(12).Height(8).Unit("reqps").
+		WithPanel(tsPanel().Title("Agent runs per second").Span(12).Height(8).Unit("reqps").
 			Targets(targets(query("A", req, "{{agent}}")))).
-		WithPanel(timeseries.NewPanelBuilder().Title("Requests per second by operation").Span(12).Height(8).Unit("reqps").
+		WithPanel(tsPanel().Title("Requests per second by operation").Span(12).Height(8).Unit("reqps").
 			Targets(targets(query("A", fmt.Sprintf(`sum by (agent, operation) (rate(%s_agent_requests_total{%s}[$__rate_interval]))`, ns, sel), "{{agent}} {{operation}}")))).
-		WithPanel(timeseries.NewPanelBuilder().Title("Error ratio of agent runs").Span(12).Height(8).Unit("percentunit").
+		WithPanel(tsPanel().Title("Error ratio of agent runs").Span(12).Height(8).Unit("percentunit").
 			Description("Failed invoke_agent spans over all; 0 when nothing failed.").
 			Targets(targets(query("A", fmt.Sprintf(`(sum by (agent) (rate(%[1]s_agent_requests_total{%[2]s,operation="invoke_agent",status="error"}[$__rate_interval])) or 0 * %[3]s) / (%[3]s > 0)`, ns, sel, req), "{{agent}}")))).
-		WithPanel(timeseries.NewPanelBuilder().Title("Errors per second by type").Span(12).Height(8).
+		WithPanel(tsPanel().Title("Errors per second by type").Span(12).Height(8).
 			Targets(targets(query("A", fmt.Sprintf(`sum by (agent, operation, error_type) (rate(%s_agent_errors_total{%s}[$__rate_interval]))`, ns, sel), "{{agent}} {{operation}} {{error_type}}")))).
 		WithRow(dashboard.NewRowBuilder("Duration")).
-		WithPanel(timeseries.NewPanelBuilder().Title("Agent run latency p50 / p95 / p99 (exemplars → Jaeger)").Span(24).Height(9).Unit("s").
+		WithPanel(tsPanel().Title("Agent run latency p50 / p95 / p99 (exemplars → Jaeger)").Span(24).Height(9).Unit("s").
 			Description("From the amas_agent_duration_seconds histogram. The dots are exemplars: the slowest spans of each interval, each linked to its trace in Jaeger (the Prometheus data source's exemplar link, see grafana_datasource.yaml).").
 			DataLinks(traceLink(jaeger)).
 			Targets(targets(
@@ -217,15 +224,15 @@ func agents(c *Collector, jaeger string) *dashboard.DashboardBuilder {
 				query("B", fmt.Sprintf(`histogram_quantile(0.5, sum by (le, agent) (rate(%s_agent_duration_seconds_bucket{%s,operation="invoke_agent"}[$__rate_interval])))`, ns, sel), "p50 {{agent}}"),
 				query("C", fmt.Sprintf(`histogram_quantile(0.99, sum by (le, agent) (rate(%s_agent_duration_seconds_bucket{%s,operation="invoke_agent"}[$__rate_interval])))`, ns, sel), "p99 {{agent}}"),
 			))).
-		WithPanel(timeseries.NewPanelBuilder().Title("p95 latency by operation").Span(12).Height(8).Unit("s").
+		WithPanel(tsPanel().Title("p95 latency by operation").Span(12).Height(8).Unit("s").
 			DataLinks(traceLink(jaeger)).
 			Targets(targets(query("A", fmt.Sprintf(`histogram_quantile(0.95, sum by (le, operation) (rate(%s_agent_duration_seconds_bucket{%s}[$__rate_interval])))`, ns, sel), "{{operation}}").Exemplar(true)))).
-		WithPanel(timeseries.NewPanelBuilder().Title("Tool calls per second").Span(12).Height(8).Unit("reqps").
+		WithPanel(tsPanel().Title("Tool calls per second").Span(12).Height(8).Unit("reqps").
 			Targets(targets(query("A", fmt.Sprintf(`sum by (agent, tool, status) (rate(%s_tool_calls_total{%s}[$__rate_interval]))`, ns, sel), "{{agent}} {{tool}} {{status}}")))).
 		WithRow(dashboard.NewRowBuilder("Saturation")).
-		WithPanel(timeseries.NewPanelBuilder().Title("Active agents").Span(12).Height(7).
+		WithPanel(tsPanel().Title("Active agents").Span(12).Height(7).
 			Targets(targets(query("A", fmt.Sprintf(`sum(%s_active_agents_current)`, ns), "active agents")))).
-		WithPanel(timeseries.NewPanelBuilder().Title("Queue depth").Span(12).Height(7).
+		WithPanel(tsPanel().Title("Queue depth").Span(12).Height(7).
 			Targets(targets(query("A", fmt.Sprintf(`max by (queue) (%s_queue_depth_current)`, ns), "{{queue}}"))))
 	return b
 }
@@ -239,7 +246,7 @@ func tokensCost(c *Collector, jaeger string) *dashboard.DashboardBuilder {
 	b := newBoard(UIDTokensCost, "otelcol-amas · tokens and cost",
 		"Token usage and USD cost per agent and model from the amas_spanmetrics connector (cost from the span attribute, else tokens × the connector's price table).")
 	b = links(variables(b, true, false), jaeger)
-	perRequest := timeseries.NewPanelBuilder().Title("Cost per agent run").Span(12).Height(8).Unit("currencyUSD").
+	perRequest := tsPanel().Title("Cost per agent run").Span(12).Height(8).Unit("currencyUSD").
 		Description("Increase of amas_cost_usd_total over that of invoke_agent requests, per agent.").
 		Targets(targets(query("A", fmt.Sprintf(`sum by (agent) (increase(%[1]s_cost_usd_total{%[2]s}[$__rate_interval])) / (sum by (agent) (increase(%[1]s_agent_requests_total{%[2]s,operation="invoke_agent"}[$__rate_interval])) > 0)`, ns, sel), "{{agent}}")))
 	// The cost_efficiency-like SLOs give the panel its threshold line.
@@ -254,15 +261,15 @@ func tokensCost(c *Collector, jaeger string) *dashboard.DashboardBuilder {
 		WithPanel(stat.NewPanelBuilder().Title("Cost over the time range").Span(6).Height(6).Unit("currencyUSD").
 			ReduceOptions(common.NewReduceDataOptionsBuilder().Calcs([]string{"lastNotNull"})).
 			Targets(targets(query("A", fmt.Sprintf(`sum(increase(%s_cost_usd_total{%s}[$__range]))`, ns, sel), "USD")))).
-		WithPanel(timeseries.NewPanelBuilder().Title("Cost per hour by agent").Span(18).Height(6).Unit("currencyUSD").
+		WithPanel(tsPanel().Title("Cost per hour by agent").Span(18).Height(6).Unit("currencyUSD").
 			Targets(targets(query("A", fmt.Sprintf(`sum by (agent) (rate(%s_cost_usd_total{%s}[$__rate_interval])) * 3600`, ns, sel), "{{agent}}")))).
 		WithPanel(perRequest).
-		WithPanel(timeseries.NewPanelBuilder().Title("Cost per hour by model").Span(12).Height(8).Unit("currencyUSD").
+		WithPanel(tsPanel().Title("Cost per hour by model").Span(12).Height(8).Unit("currencyUSD").
 			Targets(targets(query("A", fmt.Sprintf(`sum by (model) (rate(%s_cost_usd_total{%s}[$__rate_interval])) * 3600`, ns, sel), "{{model}}")))).
 		WithRow(dashboard.NewRowBuilder("Tokens")).
-		WithPanel(timeseries.NewPanelBuilder().Title("Tokens per second by type").Span(12).Height(8).
+		WithPanel(tsPanel().Title("Tokens per second by type").Span(12).Height(8).
 			Targets(targets(query("A", fmt.Sprintf(`sum by (agent, token_type) (rate(%s_tokens_used_total{%s}[$__rate_interval]))`, ns, sel), "{{agent}} {{token_type}}")))).
-		WithPanel(timeseries.NewPanelBuilder().Title("Tokens per second by model").Span(12).Height(8).
+		WithPanel(tsPanel().Title("Tokens per second by model").Span(12).Height(8).
 			Targets(targets(query("A", fmt.Sprintf(`sum by (model, token_type) (rate(%s_tokens_used_total{%s}[$__rate_interval]))`, ns, sel), "{{model}} {{token_type}}"))))
 	return b
 }
@@ -282,26 +289,26 @@ func regressions(jaeger string) *dashboard.DashboardBuilder {
 				dashboard.NewDashboardLinkBuilder("Marked spans in Jaeger").Url(jaeger + `/search?tags=%7B%22regression.detected%22%3A%22true%22%7D`).TargetBlank(true),
 			}).
 			Targets(targets(query("A", `max by (operation, type) (amas_performance_regression == 1) or vector(0)`, "").Instant().Format(prometheus.PromQueryFormatTable)))).
-		WithPanel(timeseries.NewPanelBuilder().Title("Current / baseline").Span(24).Height(8).
+		WithPanel(tsPanel().Title("Current / baseline").Span(24).Height(8).
 			Description("amas_performance_regression_ratio: 1 is the baseline; a regression needs the margins of the regression processor on top.").
 			Targets(targets(query("A", `max by (operation, type) (amas_performance_regression_ratio) or vector(0)`, "{{operation}} {{type}}")))).
 		WithRow(dashboard.NewRowBuilder("Baselines")).
-		WithPanel(timeseries.NewPanelBuilder().Title("Latency: baseline vs current").Span(8).Height(8).Unit("s").
+		WithPanel(tsPanel().Title("Latency: baseline vs current").Span(8).Height(8).Unit("s").
 			Targets(targets(
 				query("A", `max by (operation, quantile) (amas_performance_regression_baseline{type="latency_regression"}) or vector(0)`, "baseline p{{quantile}} {{operation}}"),
 				query("B", `max by (operation, quantile) (amas_performance_regression_current{type="latency_regression"}) or vector(0)`, "current p{{quantile}} {{operation}}"),
 			))).
-		WithPanel(timeseries.NewPanelBuilder().Title("Error rate: baseline vs current").Span(8).Height(8).Unit("percentunit").
+		WithPanel(tsPanel().Title("Error rate: baseline vs current").Span(8).Height(8).Unit("percentunit").
 			Targets(targets(
 				query("A", `max by (operation) (amas_performance_regression_baseline{type="error_rate_regression"}) or vector(0)`, "baseline {{operation}}"),
 				query("B", `max by (operation) (amas_performance_regression_current{type="error_rate_regression"}) or vector(0)`, "current {{operation}}"),
 			))).
-		WithPanel(timeseries.NewPanelBuilder().Title("Cost per request: baseline vs current").Span(8).Height(8).Unit("currencyUSD").
+		WithPanel(tsPanel().Title("Cost per request: baseline vs current").Span(8).Height(8).Unit("currencyUSD").
 			Targets(targets(
 				query("A", `max by (operation) (amas_performance_regression_baseline{type="cost_regression"}) or vector(0)`, "baseline {{operation}}"),
 				query("B", `max by (operation) (amas_performance_regression_current{type="cost_regression"}) or vector(0)`, "current {{operation}}"),
 			))).
-		WithPanel(timeseries.NewPanelBuilder().Title("Regression alerts").Span(24).Height(6).
+		WithPanel(tsPanel().Title("Regression alerts").Span(24).Height(6).
 			Targets(targets(query("A", `max by (operation, type, alertstate) (amas_alerts{alertname="PerformanceRegression"}) or vector(0)`, "{{operation}} {{type}} {{alertstate}}"))))
 	return b
 }

@@ -96,6 +96,9 @@ type defRule struct {
 	// ErrorRatio is the error ratio both windows must reach: burn_rate × (1 − objective).
 	ErrorRatio float64 `yaml:"error_ratio"`
 	For        string  `yaml:"for,omitempty"`
+	// Inert: the factor is above the largest burn rate the objective allows (1/(1 − objective)),
+	// so the rule can never fire; the processor keeps it too.
+	Inert bool `yaml:"inert,omitempty"`
 }
 
 type defPrometheus struct {
@@ -136,6 +139,7 @@ func DefinitionsFile(c *Collector, origin string) ([]byte, error) {
 				Alert: alertstate.AlertSLOBurnRate, Severity: sev + " (" + string(r.Severity) + ")",
 				LongWindow: dur(r.LongWindow), ShortWindow: dur(r.ShortWindow),
 				BurnRate: round(f), ErrorRatio: round(f * (1 - cfg.Objective)),
+				Inert: f > slomath.MaxBurnRate(cfg.Objective),
 			}
 			if r.For > 0 {
 				dr.For = dur(r.For)

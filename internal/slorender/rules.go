@@ -190,6 +190,9 @@ func sloGroups(s SLO, src Source) []group {
 			if r.BurnRate == 0 {
 				comment += fmt.Sprintf(" (%s of the budget in %s)", num(r.BudgetConsumed*100)+"%", dur(r.LongWindow))
 			}
+			if r.Factor(s.Config.Window) > slomath.MaxBurnRate(s.Config.Objective) {
+				comment += fmt.Sprintf(" — inert: at objective %s the burn rate cannot exceed %s; kept as the processor keeps it", obj, num(round(slomath.MaxBurnRate(s.Config.Objective))))
+			}
 			if src.kind != kindProcessor {
 				expr += fmt.Sprintf("\nand %s >= %d\nand %s >= %d", events(r.LongWindow), minEv, events(r.ShortWindow), minEv)
 				comment += fmt.Sprintf(", each window with at least %d %s", minEv, eventWord(s))
