@@ -455,6 +455,27 @@ receivers:
 	defer f.Close()
 	msg, err := mail.ReadMessage(f)
 	require.NoError(t, err)
+
+	// The series resolves: a second mail says so, once.
+	harness.Eventually(t, 30*time.Second, 250*time.Millisecond, func() (bool, string) {
+		if err := s.send(points([]string{"agent_availability"}, alertstate.StateResolved, since)); err != nil {
+			return false, err.Error()
+		}
+		files, _ = filepath.Glob(filepath.Join(mailDir, "*.eml"))
+		return len(files) >= 2, fmt.Sprintf("%d mails", len(files))
+	})
+	sort.Strings(files)
+	rf, err := os.Open(files[1])
+	require.NoError(t, err)
+	defer rf.Close()
+	resolved, err := mail.ReadMessage(rf)
+	require.NoError(t, err)
+	assert.Equal(t, "[RESOLVED] agent_availability", resolved.Header.Get("Subject"))
+	assert.Equal(t, "yes", resolved.Header.Get("X-Tls"))
+	rb, err := io.ReadAll(resolved.Body)
+	require.NoError(t, err)
+	assert.Contains(t, string(rb), "Resolved at")
+
 	assert.Equal(t, "yes", msg.Header.Get("X-Tls"), "delivered after STARTTLS")
 	assert.Equal(t, "oncall@example.com,agents-team@example.com", msg.Header.Get("X-Rcpt-To"))
 	assert.Equal(t, "[FIRING:1] agent_availability", msg.Header.Get("Subject"))
@@ -480,4 +501,6 @@ receivers:
 	assert.Contains(t, text, "SLO: agent_availability")
 	assert.Contains(t, text, "Budget remaining: 12.50%")
 	assert.NotContains(t, c.Output(), "s3cret-pass", "the SMTP password never reaches the logs")
+	files, _ = filepath.Glob(filepath.Join(mailDir, "*.eml"))
+	assert.Len(t, files, 2, "one firing and one resolved mail, no more")
 }
