@@ -85,16 +85,16 @@ func parseOptions(args []string) (options, error) {
 	fs.StringVar(&opt.CollectorCPUs, "collector-cpus", "1", "taskset CPU list for the collectors (empty: no pinning)")
 	fs.StringVar(&opt.GenCPUs, "gen-cpus", "0", "taskset CPU list for the load generators (empty: no pinning)")
 	fs.StringVar(&phases, "phases", "calibrate,ramp,profile,cardinality", "phases to run")
-	fs.StringVar(&rates, "rates", "", "ramp rates in spans/s (default 10000,25000,50000,100000,150000,200000,250000,300000; -long adds more)")
+	fs.StringVar(&rates, "rates", "", "ramp rates in spans/s (default 10000,50000,100000,150000,200000,250000,300000; -long adds more)")
 	fs.DurationVar(&warmup, "warmup", 0, "warm-up of each step (default 3s; -long 5s)")
-	fs.DurationVar(&measure, "measure", 0, "measured window of each ramp step (default 8s; -long 30s)")
+	fs.DurationVar(&measure, "measure", 0, "measured window of each ramp step (default 6s; -long 30s)")
 	fs.IntVar(&opt.Agents, "agents", 10, "distinct agents during the ramp")
-	fs.StringVar(&cards, "cardinalities", "10,1000,100000", "distinct agents of the cardinality steps")
+	fs.StringVar(&cards, "cardinalities", "", "distinct agents of the cardinality steps (default 10,1000,100000; -long adds 10000)")
 	fs.Float64Var(&opt.CardRate, "cardinality-rate", 20000, "spans/s of the cardinality steps")
 	fs.DurationVar(&cardMin, "cardinality-min", 0, "shortest cardinality step (default 10s; -long 30s)")
 	fs.IntVar(&opt.ProfileSeconds, "profile-seconds", 0, "CPU profile length (default 15; -long 30)")
 	fs.Float64Var(&opt.ProfileRate, "profile-rate", 0, "spans/s while profiling (default 10000, or 80% of the lower highest sustained rate)")
-	fs.IntVar(&opt.CalibrateTraces, "calibrate-traces", 1500, "telemetrygen traces (2 spans each) per pipeline in the calibration")
+	fs.IntVar(&opt.CalibrateTraces, "calibrate-traces", 1000, "telemetrygen traces (2 spans each) per pipeline in the calibration")
 	if err := fs.Parse(args); err != nil {
 		return opt, err
 	}
@@ -107,7 +107,7 @@ func parseOptions(args []string) (options, error) {
 		}
 	}
 	pick(&warmup, 3*time.Second, 5*time.Second)
-	pick(&measure, 8*time.Second, 30*time.Second)
+	pick(&measure, 6*time.Second, 30*time.Second)
 	pick(&cardMin, 10*time.Second, 30*time.Second)
 	opt.Warmup, opt.Measure, opt.CardMin = warmup, measure, cardMin
 	if opt.ProfileSeconds == 0 {
@@ -117,7 +117,7 @@ func parseOptions(args []string) (options, error) {
 		}
 	}
 	if rates == "" {
-		rates = "10000,25000,50000,100000,150000,200000,250000,300000"
+		rates = "10000,50000,100000,150000,200000,250000,300000"
 		if long {
 			rates = "5000,10000,25000,50000,75000,100000,125000,150000,175000,200000,225000,250000,275000,300000,350000,400000"
 		}
@@ -125,6 +125,12 @@ func parseOptions(args []string) (options, error) {
 	var err error
 	if opt.Rates, err = parseFloats(rates); err != nil {
 		return opt, fmt.Errorf("-rates: %w", err)
+	}
+	if cards == "" {
+		cards = "10,1000,100000"
+		if long {
+			cards = "10,1000,10000,100000"
+		}
 	}
 	cardF, err := parseFloats(cards)
 	if err != nil {
@@ -165,7 +171,7 @@ func parseOptions(args []string) (options, error) {
 	if opt.Out, err = filepath.Abs(opt.Out); err != nil {
 		return opt, err
 	}
-	opt.FlushWait = 16 * time.Second // ours flushes every 15 s, the peer every 5 s
+	opt.FlushWait = 16 * time.Second // ours flushes every 15 s (the peer waits 6 s: it flushes every 5 s)
 	opt.Log = os.Stderr
 	return opt, nil
 }

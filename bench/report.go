@@ -61,6 +61,7 @@ func describeMachine() machineInfo {
 // summary are the headline figures of one pipeline.
 type summary struct {
 	MaxSustained  float64 // spans/s, collector on one core
+	TopCPU        float64 // CPU-s per million spans at that rate
 	CPUPerMillion float64 // mean over the ramp rates both pipelines sustained
 	RSSAt10k      uint64
 	RSSAtMax      uint64
@@ -76,7 +77,7 @@ func summarize(r *results, pipeline string, common map[float64]bool) summary {
 			continue
 		}
 		if st.Target >= s.MaxSustained {
-			s.MaxSustained, s.RSSAtMax = st.Target, st.RSSMax
+			s.MaxSustained, s.RSSAtMax, s.TopCPU = st.Target, st.RSSMax, st.CPUPerMillion
 		}
 		if st.Target == 10000 {
 			s.RSSAt10k, s.at10k = st.RSSMax, true
@@ -131,6 +132,10 @@ func markdown(r *results, opt options) string {
 		p("| figure | peer (a) | ours (b) | (b)/(a) | target |\n|---|---|---|---|---|\n")
 		p("| highest sustained spans/s, collector on one core | %s | %s | %s | ≥ 0.7× |\n",
 			formatFloat(peer.MaxSustained), formatFloat(ours.MaxSustained), ratio(ours.MaxSustained, peer.MaxSustained))
+		if peer.TopCPU > 0 && ours.TopCPU > 0 {
+			p("| spans/s per fully used core (10⁶ / CPU-s per million spans, at that rate) | %.0f | %.0f | %s | ≥ 0.7× |\n",
+				1e6/peer.TopCPU, 1e6/ours.TopCPU, ratio(peer.TopCPU, ours.TopCPU))
+		}
 		p("| CPU-seconds per million spans (mean over the %d rates both sustained) | %.2f | %.2f | %s | ≤ 1.3× |\n",
 			len(common), peer.CPUPerMillion, ours.CPUPerMillion, ratio(ours.CPUPerMillion, peer.CPUPerMillion))
 		if peer.at10k && ours.at10k {
@@ -155,8 +160,12 @@ func markdown(r *results, opt options) string {
 		for _, s := range r.Steps {
 			if s.Phase == "cardinality" {
 				growth := int64(s.RSS) - int64(s.IdleRSS)
-				p("| %d | %s | %s | %s | %+.1f MiB | %s | %d | %.2fs | %.2f | %s | %s |\n", s.Agents, s.Pipeline, mib(s.IdleRSS), mib(s.RSS),
-					float64(growth)/(1<<20), mib(s.HWM), s.Series, s.ScrapeS, s.CPUPerMillion, formatFloat(s.Overflow), verdict(s))
+				series := strconv.Itoa(s.Series)
+				if strings.Contains(s.Why, "scrape failed") {
+					series = "scrape failed"
+				}
+				p("| %d | %s | %s | %s | %+.1f MiB | %s | %s | %.2fs | %.2f | %s | %s |\n", s.Agents, s.Pipeline, mib(s.IdleRSS), mib(s.RSS),
+					float64(growth)/(1<<20), mib(s.HWM), series, s.ScrapeS, s.CPUPerMillion, formatFloat(s.Overflow), verdict(s))
 			}
 		}
 		p("\n")

@@ -380,11 +380,14 @@ func (b *bench) cardinality(ctx context.Context, pls []pipeline) {
 			dur := max(b.opt.CardMin, need)
 			step := b.genStep(ctx, c, "cardinality", "sdk", b.opt.CardRate, n, dur-b.opt.Warmup, false)
 			step.IdleRSS = idle
-			// Past the flush intervals, then what Prometheus would fetch.
-			time.Sleep(b.opt.FlushWait)
-			series, took, err := countSeries(&http.Client{Timeout: 30 * time.Second}, c.MetricsURL())
+			// Past the pipeline's flush interval, then what Prometheus would fetch. A scrape that
+			// fails or times out is a result (the exporter cannot serve that many series in time),
+			// not an error of the benchmark.
+			time.Sleep(b.flushWait(p))
+			series, took, err := countSeries(&http.Client{Timeout: 20 * time.Second}, c.MetricsURL())
 			if err != nil {
-				b.fail("%s scrape with %d agents: %v", p.Name, n, err)
+				step.Why = joinWhy(step.Why, "exporter scrape failed: "+err.Error())
+				step.Sustained = false
 			}
 			step.Series, step.ScrapeS = series, took.Seconds()
 			if m, err := readProcMem(c.Pid()); err == nil {
@@ -402,6 +405,15 @@ func (b *bench) cardinality(ctx context.Context, pls []pipeline) {
 			b.record(step)
 		}
 	}
+}
+
+// flushWait is how long to wait for a pipeline's span metrics to reach its exporter: ours
+// (amas_spanmetrics) flushes every 15 s by default, the peer's span_metrics every 5 s.
+func (b *bench) flushWait(p pipeline) time.Duration {
+	if p.Name == "peer" {
+		return min(b.opt.FlushWait, 6*time.Second)
+	}
+	return b.opt.FlushWait
 }
 
 // settledRSS is the RSS of an idle collector a moment after start.
@@ -592,7 +604,8 @@ func (b *bench) judge(s *stepResult) {
 	if s.StepAccepted < float64(s.Gen.Exported) {
 		why = append(why, "accepted "+formatFloat(s.StepAccepted)+" < exported "+formatFloat(float64(s.Gen.Exported)))
 	}
-	if s.AcceptedRate < 0.95*s.Target {
+	// The calibration checks counts only: telemetrygen's one request per span sets its own pace.
+	if s.Phase != "calibrate" && s.AcceptedRate < 0.95*s.Target {
 		w := "accepted " + strconv.FormatFloat(s.AcceptedRate, 'f', 0, 64) + " spans/s < 95% of " + formatFloat(s.Target)
 		if s.CoreUtil < 0.85 && s.OtherBusy < 0.15 {
 			w += " (collector core not saturated: generator-bound?)"

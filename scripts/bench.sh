@@ -36,21 +36,29 @@ if [ ! -x "$benchstat" ] || [ "$(cat "$benchstat.version" 2>/dev/null)" != "$BEN
 fi
 
 if [ "${BENCH_COMPONENTS:-1}" != 0 ]; then
+  # package and -bench filter, one line each
   if [ "$long" = 1 ]; then
     count=${BENCH_COUNT:-10} benchtime=${BENCH_TIME:-1s}
-    spanmetrics_filter=.
+    runs="./connector/spanmetrics .
+./processor/sloprocessor/... .
+./processor/regressionprocessor/... .
+./exporter/alertexporter/... ."
   else
     count=${BENCH_COUNT:-6} benchtime=${BENCH_TIME:-100ms}
-    # The 100,000-series fixtures of the connector take most of a minute to set up per run:
-    # the default run keeps 10 and 1,000 series at 1,000 spans a batch, and the flush.
-    spanmetrics_filter='^Benchmark(Consume|Flush)$/./spans=1000/series=(10|1000)$'
+    # Two fixtures take most of a minute per run and stay in the long run only: the connector's
+    # 100,000-series setups and the SLO tick over 10,000 series.
+    runs="./connector/spanmetrics ^Benchmark(Consume|Flush)\$/./spans=1000/series=(10|1000)\$
+./processor/sloprocessor/... ^Benchmark(ConsumeTraces|SeriesMemory)\$
+./processor/sloprocessor ^BenchmarkTick\$/^series=10\$
+./processor/regressionprocessor/... .
+./exporter/alertexporter/... ."
   fi
   echo "bench: component benchmarks (-count=$count -benchtime=$benchtime)"
   raw="$out/components.txt"
   : >"$raw"
-  go test -run='^$' -bench="$spanmetrics_filter" -count="$count" -benchtime="$benchtime" ./connector/spanmetrics | tee -a "$raw"
-  go test -run='^$' -bench=. -count="$count" -benchtime="$benchtime" \
-    ./processor/sloprocessor/... ./processor/regressionprocessor/... ./exporter/alertexporter/... | tee -a "$raw"
+  while read -r pkg filter; do
+    go test -run='^$' -bench="$filter" -count="$count" -benchtime="$benchtime" "$pkg" | tee -a "$raw"
+  done <<<"$runs"
   {
     echo "## benchstat $raw"
     "$benchstat" "$raw"
