@@ -63,6 +63,11 @@ type sloProcessor struct {
 	condSets []*spancond.Set
 	memo     []int8
 	condKeys []string
+	// groupKeys are the distinct group_by lists of the span SLOs (an availability and a latency
+	// SLO per agent share one); a span's group key per list is hashed once, via groupMemo.
+	groupKeys   []string
+	groupMemo   []uint64
+	groupMemoOK []bool
 
 	// evalMu serializes evaluations; evaluated is the reused list of the series one evaluated.
 	evalMu           sync.Mutex
@@ -102,6 +107,7 @@ type sloState struct {
 	c         *compiledSLO
 	filterIdx int // into sloProcessor.condSets
 	badIdx    int
+	groupIdx  int // into sloProcessor.groupKeys (span SLOs with group_by)
 	name      string
 	groupBy   []string
 	series    map[uint64]*series
@@ -167,6 +173,7 @@ func newSLOProcessor(set processor.Settings, cfg *Config, clock clockwork.Clock)
 		if c.cfg.SLI.Spans != nil {
 			st.filterIdx = p.condSet(c.cfg.SLI.Spans.Conditions, c.filter)
 			st.badIdx = p.condSet(c.cfg.SLI.Spans.BadConditions, c.bad)
+			st.groupIdx = p.groupKeyIndex(st.groupBy)
 			p.spanSLOs = append(p.spanSLOs, st)
 			p.needOTTL = p.needOTTL || c.filter.NeedsOTTL() || c.bad.NeedsOTTL()
 		} else {
@@ -174,6 +181,8 @@ func newSLOProcessor(set processor.Settings, cfg *Config, clock clockwork.Clock)
 		}
 	}
 	p.memo = make([]int8, len(p.condSets))
+	p.groupMemo = make([]uint64, len(p.groupKeys))
+	p.groupMemoOK = make([]bool, len(p.groupKeys))
 	tel.observeSeries(p.seriesCount)
 	return p, nil
 }
@@ -189,6 +198,18 @@ func (p *sloProcessor) condSet(conds []string, set *spancond.Set) int {
 	p.condKeys = append(p.condKeys, key)
 	p.condSets = append(p.condSets, set)
 	return len(p.condSets) - 1
+}
+
+// groupKeyIndex returns the index of the group_by list in p.groupKeys, adding it if new.
+func (p *sloProcessor) groupKeyIndex(groupBy []string) int {
+	key := strings.Join(groupBy, "\x00")
+	for i, k := range p.groupKeys {
+		if k == key {
+			return i
+		}
+	}
+	p.groupKeys = append(p.groupKeys, key)
+	return len(p.groupKeys) - 1
 }
 
 // eval evaluates condition set i for the current span, once.
@@ -321,12 +342,23 @@ func (p *sloProcessor) consumeTraces(ctx context.Context, td ptrace.Traces) (ptr
 					tctx = ottlspan.NewTransformContext(rs, ss, span)
 				}
 				clear(p.memo)
+				clear(p.groupMemoOK)
 				for _, st := range p.spanSLOs {
 					if !p.eval(ctx, st.filterIdx, res, span, tctx) {
 						continue
 					}
 					bad := p.eval(ctx, st.badIdx, res, span, tctx)
-					ser := p.seriesFor(st, span.Attributes(), res.Attributes())
+					var ser *series
+					if len(st.groupBy) == 0 {
+						ser = p.seriesFor(st, span.Attributes(), res.Attributes())
+					} else {
+						g := st.groupIdx
+						if !p.groupMemoOK[g] {
+							p.groupMemo[g] = p.groupKey(st, span.Attributes(), res.Attributes())
+							p.groupMemoOK[g] = true
+						}
+						ser = p.seriesByKey(st, p.groupMemo[g], span.Attributes(), res.Attributes())
+					}
 					st.c.model.Record(ser.s, now, bad)
 				}
 				if tctx != nil {
@@ -350,6 +382,11 @@ func (p *sloProcessor) seriesFor(st *sloState, attrs, resAttrs pcommon.Map) *ser
 		st.series[0] = s
 		return s
 	}
+	return p.seriesByKey(st, p.groupKey(st, attrs, resAttrs), attrs, resAttrs)
+}
+
+// groupKey hashes the group_by values the attributes name (span or point first, then resource).
+func (p *sloProcessor) groupKey(st *sloState, attrs, resAttrs pcommon.Map) uint64 {
 	d := p.digest
 	d.Reset()
 	for _, k := range st.groupBy {
@@ -359,7 +396,11 @@ func (p *sloProcessor) seriesFor(st *sloState, attrs, resAttrs pcommon.Map) *ser
 		}
 		writeValue(d, v, ok)
 	}
-	key := d.Sum64()
+	return d.Sum64()
+}
+
+// seriesByKey finds (or makes, within the bound) the series of a grouped SLO with this group key.
+func (p *sloProcessor) seriesByKey(st *sloState, key uint64, attrs, resAttrs pcommon.Map) *series {
 	if s, ok := st.series[key]; ok {
 		return s
 	}

@@ -1,0 +1,45 @@
+package sloprocessor
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Two SLOs grouped by the same attribute share one group-key hash per span; each span must still
+// land in its own group in both.
+func TestSLOsSharingAGroupByCountEachSpanInItsOwnGroup(t *testing.T) {
+	cfg := createDefaultConfig().(*Config)
+	cfg.SLOs = DefaultSLOs()[:3] // availability and latency (same spans), tool calls
+	for i := range cfg.SLOs {
+		cfg.SLOs[i].GroupBy = []string{"gen_ai.agent.name"}
+	}
+	h := newHarness(t, cfg, nil, nil)
+	defer h.shutdown()
+	h.spans(makeSpans(
+		spanSpec{agent: "a", op: "invoke_agent", err: true},
+		spanSpec{agent: "b", op: "invoke_agent", dur: 2 * time.Second},
+		spanSpec{agent: "a", op: "execute_tool"},
+		spanSpec{agent: "c", op: "execute_tool", err: true},
+		spanSpec{agent: "b", op: "invoke_agent"},
+	))
+	h.tick(time.Minute)
+	h.tick(time.Minute) // the latency slice closes
+	counts := map[string][2]uint64{}
+	for _, name := range []string{"agent_availability", "agent_latency_p95", "tool_call_success_rate"} {
+		for _, g := range sloStatus(t, h.p.Status(), name).Groups {
+			counts[name+"/"+g.Labels["gen_ai.agent.name"]] = [2]uint64{g.Events, g.BadEvents}
+		}
+	}
+	require.NotEmpty(t, counts)
+	assert.Equal(t, map[string][2]uint64{
+		"agent_availability/a":     {1, 1},
+		"agent_availability/b":     {2, 0},
+		"agent_latency_p95/a":      {1, 0}, // one good slice
+		"agent_latency_p95/b":      {1, 1}, // one of two spans slow: over 5%, a bad slice
+		"tool_call_success_rate/a": {1, 0},
+		"tool_call_success_rate/c": {1, 1},
+	}, counts)
+}
