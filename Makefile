@@ -48,10 +48,10 @@ e2e-test: build
 bench:
 	./scripts/bench.sh
 
-## lint: go vet and a gofmt check; fails on findings.
+## lint: go vet and a gofmt check (the builder's generated distribution/ aside); fails on findings.
 lint:
 	$(GO) vet ./...
-	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^distribution/')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
 ## check-generated: the committed distribution/ must be what the builder generates.
 check-generated: build
