@@ -71,7 +71,12 @@ type seqState struct {
 	mu        sync.Mutex // held while a notification of this key is being sent
 	enqueued  uint64
 	delivered uint64
+	used      time.Time // last built, queued or delivered notification of the key
 }
+
+// seqIdleTTL is how long the ordering state of a group that is no longer in the notification
+// log is kept: far longer than a queued notification of it can still be retried.
+const seqIdleTTL = 24 * time.Hour
 
 // sibling is a point of a value metric in the batch, joined to alerts by shared labels.
 type sibling struct {

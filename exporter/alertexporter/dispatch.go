@@ -330,6 +330,7 @@ func (e *alertExporter) seqState(key string) *seqState {
 		s = &seqState{}
 		e.seqs[key] = s
 	}
+	s.used = e.clock.Now()
 	return s
 }
 
@@ -357,6 +358,7 @@ func (e *alertExporter) enqueue(ctx context.Context, n *notification) bool {
 
 // gc forgets resolved alerts once every log that announced them has been told, and empty groups.
 func (e *alertExporter) gc(now time.Time) {
+	defer e.gcSeqs(now)
 	for key, g := range e.groups {
 		for fp, rec := range g.alerts {
 			if rec.state == alertstate.StateFiring || e.announcedIn(g, fp) {
@@ -378,6 +380,20 @@ func (e *alertExporter) gc(now time.Time) {
 		if rec.state == alertstate.StateResolved && len(rec.groups) == 0 && now.Sub(rec.endsAt) >= e.cfg.ResolveTimeout {
 			delete(e.alerts, fp)
 			e.dirty = true
+		}
+	}
+}
+
+// gcSeqs forgets the ordering state of log keys that left the notification log and have not
+// been used for seqIdleTTL: group keys carry label values, and every checkpoint holds them.
+// Called with e.mu held.
+func (e *alertExporter) gcSeqs(now time.Time) {
+	e.smu.Lock()
+	defer e.smu.Unlock()
+	for key, s := range e.seqs {
+		if _, logged := e.nflog[key]; !logged && now.Sub(s.used) >= seqIdleTTL {
+			delete(e.seqs, key)
+			e.seqDirty.Store(true)
 		}
 	}
 }

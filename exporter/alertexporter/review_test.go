@@ -288,3 +288,36 @@ func TestAKillRightAfterANotificationWasQueuedDoesNotLoseItsResolve(t *testing.T
 	require.Len(t, msgs[1].Alerts, 1)
 	assert.Equal(t, "agent_availability", msgs[1].Alerts[0].Labels["slo"])
 }
+
+// TestTheOrderingStateOfAForgottenGroupIsForgottenToo: group keys carry label values (SLO
+// groups, regression operations), so the per-group sequence numbers must not pile up forever
+// (they are also written into every checkpoint).
+func TestTheOrderingStateOfAForgottenGroupIsForgottenToo(t *testing.T) {
+	r := newRecorder(t)
+	clk := &fakeClock{now: t0}
+	cfg := testConfig(r.srv.URL)
+	cfg.Route.GroupBy = []string{"slo"}
+	e := startExporter(t, cfg, clk, nil)
+	for i := 0; i < 5; i++ {
+		slo := "slo_" + strconv.Itoa(i)
+		consume(t, e, batch(clk.Now(), []point{burn(slo, clk.Now(), alertstate.StateFiring)}))
+		clk.Advance(cfg.Route.GroupWait)
+		e.tick(ctx())
+		waitCount(t, r, 2*i+1)
+		consume(t, e, batch(clk.Now(), []point{burn(slo, clk.Now(), alertstate.StateResolved)}))
+		clk.Advance(cfg.Route.GroupInterval)
+		e.tick(ctx())
+		waitCount(t, r, 2*(i+1))
+	}
+	require.Empty(t, e.groups, "every group resolved and was forgotten")
+	e.smu.Lock()
+	require.Len(t, e.seqs, 5)
+	e.smu.Unlock()
+	for i := 0; i < 50; i++ { // a day and a bit of ticks
+		clk.Advance(30 * time.Minute)
+		e.tick(ctx())
+	}
+	e.smu.Lock()
+	defer e.smu.Unlock()
+	assert.Empty(t, e.seqs)
+}

@@ -44,6 +44,8 @@ type ckpSeq struct {
 	Key       string `json:"key"`
 	Enqueued  uint64 `json:"enqueued"`
 	Delivered uint64 `json:"delivered"`
+	// Used is when the key was last used; a restart counts as a use.
+	Used time.Time `json:"used,omitzero"`
 }
 
 // writeCheckpoint stores alerts, the notification log and the sequence numbers. Called with
@@ -70,7 +72,7 @@ func (e *alertExporter) writeCheckpoint(ctx context.Context) error {
 	sort.Slice(c.Log, func(i, j int) bool { return c.Log[i].Key < c.Log[j].Key })
 	e.smu.Lock()
 	for key, s := range e.seqs {
-		c.Seqs = append(c.Seqs, ckpSeq{Key: key, Enqueued: s.enqueued, Delivered: s.delivered})
+		c.Seqs = append(c.Seqs, ckpSeq{Key: key, Enqueued: s.enqueued, Delivered: s.delivered, Used: s.used})
 	}
 	e.smu.Unlock()
 	sort.Slice(c.Seqs, func(i, j int) bool { return c.Seqs[i].Key < c.Seqs[j].Key })
@@ -143,7 +145,7 @@ func (e *alertExporter) loadCheckpoint(ctx context.Context) error {
 		if next <= math.MaxUint64-restartSeqGap {
 			next += restartSeqGap
 		}
-		e.seqs[s.Key] = &seqState{enqueued: next, delivered: s.Delivered}
+		e.seqs[s.Key] = &seqState{enqueued: next, delivered: s.Delivered, used: now}
 	}
 	e.smu.Unlock()
 	return nil
