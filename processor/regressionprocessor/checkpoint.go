@@ -13,7 +13,7 @@ import (
 
 // The checkpoint is one value under checkpointKey: a versioned binary encoding of every
 // operation (identity hash, label, warm-up start, both rings of slots with their sketches, alert states) in
-// LRU order, the applied baseline-reset generations, and a CRC-32 of all of it. It is written
+// eviction-list order (restored in that order), the applied baseline-reset generations, and a CRC-32 of all of it. It is written
 // every checkpoint_interval from the tick and at shutdown, and read once at start.
 const (
 	checkpointKey     = "regression_baselines"
