@@ -127,7 +127,10 @@ func (src Source) errorRatioExpr(s SLO, w time.Duration) string {
 		by := append([]string{"slo"}, src.groupLabels...)
 		return aggBy("max", by, "1 - "+sloSel(processorSLI, s.Config.Name, w))
 	case s.Timeslices():
-		return "avg_over_time(" + sloSel(recSliceBad, s.Config.Name, 0) + "[" + sliceRange(w) + "])"
+		// sum/count rather than avg_over_time: a sum of 0s and 1s is exact, Prometheus' running
+		// mean is not, and a ratio on a rule's threshold must compare as the processor's does.
+		sel := sloSel(recSliceBad, s.Config.Name, 0) + "[" + sliceRange(w) + "]"
+		return "sum_over_time(" + sel + ") / count_over_time(" + sel + ")"
 	}
 	return src.renamed(src.spanBad(w) + " / (" + src.spanEvents(w) + " > 0)")
 }
