@@ -96,7 +96,7 @@ func (p *sloProcessor) restoreRatioStreams(ctx context.Context) {
 		}
 		return
 	}
-	streams, err := decodeRatioStreams(data, p.clock.Now().UnixNano(), p.cfg.MaxRatioStreams)
+	streams, err := decodeRatioStreams(data, p.now().UnixNano(), p.cfg.MaxRatioStreams)
 	if err != nil {
 		p.tel.checkpointFailed(false)
 		p.ckpt.LastError = err.Error()

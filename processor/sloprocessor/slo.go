@@ -52,7 +52,10 @@ type sloProcessor struct {
 	id     component.ID
 	logger *zap.Logger
 	clock  clockwork.Clock
-	tel    *telemetry
+	// t0 is the clock's time at creation; now() is t0 plus the time elapsed since, which the real
+	// clock measures on the monotonic clock.
+	t0  time.Time
+	tel *telemetry
 
 	slos       []*sloState
 	spanSLOs   []*sloState
@@ -153,6 +156,7 @@ func newSLOProcessor(set processor.Settings, cfg *Config, clock clockwork.Clock)
 		id:        set.ID,
 		logger:    set.Logger,
 		clock:     clock,
+		t0:        clock.Now(),
 		tel:       tel,
 		digest:    xxhash.New(),
 		ratioPrev: map[uint64]ratioPoint{},
@@ -186,6 +190,12 @@ func newSLOProcessor(set processor.Settings, cfg *Config, clock clockwork.Clock)
 	tel.observeSeries(p.seriesCount)
 	return p, nil
 }
+
+// now is the processor's time for events and evaluations: wall time at creation advanced by the
+// monotonic clock, so a step of the wall clock (an NTP correction, a VM resumed) never moves the
+// rings backwards — events would otherwise fall behind the newest bucket and be left out of the
+// short windows until the wall clock caught up. Across a restart the wall clock anchors it again.
+func (p *sloProcessor) now() time.Time { return p.t0.Add(p.clock.Since(p.t0)) }
 
 // condSet returns the index of the condition set with these conditions, adding set if new.
 func (p *sloProcessor) condSet(conds []string, set *spancond.Set) int {
@@ -269,7 +279,7 @@ func (p *sloProcessor) seriesCount() int64 {
 
 // start runs once for all pipelines (sharedcomponent).
 func (p *sloProcessor) Start(ctx context.Context, host component.Host) error {
-	p.startTime = pcommon.NewTimestampFromTime(p.clock.Now())
+	p.startTime = pcommon.NewTimestampFromTime(p.now())
 	if !p.metricsUsed {
 		p.logger.Warn("The slo processor is in no metrics pipeline: its SLO metrics and amas_alerts series have nowhere to go. Put the same component ID in a metrics pipeline too.",
 			zap.String("component", p.id.String()))
@@ -320,7 +330,7 @@ func (p *sloProcessor) consumeTraces(ctx context.Context, td ptrace.Traces) (ptr
 	if len(p.spanSLOs) == 0 {
 		return td, nil
 	}
-	now := p.clock.Now().UnixNano()
+	now := p.now().UnixNano()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	rss := td.ResourceSpans()
@@ -462,7 +472,7 @@ func (p *sloProcessor) consumeMetrics(_ context.Context, md pmetric.Metrics) (pm
 	if len(p.metricSLOs) == 0 {
 		return md, nil
 	}
-	now := p.clock.Now().UnixNano()
+	now := p.now().UnixNano()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	rms := md.ResourceMetrics()
@@ -622,7 +632,7 @@ func (p *sloProcessor) evaluate() pmetric.Metrics {
 	// after p.mu is released, and only an evaluation writes them.
 	p.evalMu.Lock()
 	defer p.evalMu.Unlock()
-	now := p.clock.Now()
+	now := p.now()
 	nowNs := now.UnixNano()
 	ts := pcommon.NewTimestampFromTime(now)
 
