@@ -453,6 +453,13 @@ func checkPage(t *testing.T, base, link string) {
 	hrefAttr, err := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.CSS(`#regressions tr[data-operation="shop-agents/planner/invoke_agent"] a`), "href"))
 	require.NoError(t, err)
 	href := hrefAttr.Value
+	// Everything the page loaded came from the extension itself.
+	resources, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[location.href, ...performance.getEntriesByType("resource").map((e) => e.name)]`))
+	require.NoError(t, err)
+	require.Greater(t, len(resources), 3, "the page, its script, its stylesheet and the status API")
+	for _, r := range resources {
+		assert.True(t, strings.HasPrefix(r, base+"/"), "loaded from elsewhere: %s", r)
+	}
 	svgCharts, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("article.card svg.chart[aria-label^='Error budget remaining']").length`))
 	require.NoError(t, err)
 	require.Len(t, order, len(seedSLOs))
