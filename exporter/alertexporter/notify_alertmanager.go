@@ -3,6 +3,7 @@ package alertexporter // import "github.com/otelcol-amas/otelcol-amas/exporter/a
 import (
 	"context"
 	"encoding/json"
+	"net/url"
 	"strings"
 	"time"
 
@@ -71,8 +72,18 @@ func (a *alertmanagerIntegration) notify(ctx context.Context, n *notification) e
 	if err != nil {
 		return consumererror.NewPermanent(err)
 	}
-	u := strings.TrimRight(string(a.cfg.URL), "/") + "/api/v2/alerts"
-	return a.post(ctx, u, body, nil, string(a.cfg.URL))
+	return a.post(ctx, alertsURL(string(a.cfg.URL)), body, nil, string(a.cfg.URL))
+}
+
+// alertsURL appends /api/v2/alerts to the base URL's path, keeping its query.
+func alertsURL(base string) string {
+	u, err := url.Parse(base)
+	if err != nil {
+		return strings.TrimRight(base, "/") + "/api/v2/alerts" // post reports the bad URL, redacted
+	}
+	u.Path = strings.TrimRight(u.Path, "/") + "/api/v2/alerts"
+	u.RawPath = ""
+	return u.String()
 }
 
 // sanitizeLabels makes label names valid for Alertmanager (letters, digits, underscores, not

@@ -82,7 +82,7 @@ func slackPayload(cfg *SlackConfig, n *notification) slackMessage {
 		if a.Status == "firing" {
 			att.Color = severityColor(a.Labels["severity"])
 		}
-		att.Title = strings.ToUpper(a.Status[:1]) + a.Status[1:] + ": " + orDefault(a.Annotations["summary"], a.Labels["alertname"])
+		att.Title = capitalize(a.Status) + ": " + orDefault(a.Annotations["summary"], a.Labels["alertname"])
 		att.TitleLink = a.Annotations["dashboard_url"]
 		att.Text = a.Annotations["description"]
 		if slo := a.Labels["slo"]; slo != "" {
@@ -131,6 +131,13 @@ func severityColor(sev string) string {
 	default:
 		return "warning"
 	}
+}
+
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 func orDefault(s, def string) string {

@@ -321,3 +321,25 @@ func TestTheOrderingStateOfAForgottenGroupIsForgottenToo(t *testing.T) {
 	defer e.smu.Unlock()
 	assert.Empty(t, e.seqs)
 }
+
+// TestAlertmanagerPathIsAppendedBeforeTheQuery: a base URL with a query (a proxy token) keeps
+// its query; the API path goes into the path.
+func TestAlertmanagerPathIsAppendedBeforeTheQuery(t *testing.T) {
+	r := newRecorder(t)
+	am := &alertmanagerIntegration{integrationBase: integrationBase{clock: &fakeClock{now: t0}, cfg: createDefaultConfig().(*Config)},
+		cfg: &AlertmanagerConfig{URL: configopaque.String(r.srv.URL + "/am/?token=x")}}
+	require.NoError(t, am.start(ctx(), nopHost(), nopTelemetry()))
+	require.NoError(t, am.notify(ctx(), &notification{Alerts: []notifAlert{{Status: "firing", Labels: map[string]string{"alertname": "A"}}}}))
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	assert.Equal(t, []string{"/am/api/v2/alerts"}, r.paths)
+}
+
+// TestANotificationWithoutStatusDoesNotPanicTheSender: a queued notification from another
+// version may lack fields; delivering it must not take the collector down.
+func TestANotificationWithoutStatusDoesNotPanicTheSender(t *testing.T) {
+	r := newRecorder(t)
+	s := &slackIntegration{cfg: &SlackConfig{WebhookURL: configopaque.String(r.srv.URL)}}
+	require.NoError(t, s.start(ctx(), nopHost(), nopTelemetry()))
+	assert.NotPanics(t, func() { _ = s.notify(ctx(), &notification{Alerts: []notifAlert{{}}}) })
+}
