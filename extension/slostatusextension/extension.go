@@ -101,7 +101,11 @@ func (e *statusExtension) Start(ctx context.Context, host component.Host) error 
 			}
 		}
 	}()
-	e.set.Logger.Info("SLO status page and API", zap.String("url", "http://"+ln.Addr().String()+pathPage))
+	scheme := "http://"
+	if e.cfg.ServerConfig.TLS.HasValue() {
+		scheme = "https://"
+	}
+	e.set.Logger.Info("SLO status page and API", zap.String("url", scheme+ln.Addr().String()+pathPage))
 	return nil
 }
 
