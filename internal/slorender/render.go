@@ -125,9 +125,17 @@ func DefinitionsFile(c *Collector, origin string) ([]byte, error) {
 		case cfg.SLI.Spans != nil:
 			d.SLI = map[string]any{"spans": map[string]any{"conditions": cfg.SLI.Spans.Conditions, "bad_conditions": cfg.SLI.Spans.BadConditions}}
 		case cfg.SLI.Gauge != nil:
-			d.SLI = map[string]any{"gauge": cfg.SLI.Gauge}
+			var ms []map[string]any
+			for _, m := range cfg.SLI.Gauge.Metrics {
+				ms = append(ms, selectorMap(m))
+			}
+			d.SLI = map[string]any{"gauge": map[string]any{"metrics": ms, "threshold": cfg.SLI.Gauge.Threshold, "comparison": cfg.SLI.Gauge.Comparison}}
 		case cfg.SLI.Ratio != nil:
-			d.SLI = map[string]any{"ratio": cfg.SLI.Ratio}
+			r := cfg.SLI.Ratio
+			d.SLI = map[string]any{"ratio": map[string]any{
+				"numerator": selectorMap(r.Numerator), "denominator": selectorMap(r.Denominator),
+				"threshold": r.Threshold, "comparison": r.Comparison,
+			}}
 		}
 		for _, r := range s.Rules {
 			sev := alertstate.SeverityWarning
