@@ -237,4 +237,18 @@ func TestEveryGeneratedPanelQueryReturnsDataUnderTraffic(t *testing.T) {
 	s := prom.Query(t, `amas_slo:error_budget_remaining:ratio{slo="agent_availability"}`)
 	require.Len(t, s, 1)
 	assert.Less(t, s[0].Value, 0.0, "10%% failures overspend a 0.5%% budget")
+
+	// The same alert, with the same labels, from the processor (amas_alerts) and from the
+	// generated rules (ALERTS), for both SLOs the failing runs overspend.
+	for _, slo := range []string{"agent_availability", "tool_call_success_rate"} {
+		labels := fmt.Sprintf(`alertname="SLOErrorBudgetLow",alertstate="firing",severity="critical",slo=%q`, slo)
+		harness.Eventually(t, 2*time.Minute, 2*time.Second, func() (bool, string) {
+			proc, err1 := prom.TryQuery("amas_alerts{" + labels + "} == 1")
+			rules, err2 := prom.TryQuery("ALERTS{" + labels + "}")
+			if err1 != nil || err2 != nil {
+				return false, fmt.Sprint(err1, err2)
+			}
+			return len(proc) == 1 && len(rules) == 1, fmt.Sprintf("%s: processor %d series, rules %d series", slo, len(proc), len(rules))
+		})
+	}
 }
