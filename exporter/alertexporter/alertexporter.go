@@ -1,9 +1,11 @@
 package alertexporter // import "github.com/otelcol-amas/otelcol-amas/exporter/alertexporter"
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -40,6 +42,7 @@ type alertRec struct {
 	lastSeen time.Time
 	values   map[string]float64
 	groups   []*aggrGroup
+	anchor   uint64 // labelsAnchor(labels)
 }
 
 // aggrGroup is Alertmanager's aggregation group: the alerts of one route with equal group
@@ -83,6 +86,35 @@ type sibling struct {
 	name  string
 	attrs pcommon.Map
 	value float64
+	// anchor is the hash of the point's slo (else operation) label and value, 0 without either:
+	// siblings are sorted by it so an alert only looks at the points of its own SLO or operation.
+	anchor uint64
+}
+
+// anchorLabels are the labels that tie a value to an alert, in order of preference: an SLO's
+// metrics carry slo, a regression's carry operation (alertstate's contract).
+var anchorLabels = [2]string{alertstate.LabelSLO, alertstate.LabelOperation}
+
+func anchorHash(label, value string) uint64 {
+	return fnvString(fnvString(fnvOffset, label), value) | 1 // never 0, which means none
+}
+
+func attrsAnchor(attrs pcommon.Map) uint64 {
+	for _, l := range anchorLabels {
+		if v, ok := attrs.Get(l); ok {
+			return anchorHash(l, attrString(v))
+		}
+	}
+	return 0
+}
+
+func labelsAnchor(labels map[string]string) uint64 {
+	for _, l := range anchorLabels {
+		if v, ok := labels[l]; ok {
+			return anchorHash(l, v)
+		}
+	}
+	return 0
 }
 
 type alertExporter struct {
@@ -281,6 +313,8 @@ func (e *alertExporter) ConsumeMetrics(_ context.Context, md pmetric.Metrics) er
 	if !found {
 		return nil
 	}
+	// Stable: among the points of one SLO or operation the batch order (last wins) is kept.
+	slices.SortStableFunc(e.sib, func(a, b sibling) int { return cmp.Compare(a.anchor, b.anchor) })
 	for i := 0; i < rms.Len(); i++ {
 		sms := rms.At(i).ScopeMetrics()
 		for j := 0; j < sms.Len(); j++ {
@@ -329,7 +363,7 @@ func (e *alertExporter) collectSiblings(m pmetric.Metric) {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			continue
 		}
-		e.sib = append(e.sib, sibling{name: m.Name(), attrs: dp.Attributes(), value: v})
+		e.sib = append(e.sib, sibling{name: m.Name(), attrs: dp.Attributes(), value: v, anchor: attrsAnchor(dp.Attributes())})
 	}
 }
 
@@ -387,6 +421,7 @@ func (e *alertExporter) ingest(dp pmetric.NumberDataPoint, now time.Time) {
 			}
 			return true
 		})
+		rec.anchor = labelsAnchor(rec.labels)
 		e.alerts[fp] = rec
 	}
 	rec.lastSeen = now
@@ -437,11 +472,23 @@ func fnvString(h uint64, s string) uint64 {
 }
 
 // joinValues copies the batch's sibling values onto rec: a sibling point belongs to the alert
-// when every sibling attribute the alert also has is equal (and at least one is shared); the
-// values of the sibling's other attributes (the window) are folded into the key.
+// when it carries the alert's slo (else operation) label with the same value and every other
+// sibling attribute the alert also has is equal (an alert with neither label: at least one
+// shared attribute); the values of the sibling's other attributes (the window) are folded into
+// the key. Sharing only severity is not enough: the batch processor merges the slo and
+// regression processors' outputs, and amas_slo_violations carries severity.
 func (e *alertExporter) joinValues(rec *alertRec) {
-	for i := range e.sib {
-		s := &e.sib[i]
+	sib := e.sib
+	if rec.anchor != 0 {
+		lo, _ := slices.BinarySearchFunc(e.sib, rec.anchor, func(s sibling, a uint64) int { return cmp.Compare(s.anchor, a) })
+		hi := lo
+		for hi < len(e.sib) && e.sib[hi].anchor == rec.anchor {
+			hi++
+		}
+		sib = e.sib[lo:hi]
+	}
+	for i := range sib {
+		s := &sib[i]
 		shared, ok := 0, true
 		e.foldBuf = e.foldBuf[:0]
 		s.attrs.Range(func(k string, v pcommon.Value) bool {

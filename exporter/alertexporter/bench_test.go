@@ -79,3 +79,37 @@ func BenchmarkFlush(b *testing.B) {
 		e.mu.Unlock()
 	}
 }
+
+// BenchmarkConsumeMetricsEverySLOFiring is a large incident: every one of n SLO groups fires and
+// each brings its budget and burn-rate points, so the join would be n × 3n without the index
+// by slo/operation.
+func BenchmarkConsumeMetricsEverySLOFiring(b *testing.B) {
+	for _, n := range []int{100, 1000} {
+		b.Run("alerts="+strconv.Itoa(n), func(b *testing.B) {
+			cfg := testConfig("http://127.0.0.1:1/")
+			clk := &fakeClock{now: t0}
+			e, err := newExporter(ctx(), exportertestSettings(), cfg, clk)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var pts []point
+			var vals []value
+			for i := 0; i < n; i++ {
+				slo := "slo_" + strconv.Itoa(i)
+				pts = append(pts, burn(slo, t0, alertstate.StateFiring))
+				vals = append(vals,
+					value{"amas_slo_error_budget_remaining_percent", map[string]string{"slo": slo}, 50},
+					value{"amas_slo_error_budget_burn_rate", map[string]string{"slo": slo, "window": "1h"}, 2},
+					value{"amas_slo_error_budget_burn_rate", map[string]string{"slo": slo, "window": "5m"}, 3})
+			}
+			md := batch(t0, pts, vals...)
+			_ = e.ConsumeMetrics(ctx(), md)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				_ = e.ConsumeMetrics(ctx(), md)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/point")
+		})
+	}
+}

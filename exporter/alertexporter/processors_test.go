@@ -11,6 +11,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/config/configopaque"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+
+	"github.com/otelcol-amas/otelcol-amas/internal/alertstate"
 )
 
 // The golden outputs of the slo and regression processors: what they emit on a tick where
@@ -101,4 +104,34 @@ func keys[V any](m map[string]V) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// TestInOneMergedBatchEachAlertJoinsOnlyItsOwnProcessorsValues: the default pipeline's batch
+// processor merges the slo and regression processors' outputs into one batch. A regression
+// alert (severity warning) must not pick up amas_slo_violations{slo, …, severity="warning"}
+// points just because they share the severity label.
+func TestInOneMergedBatchEachAlertJoinsOnlyItsOwnProcessorsValues(t *testing.T) {
+	e := startExporter(t, testConfig("http://127.0.0.1:1/"), &fakeClock{now: t0}, nil)
+	merged := pmetric.NewMetrics()
+	for _, path := range processorGoldens {
+		md, err := golden.ReadMetrics(path)
+		require.NoError(t, err, path)
+		md.ResourceMetrics().MoveAndAppendTo(merged.ResourceMetrics())
+	}
+	consume(t, e, merged)
+	var regressions int
+	for _, rec := range e.alerts {
+		for k := range rec.values {
+			if rec.labels["alertname"] == alertstate.AlertRegression {
+				assert.True(t, strings.HasPrefix(k, "amas_performance_regression"), "%v got %s", rec.labels, k)
+			} else {
+				assert.True(t, strings.HasPrefix(k, "amas_slo_"), "%v got %s", rec.labels, k)
+			}
+		}
+		if rec.labels["alertname"] == alertstate.AlertRegression {
+			regressions++
+			assert.NotEmpty(t, regressionFigures(rec.values, rec.labels), "%v", rec.labels)
+		}
+	}
+	assert.Equal(t, 2, regressions)
 }

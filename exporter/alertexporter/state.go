@@ -123,7 +123,7 @@ func (e *alertExporter) loadCheckpoint(ctx context.Context) error {
 			continue
 		}
 		rec := &alertRec{fp: a.Fingerprint, labels: a.Labels, state: a.State, startsAt: a.StartsAt,
-			endsAt: a.EndsAt, lastSeen: a.LastSeen, values: a.Values}
+			endsAt: a.EndsAt, lastSeen: a.LastSeen, values: a.Values, anchor: labelsAnchor(a.Labels)}
 		if rec.state != alertstate.StateResolved && rec.lastSeen.Before(now) {
 			// The collector's downtime is not the emitters' silence: give the slo and
 			// regression processors, restarted too, a full resolve_timeout to report again.
