@@ -18,8 +18,11 @@
 //     Numbers that move (budget remaining, burn rate, baseline) are NOT attributes: they are the
 //     emitter's own metrics in the same batch (amas_slo_error_budget_remaining_percent{slo,...},
 //     amas_slo_error_budget_burn_rate{slo,window,...}, amas_performance_regression_*{operation,type}),
-//     and the exporter joins them to an alert by its labels (see Values).
-//   - An alert's identity is its attribute set without alertstate (see Fingerprint).
+//     and the exporter joins them to an alert by its labels: a point joins when it carries the
+//     alert's slo (else operation) label with the same value and agrees on every other label
+//     they share (severity alone is not enough: amas_slo_violations carries it).
+//   - An alert's identity is its attribute set without alertstate (see Fingerprint and
+//     FingerprintAttrs).
 package alertstate // import "github.com/otelcol-amas/otelcol-amas/internal/alertstate"
 
 import (
