@@ -2,7 +2,7 @@
 # on a distroless base, with the default configuration listening on all interfaces.
 #   docker build -t otelcol-amas .
 #   docker run -p 4317:4317 -p 4318:4318 -p 8889:8889 -p 13133:13133 otelcol-amas
-# The SLO status page (config/overlays/slostatus.yaml) listens on 13134 when that overlay is added.
+# The SLO status page and API listen on 13134.
 FROM golang:1.26-bookworm AS build
 WORKDIR /src
 # Module downloads first, so source edits reuse the cached layer.

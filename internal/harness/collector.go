@@ -117,7 +117,7 @@ func tail(s string, lines int) string {
 // (config/otelcol-amas.yaml), each overridable by the environment variable it reads, so an
 // end-to-end test runs the default configuration itself on free ports.
 type DefaultConfigPorts struct {
-	OTLPGRPC, OTLPHTTP, Prometheus, Health, Telemetry int
+	OTLPGRPC, OTLPHTTP, Prometheus, Health, Telemetry, SLOStatus int
 	// StorageDir is file_storage's directory (AMAS_STORAGE_DIR), a temporary one per test;
 	// a restart test starts the second collector with the same ports value to keep its state.
 	StorageDir string
@@ -130,7 +130,7 @@ func NewDefaultConfigPorts(tb testing.TB) *DefaultConfigPorts {
 	tb.Helper()
 	return &DefaultConfigPorts{
 		OTLPGRPC: FreePort(tb), OTLPHTTP: FreePort(tb), Prometheus: FreePort(tb),
-		Health: FreePort(tb), Telemetry: FreePort(tb),
+		Health: FreePort(tb), Telemetry: FreePort(tb), SLOStatus: FreePort(tb),
 		StorageDir: tb.TempDir(),
 	}
 }
@@ -144,6 +144,7 @@ func (p *DefaultConfigPorts) env() []string {
 		"AMAS_HEALTH_ENDPOINT=" + Addr(p.Health),
 		"AMAS_TELEMETRY_PORT=" + strconv.Itoa(p.Telemetry),
 		"AMAS_STORAGE_DIR=" + p.StorageDir,
+		"AMAS_SLO_STATUS_ENDPOINT=" + Addr(p.SLOStatus),
 	}, p.Env...)
 }
 

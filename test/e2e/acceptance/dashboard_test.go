@@ -100,7 +100,7 @@ func postMemoryGauge(endpoint, service string, value float64) error {
 // panel query of the generated dashboards, run against the real Prometheus that scrapes the
 // default collector (with the generated rules loaded), returns data, and every amas_ series a
 // query reads was scraped within the last 10 s. The status API of the slo_status extension
-// (config/overlays/slostatus.yaml, the data of the status page) shows, for every SLO, the budget
+// (the default configuration's slo_status extension, the data of the status page) shows, for every SLO, the budget
 // Prometheus shows.
 func TestEveryPanelOfTheGeneratedDashboardsShowsCurrentData(t *testing.T) {
 	t.Parallel()

@@ -35,7 +35,7 @@ const (
 
 type stackOptions struct {
 	jaeger, alertmanager bool
-	// status enables the SLO status API and page (config/overlays/slostatus.yaml).
+	// status reads the SLO status API and page (the default configuration's slo_status).
 	status    bool
 	promRules []string
 }
@@ -89,10 +89,7 @@ func startStack(t *testing.T, opts stackOptions) *stack {
 		s.ports.Env = append(s.ports.Env, "AMAS_ALERTMANAGER_URL="+s.am.URL)
 	}
 	if opts.status {
-		port := harness.FreePort(t)
-		s.statusURL = "http://" + harness.Addr(port)
-		overlays = append(overlays, harness.OverlayPath(t, "slostatus.yaml"))
-		s.ports.Env = append(s.ports.Env, "AMAS_SLO_STATUS_ENDPOINT="+harness.Addr(port))
+		s.statusURL = "http://" + harness.Addr(s.ports.SLOStatus)
 	}
 	s.collector = harness.StartDefaultCollector(t, s.ports, overlays...)
 	s.prom = harness.StartPrometheusWith(t, harness.PrometheusOptions{

@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/otelcol-amas/otelcol-amas/internal/harness"
@@ -92,11 +93,15 @@ func TestARealPrometheusScrapesTheCollectorAndPromQLReturnsTheCount(t *testing.T
 	harness.StartDefaultCollector(t, ports)
 	prom := harness.StartPrometheus(t, harness.Addr(ports.Prometheus))
 
-	sendSpans(t, harness.GRPC, harness.Addr(ports.OTLPGRPC), "agent-prom", "search", 11)
+	tp := harness.TracerProvider(t, harness.GRPC, harness.Addr(ports.OTLPGRPC), "agent-service")
+	for range 11 {
+		_, span := tp.Tracer("foundation-test").Start(context.Background(), "invoke_agent planner",
+			trace.WithAttributes(attribute.String("gen_ai.operation.name", "invoke_agent"), attribute.String("gen_ai.agent.name", "planner")))
+		span.End()
+	}
 
-	// The default configuration counts requests with amas_spanmetrics; a span without GenAI
-	// attributes is charged to its service and counted under its span name.
-	query := `sum(amas_agent_requests_total{agent="agent-prom"})`
+	// The default configuration counts agent requests with amas_spanmetrics.
+	query := `sum(amas_agent_requests_total{agent="planner",operation="invoke_agent"})`
 	harness.Eventually(t, 60*time.Second, 500*time.Millisecond, func() (bool, string) {
 		samples, err := prom.TryQuery(query)
 		if err != nil {

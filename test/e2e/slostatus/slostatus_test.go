@@ -1,6 +1,6 @@
 // Package slostatus is the end-to-end test of the slo_status extension: the built otelcol-amas
 // binary with the repository's default configuration, config/overlays/jaeger.yaml and
-// config/overlays/slostatus.yaml, agent spans from the OpenTelemetry Go SDK, a real Jaeger, the
+// the default configuration (which enables slo_status), agent spans from the OpenTelemetry Go SDK, a real Jaeger, the
 // JSON API, and the status page in a real headless Chromium (Debian's /usr/bin/chromium, driven
 // by chromedp). The page's screenshot is kept in artifacts/slo-status.png (and copied to
 // docs/images/slo-status.png with UPDATE_SCREENSHOT=1).
@@ -198,14 +198,13 @@ func (tr *traffic) halt() {
 func TestStatusAPIAndPageOnTheDefaultConfiguration(t *testing.T) {
 	jaeger := harness.StartJaeger(t)
 	ports := harness.NewDefaultConfigPorts(t)
-	statusAddr := harness.Addr(harness.FreePort(t))
+	statusAddr := harness.Addr(ports.SLOStatus)
 	ports.Env = []string{
-		"AMAS_SLO_STATUS_ENDPOINT=" + statusAddr,
 		"AMAS_JAEGER_ENDPOINT=" + jaeger.OTLPGRPCEndpoint,
 		"AMAS_JAEGER_UI_URL=" + jaeger.QueryURL,
 	}
 	harness.StartDefaultCollector(t, ports,
-		harness.OverlayPath(t, "jaeger.yaml"), harness.OverlayPath(t, "slostatus.yaml"),
+		harness.OverlayPath(t, "jaeger.yaml"),
 		harness.WriteConfig(t, "fast.yaml", testOverlay))
 	base := "http://" + statusAddr
 
