@@ -189,12 +189,12 @@ func countSeries(client *http.Client, url string) (int, time.Duration, error) {
 	start := time.Now()
 	resp, err := client.Get(url)
 	if err != nil {
-		return 0, 0, err
+		return 0, time.Since(start), err
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return 0, 0, err
+		return 0, time.Since(start), err
 	}
 	n := 0
 	for line := range strings.SplitSeq(string(body), "\n") {
