@@ -38,14 +38,15 @@ func TestLoadDefaultConfigurationGivesTheSeedSLOs(t *testing.T) {
 
 func TestLoadInheritsAlertingAsTheProcessorDoes(t *testing.T) {
 	c := loadFile(t, "testdata/collector/grouped.yaml")
-	require.Len(t, c.SLOs, 2)
-	perAgent, timeouts := c.SLOs[0], c.SLOs[1]
+	require.Len(t, c.SLOs, 3)
+	perAgent, timeouts := c.SLOs[0], c.SLOs[2]
 	assert.Equal(t, "slo/agents", perAgent.Processor)
 	assert.Equal(t, []slomath.BurnRule{
 		{Severity: slomath.Page, LongWindow: time.Hour, ShortWindow: 5 * time.Minute, BurnRate: 10, MinEvents: 5, For: 2 * time.Minute},
 		{Severity: slomath.Ticket, LongWindow: 6 * time.Hour, ShortWindow: 30 * time.Minute, BudgetConsumed: 0.1, MinEvents: 5},
 	}, perAgent.Rules, "the SLO's own rule table, with the processor-level min_events")
 	assert.Equal(t, slomath.DefaultRules(720*time.Hour, 5), timeouts.Rules, "no table of its own: the default one")
+	assert.Equal(t, slomath.DefaultRules(168*time.Hour, 5), c.SLOs[1].Rules, "the default table rescaled for 7 days, with the processor-level min_events")
 	for _, s := range c.SLOs {
 		assert.Equal(t, slomath.BudgetThresholds{Critical: 0.1, Warning: 0.5}, s.Budget)
 		assert.Equal(t, sloprocessor.NoDataConfig{Enabled: true, After: 2 * time.Minute, For: time.Minute, Severity: "critical"}, s.NoData)
