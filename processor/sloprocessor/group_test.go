@@ -43,3 +43,22 @@ func TestSLOsSharingAGroupByCountEachSpanInItsOwnGroup(t *testing.T) {
 		"tool_call_success_rate/c": {1, 1},
 	}, counts)
 }
+
+// Past the group bound (a cardinality explosion, when the collector is busiest) a span still
+// allocates nothing: the overflow count reaches telemetry at the tick.
+func TestOverflowSpansAllocateNothing(t *testing.T) {
+	cfg := createDefaultConfig().(*Config)
+	cfg.MaxGroupsPerSLO = 1
+	slo := DefaultSLOs()[0]
+	slo.GroupBy = []string{"gen_ai.agent.name"}
+	cfg.SLOs = []SLOConfig{slo}
+	h := newHarness(t, cfg, nil, nil)
+	defer h.shutdown()
+	td := makeSpans(spanSpec{agent: "a", op: "invoke_agent"}, spanSpec{agent: "b", op: "invoke_agent"}, spanSpec{agent: "c", op: "invoke_agent"})
+	h.spans(td) // a takes the one group, b and c make the overflow series
+	allocs := testing.AllocsPerRun(50, func() { h.spans(td) })
+	assert.Zero(t, allocs)
+	h.p.mu.Lock()
+	assert.Equal(t, int64(2*51+2), h.p.slos[0].dropped, "every overflowed span is counted for the tick")
+	h.p.mu.Unlock()
+}

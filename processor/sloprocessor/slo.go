@@ -19,6 +19,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/processor"
+	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
 	"github.com/otelcol-amas/otelcol-amas/internal/alertstate"
@@ -115,6 +116,9 @@ type sloState struct {
 	groupBy   []string
 	series    map[uint64]*series
 	overflow  *series
+	// dropped counts the events sent to overflow since the last tick.
+	dropped     int64
+	droppedAttr metric.AddOption
 	// per alert slot: alert name, severity, and the window labels of burn rules.
 	slotName     []string
 	slotSeverity []string
@@ -166,7 +170,7 @@ func newSLOProcessor(set processor.Settings, cfg *Config, clock clockwork.Clock)
 		p.ckpt.Storage = cfg.Storage.String()
 	}
 	for _, c := range compiled {
-		st := &sloState{c: c, name: c.cfg.Name, groupBy: c.cfg.GroupBy, series: map[uint64]*series{}}
+		st := &sloState{c: c, name: c.cfg.Name, groupBy: c.cfg.GroupBy, series: map[uint64]*series{}, droppedAttr: droppedAttr(c.cfg.Name)}
 		st.describeSlots()
 		if len(st.groupBy) == 0 {
 			// The one series of an ungrouped SLO exists from the start, so its objective and
@@ -415,7 +419,7 @@ func (p *sloProcessor) seriesByKey(st *sloState, key uint64, attrs, resAttrs pco
 		return s
 	}
 	if len(st.series) >= p.cfg.MaxGroupsPerSLO {
-		p.tel.groupDropped(st.name)
+		st.dropped++ // counted into telemetry at the next tick: no metric API call per span
 		if st.overflow == nil {
 			st.overflow = &series{overflow: true, labels: [][2]string{{labelOverflow, "true"}}, s: st.c.model.NewSeries()}
 		}
@@ -651,6 +655,10 @@ func (p *sloProcessor) evaluate() pmetric.Metrics {
 	}
 	evaluated := p.evaluated[:0]
 	for _, st := range p.slos {
+		if st.dropped > 0 {
+			p.tel.groupsDroppedN(st.dropped, st.droppedAttr)
+			st.dropped = 0
+		}
 		for key, ser := range st.series {
 			p.evaluateSeries(st, ser, nowNs)
 			evaluated = append(evaluated, evaluatedSeries{st, ser})

@@ -76,8 +76,14 @@ func (t *telemetry) evaluated(ctx context.Context, d time.Duration) {
 	t.evalDuration.Record(ctx, d.Seconds())
 }
 
-func (t *telemetry) groupDropped(slo string) {
-	t.groupsDropped.Add(context.Background(), 1, metric.WithAttributes(attribute.String("slo", slo)))
+// droppedAttr is the attribute set of an SLO's groups_dropped count, built once per SLO.
+func droppedAttr(slo string) metric.AddOption {
+	return metric.WithAttributeSet(attribute.NewSet(attribute.String("slo", slo)))
+}
+
+// groupsDroppedN adds the events an SLO sent to its overflow series since the last tick.
+func (t *telemetry) groupsDroppedN(n int64, attr metric.AddOption) {
+	t.groupsDropped.Add(context.Background(), n, attr)
 }
 
 func (t *telemetry) skip(r skipReason, n int64) {
