@@ -119,6 +119,17 @@ func Dashboards(c *Collector, opts Options) ([]Board, error) {
 		if err != nil {
 			return nil, fmt.Errorf("dashboard %s: %w", x.uid, err)
 		}
+		// Stable panel ids (1, 2, …) so links to a panel (viewPanel=…) survive a regeneration.
+		var id uint32
+		for _, p := range d.Panels {
+			id++
+			switch {
+			case p.Panel != nil:
+				p.Panel.Id = cog.ToPtr(id)
+			case p.RowPanel != nil:
+				p.RowPanel.Id = id
+			}
+		}
 		out = append(out, Board{UID: x.uid, Dashboard: d})
 	}
 	return out, nil
