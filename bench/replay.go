@@ -153,7 +153,9 @@ func runReplay(ctx context.Context, cfg genConfig, spansPerBatch, workers int) (
 				created.Add(b.spans)
 				runs.Add(b.spans / spansPerRun)
 				sent += float64(b.spans)
-				resp, err := client.Export(ctx, b.req)
+				ectx, cancel := context.WithTimeout(ctx, 30*time.Second)
+				resp, err := client.Export(ectx, b.req)
+				cancel()
 				switch {
 				case err != nil:
 					failed.Add(b.spans)

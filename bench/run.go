@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -248,7 +249,8 @@ func (b *bench) calibrate(ctx context.Context, c *collector) {
 	step := stepResult{Phase: "calibrate", Pipeline: c.Pipeline.Name, Generator: "telemetrygen --batch=false", Target: 2 * rate, Agents: 1}
 	b.measure(ctx, c, &step, func() (genResult, float64, error) {
 		var out bytes.Buffer
-		cmd := b.pinned(b.opt.GenCPUs, b.opt.Telemetrygen, args...)
+		cmd, cancel := b.pinned(b.opt.GenCPUs, b.opt.Telemetrygen, args...)
+		defer cancel()
 		cmd.Stdout, cmd.Stderr = &out, &out
 		start := time.Now()
 		err := cmd.Run()
@@ -431,9 +433,10 @@ func (b *bench) genStep(ctx context.Context, c *collector, phase, mode string, r
 	step := stepResult{Phase: phase, Pipeline: c.Pipeline.Name, Generator: mode, Target: rate, Agents: agents}
 	dur := b.opt.Warmup + measure
 	b.measure(ctx, c, &step, func() (genResult, float64, error) {
-		cmd := b.pinned(b.opt.GenCPUs, b.self, "-mode", mode, "-endpoint", c.OTLP(), "-rate", formatFloat(rate),
+		cmd, cancel := b.pinned(b.opt.GenCPUs, b.self, "-mode", mode, "-endpoint", c.OTLP(), "-rate", formatFloat(rate),
 			"-duration", dur.String(), "-agents", strconv.Itoa(agents))
-		cmd.Env = append(os.Environ(), "AMASBENCH_ROLE=gen", "GOMAXPROCS=1")
+		defer cancel()
+		cmd.Env = append(cmd.Env, "AMASBENCH_ROLE=gen")
 		var out, errOut bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &errOut
 		if midScrape {
@@ -640,16 +643,29 @@ func (b *bench) maxSustained(pipeline string) float64 {
 	return best
 }
 
-// pinned is name args run under taskset on cpus (when cpus is set).
-func (b *bench) pinned(cpus, name string, args ...string) *exec.Cmd {
+// pinned is name args run under taskset on cpus (when cpus is set). Every load generator is
+// killed if it is still running two minutes after the longest step could need: the benchmark
+// always ends by itself.
+func (b *bench) pinned(cpus, name string, args ...string) (*exec.Cmd, context.CancelFunc) {
+	ctx, cancel := context.WithTimeout(context.Background(), b.maxStep()+2*time.Minute)
 	var cmd *exec.Cmd
 	if cpus == "" {
-		cmd = exec.Command(name, args...)
+		cmd = exec.CommandContext(ctx, name, args...)
 	} else {
-		cmd = exec.Command("taskset", append([]string{"-c", cpus, name}, args...)...)
+		cmd = exec.CommandContext(ctx, "taskset", append([]string{"-c", cpus, name}, args...)...)
 	}
 	cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
-	return cmd
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	return cmd, cancel
+}
+
+// maxStep bounds the length of any load step.
+func (b *bench) maxStep() time.Duration {
+	longest := b.opt.Warmup + max(b.opt.Measure, time.Duration(b.opt.ProfileSeconds)*time.Second, b.opt.CardMin)
+	for _, n := range b.opt.Cardinalities {
+		longest = max(longest, b.opt.Warmup+time.Duration(float64(n)*spansPerRun/b.opt.CardRate*1.1*float64(time.Second)))
+	}
+	return longest
 }
 
 func cpuOf(cmd *exec.Cmd) float64 {
