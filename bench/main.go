@@ -29,7 +29,7 @@ import (
 )
 
 func main() {
-	if err := mainErr(os.Args[1:]); err != nil {
+	if err := mainErr(os.Args[1:]); err != nil && !errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
