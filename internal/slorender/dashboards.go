@@ -101,6 +101,12 @@ func tsPanel() *timeseries.PanelBuilder {
 		Tooltip(common.NewVizTooltipOptionsBuilder().Mode(common.TooltipDisplayModeMulti).Sort(common.SortOrderDescending))
 }
 
+// tablePanel is a table panel (the SDK leaves the footer's reducer null, which Grafana's schema
+// does not allow).
+func tablePanel() *table.PanelBuilder {
+	return table.NewPanelBuilder().Footer(common.NewTableFooterOptionsBuilder().Show(false).Reducer([]string{"sum"}))
+}
+
 // Dashboards builds the four dashboards from the SLOs.
 func Dashboards(c *Collector, opts Options) ([]Board, error) {
 	jaeger := strings.TrimRight(opts.JaegerURL, "/")
@@ -155,7 +161,7 @@ func overview(c *Collector, jaeger string) *dashboard.DashboardBuilder {
 			Thresholds(thresholds(nil, "green", 1.0, "red")).
 			ReduceOptions(common.NewReduceDataOptionsBuilder().Calcs([]string{"lastNotNull"})).
 			Targets(targets(query("A", `count(amas_alerts{alertstate="firing"} == 1) or vector(0)`, "firing")))).
-		WithPanel(table.NewPanelBuilder().Title("Alerts").Span(24).Height(8).
+		WithPanel(tablePanel().Title("Alerts").Span(24).Height(8).
 			Description("Firing and pending alerts of the slo and regression processors (amas_alerts), with the severity the alert exporter routes on.").
 			Targets(targets(query("A", `max by (alertname, alertstate, severity, slo, operation, type, long_window, short_window) (amas_alerts{alertstate=~"firing|pending"} == 1) or vector(0)`, "").Instant().Format(prometheus.PromQueryFormatTable)))).
 		WithPanel(tsPanel().Title("Error budget remaining over time").Span(12).Height(8).Unit("percent").
@@ -294,7 +300,7 @@ func regressions(jaeger string) *dashboard.DashboardBuilder {
 			Thresholds(thresholds(nil, "green", 1.0, "red")).
 			ReduceOptions(common.NewReduceDataOptionsBuilder().Calcs([]string{"lastNotNull"})).
 			Targets(targets(query("A", `sum(amas_performance_regression) or vector(0)`, "regressions")))).
-		WithPanel(table.NewPanelBuilder().Title("Regressed operations").Span(18).Height(6).
+		WithPanel(tablePanel().Title("Regressed operations").Span(18).Height(6).
 			Description("Operations with a firing regression; open Jaeger to see their marked spans (regression.detected).").
 			DataLinks([]cog.Builder[dashboard.DashboardLink]{
 				dashboard.NewDashboardLinkBuilder("Marked spans in Jaeger").Url(jaeger + `/search?tags=%7B%22regression.detected%22%3A%22true%22%7D`).TargetBlank(true),
