@@ -116,16 +116,22 @@ func (h *httpSender) post(ctx context.Context, rawURL string, body []byte, heade
 	}
 }
 
+// maxRetryAfter caps a receiver's Retry-After: one answer must not hold a page back for hours.
+const maxRetryAfter = 5 * time.Minute
+
 func retryAfter(h string) time.Duration {
 	if h == "" {
 		return 0
 	}
-	if s, err := strconv.Atoi(h); err == nil && s > 0 {
+	if s, err := strconv.ParseInt(h, 10, 64); err == nil && s > 0 {
+		if s >= int64(maxRetryAfter/time.Second) {
+			return maxRetryAfter
+		}
 		return time.Duration(s) * time.Second
 	}
 	if t, err := http.ParseTime(h); err == nil {
 		if d := time.Until(t); d > 0 {
-			return d
+			return min(d, maxRetryAfter)
 		}
 	}
 	return 0

@@ -343,3 +343,21 @@ func TestANotificationWithoutStatusDoesNotPanicTheSender(t *testing.T) {
 	require.NoError(t, s.start(ctx(), nopHost(), nopTelemetry()))
 	assert.NotPanics(t, func() { _ = s.notify(ctx(), &notification{Alerts: []notifAlert{{}}}) })
 }
+
+// TestRetryAfterIsHonouredUpToFiveMinutes: a receiver's Retry-After delays the next attempt, but
+// a page is not held back for hours by one answer (and huge values do not overflow).
+func TestRetryAfterIsHonouredUpToFiveMinutes(t *testing.T) {
+	cases := []struct {
+		name, header string
+		want         time.Duration
+	}{
+		{"seconds are honoured", "120", 2 * time.Minute},
+		{"a day is capped", "86400", maxRetryAfter},
+		{"a value that would overflow is capped", "99999999999", maxRetryAfter},
+		{"garbage is ignored", "soon", 0},
+		{"no header leaves it to the backoff", "", 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) { assert.Equal(t, c.want, retryAfter(c.header)) })
+	}
+}
