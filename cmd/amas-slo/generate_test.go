@@ -16,7 +16,7 @@ var update = flag.Bool("update", false, "regenerate config/observability from co
 // `amas-slo render` writes for the distribution's default configuration. -update rewrites them.
 func TestGeneratedFilesAreUpToDate(t *testing.T) {
 	const root = "../.."
-	files, err := renderFiles(filepath.Join(root, "config/otelcol-amas.yaml"), "config/otelcol-amas.yaml", "")
+	files, err := renderFiles([]string{filepath.Join(root, "config/otelcol-amas.yaml")}, "config/otelcol-amas.yaml", "")
 	require.NoError(t, err)
 	dir := filepath.Join(root, "config/observability")
 	if *update {

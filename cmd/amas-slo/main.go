@@ -72,7 +72,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 func renderCmd(cmd string, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	config := fs.String("config", "config/otelcol-amas.yaml", "collector configuration to read the SLOs from")
+	var configs multiFlag
+	fs.Var(&configs, "config", "collector configuration to read the SLOs from (repeat it to merge several files in order, as the collector does; default config/otelcol-amas.yaml)")
 	out := fs.String("out", "", "output directory (render, check: default config/observability; dashboards: one file per dashboard)")
 	jaeger := fs.String("jaeger-url", "", "Jaeger UI URL for trace links (default: the alert exporter's jaeger_url)")
 	if err := fs.Parse(args); err != nil {
@@ -81,7 +82,15 @@ func renderCmd(cmd string, args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	files, err := renderFiles(*config, filepath.ToSlash(*config), *jaeger)
+	if len(configs) == 0 {
+		configs = multiFlag{"config/otelcol-amas.yaml"}
+	}
+	config := strings.Join(configs, " --config ")
+	origin := make([]string, len(configs))
+	for i, c := range configs {
+		origin[i] = filepath.ToSlash(c)
+	}
+	files, err := renderFiles(configs, strings.Join(origin, " + "), *jaeger)
 	if err != nil {
 		return err
 	}
@@ -117,22 +126,27 @@ func renderCmd(cmd string, args []string, stdout, stderr io.Writer) error {
 		}
 		if diffs := Diff(files, *out); len(diffs) > 0 {
 			return fmt.Errorf("%s is out of date with %s (run `amas-slo render --config %s --out %s`):\n  %s",
-				*out, *config, *config, *out, strings.Join(diffs, "\n  "))
+				*out, config, config, *out, strings.Join(diffs, "\n  "))
 		}
 	}
 	return err
 }
 
-// renderFiles reads the collector configuration at path and renders every file. The origin in
-// the headers is the path as given (relative paths keep the files independent of the checkout).
-func renderFiles(path, origin, jaeger string) (map[string][]byte, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
+// renderFiles reads the collector configuration files at paths (merged in order) and renders
+// every file. The origin in the headers is given by the caller (relative paths keep the files
+// independent of the checkout).
+func renderFiles(paths []string, origin, jaeger string) (map[string][]byte, error) {
+	var docs [][]byte
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return nil, err
+		}
+		docs = append(docs, data)
 	}
-	c, err := slorender.Load(data)
+	c, err := slorender.Load(docs...)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", strings.Join(paths, " + "), err)
 	}
 	return slorender.Render(c, slorender.Options{Origin: origin, JaegerURL: jaeger})
 }
@@ -160,6 +174,12 @@ func sortedNames(files map[string][]byte) []string {
 	sort.Strings(names)
 	return names
 }
+
+// multiFlag is a repeatable string flag.
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
 func writeFile(path string, data []byte) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {

@@ -62,3 +62,31 @@ func TestRenderThenCheckDetectsADrift(t *testing.T) {
 	assert.Equal(t, 1, code)
 	assert.Contains(t, errOut, "prometheus_alerts.yaml: differs")
 }
+
+func TestSeveralConfigFilesMergeInOrder(t *testing.T) {
+	overlay := filepath.Join(t.TempDir(), "overlay.yaml")
+	require.NoError(t, os.WriteFile(overlay, []byte(`
+processors:
+  slo:
+    slos:
+      - name: only_this_one
+        objective: 0.99
+        window: 168h
+        sli:
+          spans:
+            conditions: ['attributes["gen_ai.operation.name"] == "execute_tool"']
+            bad_conditions: ['status.code == STATUS_CODE_ERROR']
+exporters:
+  alert:
+    jaeger_url: https://jaeger.overlay.example
+`), 0o644))
+	code, out, errOut := runCLI("definitions", "--config", defaultConfig, "--config", overlay)
+	require.Equal(t, 0, code, errOut)
+	assert.Contains(t, out, "name: only_this_one")
+	assert.NotContains(t, out, "agent_availability", "the overlay's slos list replaces the default six")
+	assert.Contains(t, out, "source: connector", "maps merge: the base's amas_spanmetrics connector is still there")
+
+	code, out, errOut = runCLI("dashboards", "--config", defaultConfig, "--config", overlay)
+	require.Equal(t, 0, code, errOut)
+	assert.Contains(t, out, "https://jaeger.overlay.example/trace/", "the overlay's jaeger_url wins")
+}

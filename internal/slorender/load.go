@@ -67,13 +67,36 @@ func substituteDefaults(s string) string {
 	return strings.ReplaceAll(s, esc, "${")
 }
 
-// Load reads a collector configuration: every `slo` and `slo/<name>` processor is decoded with
+// merge merges b into a as the collector merges several --config files: maps merge key by key,
+// anything else (lists included) is replaced.
+func merge(a, b map[string]any) map[string]any {
+	if a == nil {
+		return b
+	}
+	for k, bv := range b {
+		am, aok := a[k].(map[string]any)
+		bm, bok := bv.(map[string]any)
+		if aok && bok {
+			a[k] = merge(am, bm)
+			continue
+		}
+		a[k] = bv
+	}
+	return a
+}
+
+// Load reads a collector configuration (several files merge in order, as the collector's
+// --config flags do): every `slo` and `slo/<name>` processor is decoded with
 // the processor's Config and default config and validated as the collector would; the
 // amas_spanmetrics connector's config tells which metrics the span SLIs can be computed from.
-func Load(data []byte) (*Collector, error) {
+func Load(data ...[]byte) (*Collector, error) {
 	var raw map[string]any
-	if err := yaml.Unmarshal([]byte(substituteDefaults(string(data))), &raw); err != nil {
-		return nil, fmt.Errorf("parsing the collector configuration: %w", err)
+	for i, d := range data {
+		var m map[string]any
+		if err := yaml.Unmarshal([]byte(substituteDefaults(string(d))), &m); err != nil {
+			return nil, fmt.Errorf("parsing the collector configuration (file %d): %w", i+1, err)
+		}
+		raw = merge(raw, m)
 	}
 	out := &Collector{}
 	section := func(name string) map[string]any {
