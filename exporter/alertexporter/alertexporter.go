@@ -168,7 +168,7 @@ func newAlertExporter(cfg *Config, set exporter.Settings, clk clock) (*alertExpo
 		logger:       set.Logger,
 		clock:        clk,
 		tel:          tel,
-		root:         compileRoute(&cfg.Route, nil, "0"),
+		root:         compileRoute(&cfg.Route, nil, rootRouteID),
 		integrations: map[string]integration{},
 		byReceiver:   map[string][]integration{},
 		emptyMD:      pmetric.NewMetrics(),

@@ -54,10 +54,33 @@ func compileRoute(rc *RouteConfig, parent *route, id string) *route {
 			r.matchers = append(r.matchers, m)
 		}
 	}
+	seen := map[string]int{}
 	for i := range rc.Routes {
-		r.children = append(r.children, compileRoute(&rc.Routes[i], r, id+"."+strconv.Itoa(i)))
+		cid := childRouteID(id, &rc.Routes[i])
+		if n := seen[cid]; n > 0 {
+			cid += "#" + strconv.Itoa(n) // siblings with equal matchers, told apart by order
+		}
+		seen[childRouteID(id, &rc.Routes[i])]++
+		r.children = append(r.children, compileRoute(&rc.Routes[i], r, cid))
 	}
 	return r
+}
+
+// rootRouteID is the id of the root route.
+const rootRouteID = "0"
+
+// childRouteID names a child route by its parent and its matchers, as Alertmanager does, not by
+// its position: adding a route does not change the group keys (and PagerDuty dedup keys) of the
+// others.
+func childRouteID(parent string, rc *RouteConfig) string {
+	parts := make([]string, 0, len(rc.Matchers))
+	for _, s := range rc.Matchers {
+		if m, err := matcher.Parse(s); err == nil {
+			parts = append(parts, m.String())
+		}
+	}
+	sort.Strings(parts)
+	return parent + "/{" + strings.Join(parts, ",") + "}"
 }
 
 // match returns the routes an alert with labels goes to: the deepest matching nodes, walking

@@ -81,3 +81,27 @@ func TestGroupingPutsAlertsWithEqualGroupLabelsTogether(t *testing.T) {
 		})
 	}
 }
+
+// TestAddingARouteDoesNotChangeTheGroupKeysOfTheOthers: the group key names the notification
+// log and, hashed, PagerDuty's dedup_key. Inserting a route in front of another must not move
+// the other's open incidents to a new key (whose resolve the old incident would never get).
+func TestAddingARouteDoesNotChangeTheGroupKeysOfTheOthers(t *testing.T) {
+	labels := map[string]string{"alertname": "Burn", "severity": "critical", "slo": "a"}
+	pages := RouteConfig{Matchers: []string{`severity=~"critical|high"`}, Receiver: "pages"}
+	before := RouteConfig{Receiver: "tickets", GroupBy: []string{"slo"}, Routes: []RouteConfig{pages}}
+	after := RouteConfig{Receiver: "tickets", GroupBy: []string{"slo"}, Routes: []RouteConfig{
+		{Matchers: []string{`team="billing"`}, Receiver: "billing"}, pages}}
+	key := func(rc RouteConfig) string {
+		root := compileRoute(&rc, nil, rootRouteID)
+		m := root.match(labels)
+		assert.Len(t, m, 1)
+		assert.Equal(t, "pages", m[0].receiver)
+		return groupKey(m[0], m[0].groupLabels(labels))
+	}
+	assert.Equal(t, key(before), key(after))
+
+	// Two sibling routes with the same matchers still get distinct keys.
+	twins := compileRoute(&RouteConfig{Receiver: "x", Routes: []RouteConfig{
+		{Matchers: []string{`a="1"`}, Receiver: "y", Continue: true}, {Matchers: []string{`a = "1"`}, Receiver: "z"}}}, nil, rootRouteID)
+	assert.NotEqual(t, twins.children[0].id, twins.children[1].id)
+}

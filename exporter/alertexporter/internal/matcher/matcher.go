@@ -73,6 +73,13 @@ func Parse(s string) (Matcher, error) {
 	return m, nil
 }
 
+var opStrings = [...]string{Equal: "=", NotEqual: "!=", Regexp: "=~", NotRegexp: "!~"}
+
+// String is the canonical form of m: name, operator, quoted value.
+func (m Matcher) String() string {
+	return m.Name + opStrings[m.Op] + strconv.Quote(m.Value)
+}
+
 // Matches reports whether labels satisfy m. A missing label is the empty string, as in
 // Alertmanager.
 func (m Matcher) Matches(labels map[string]string) bool {
