@@ -7,7 +7,7 @@ CONFIG ?= config/otelcol-amas.yaml
 # Every test package, unit and end-to-end. End-to-end packages start real services.
 TEST_TIMEOUT ?= 25m
 
-.PHONY: all build generate compile run test unit-test e2e-test tools deps bench lint fmt check-generated clean
+.PHONY: all build generate compile run test unit-test e2e-test tools deps bench lint fmt check-generated generate-observability check-observability clean
 
 all: build
 
@@ -52,6 +52,15 @@ bench:
 lint:
 	$(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^distribution/')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+## generate-observability: regenerate config/observability (Prometheus rules, Grafana
+## dashboards, SLO definitions) from config/otelcol-amas.yaml.
+generate-observability:
+	$(GO) run ./cmd/amas-slo render --config $(CONFIG) --out config/observability
+
+## check-observability: fail when config/observability is not what config/otelcol-amas.yaml generates.
+check-observability:
+	$(GO) run ./cmd/amas-slo check --config $(CONFIG) --out config/observability
 
 ## check-generated: the committed distribution/ must be what the builder generates.
 check-generated: build
