@@ -62,3 +62,25 @@ func TestOverflowSpansAllocateNothing(t *testing.T) {
 	assert.Equal(t, int64(2*51+2), h.p.slos[0].dropped, "every overflowed span is counted for the tick")
 	h.p.mu.Unlock()
 }
+
+func TestStatusListsGroupsInLabelOrder(t *testing.T) {
+	cfg := createDefaultConfig().(*Config)
+	slo := DefaultSLOs()[0]
+	slo.GroupBy = []string{"gen_ai.agent.name"}
+	cfg.SLOs = []SLOConfig{slo}
+	h := newHarness(t, cfg, nil, nil)
+	defer h.shutdown()
+	for _, a := range []string{"delta", "alpha", "charlie", "bravo"} {
+		h.spans(makeSpans(spanSpec{agent: a, op: "invoke_agent", err: a == "charlie"}))
+	}
+	h.tick(10 * time.Second)
+	var got []string
+	for _, g := range sloStatus(t, h.p.Status(), "agent_availability").Groups {
+		got = append(got, g.Labels["gen_ai.agent.name"])
+		assert.Equal(t, g.Labels["gen_ai.agent.name"] == "charlie", g.BadEvents == 1, "each group keeps its own figures")
+		require.Len(t, g.Windows, 9)
+		assert.Equal(t, "1m", g.Windows[0].Window)
+		assert.Equal(t, "30d", g.Windows[8].Window)
+	}
+	assert.Equal(t, []string{"alpha", "bravo", "charlie", "delta"}, got)
+}

@@ -3,6 +3,7 @@ package sloprocessor
 import (
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/collector/component"
@@ -92,7 +93,29 @@ type StatusSource interface {
 // Status returns a snapshot as of the last evaluation tick.
 func (p *sloProcessor) Status() Status {
 	p.mu.Lock()
-	defer p.mu.Unlock()
+	s, keys := p.statusLocked()
+	p.mu.Unlock()
+	// Sorting the groups needs no state: it is done with the span lock released, on keys built
+	// once per group (not per comparison).
+	for i := range s.SLOs {
+		g, k := s.SLOs[i].Groups, keys[i]
+		idx := make([]int, len(g))
+		for j := range idx {
+			idx[j] = j
+		}
+		sort.Slice(idx, func(a, b int) bool { return k[idx[a]] < k[idx[b]] })
+		sorted := make([]GroupStatus, len(g))
+		for j, from := range idx {
+			sorted[j] = g[from]
+		}
+		s.SLOs[i].Groups = sorted
+	}
+	return s
+}
+
+// statusLocked builds the snapshot (caller holds p.mu) and, per SLO, the sort key of each group.
+func (p *sloProcessor) statusLocked() (Status, [][]string) {
+	var keys [][]string
 	s := Status{ID: p.id.String(), LastTick: p.lastTick, EvaluationInterval: p.cfg.EvaluationInterval, Checkpoint: p.ckpt}
 	for _, st := range p.slos {
 		m := st.c.model
@@ -117,16 +140,19 @@ func (p *sloProcessor) Status() Status {
 		if st.overflow != nil {
 			all = append(all, st.overflow)
 		}
+		var k []string
 		for _, ser := range all {
 			if !ser.evalOK {
 				continue
 			}
-			ss.Groups = append(ss.Groups, groupStatus(st, ser))
+			g := groupStatus(st, ser)
+			ss.Groups = append(ss.Groups, g)
+			k = append(k, labelString(g.Labels))
 		}
-		sort.Slice(ss.Groups, func(i, j int) bool { return labelString(ss.Groups[i].Labels) < labelString(ss.Groups[j].Labels) })
 		s.SLOs = append(s.SLOs, ss)
+		keys = append(keys, k)
 	}
-	return s
+	return s, keys
 }
 
 func labelString(m map[string]string) string {
@@ -135,11 +161,14 @@ func labelString(m map[string]string) string {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	var out string
+	var b strings.Builder
 	for _, k := range keys {
-		out += k + "=" + m[k] + ","
+		b.WriteString(k)
+		b.WriteByte('=')
+		b.WriteString(m[k])
+		b.WriteByte(',')
 	}
-	return out
+	return b.String()
 }
 
 func groupStatus(st *sloState, ser *series) GroupStatus {
@@ -154,10 +183,11 @@ func groupStatus(st *sloState, ser *series) GroupStatus {
 	for _, kv := range ser.labels {
 		g.Labels[kv[0]] = kv[1]
 	}
-	for i, w := range m.Layout.Windows {
+	g.Windows = make([]WindowStatus, 0, len(st.windowLabels))
+	for i, label := range st.windowLabels { // Layout.Windows, formatted once
 		c := ev.Counts[i]
 		g.Windows = append(g.Windows, WindowStatus{
-			Window: slomath.FormatWindow(w), SLI: slomath.SLI(c), BurnRate: slomath.BurnRate(c, m.Objective), Events: c.Total,
+			Window: label, SLI: slomath.SLI(c), BurnRate: slomath.BurnRate(c, m.Objective), Events: c.Total,
 		})
 	}
 	win := ev.Counts[m.WindowIndex()]
