@@ -1,11 +1,15 @@
 package sloprocessor
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 )
 
 // Two SLOs grouped by the same attribute share one group-key hash per span; each span must still
@@ -83,4 +87,25 @@ func TestStatusListsGroupsInLabelOrder(t *testing.T) {
 		assert.Equal(t, "30d", g.Windows[8].Window)
 	}
 	assert.Equal(t, []string{"alpha", "bravo", "charlie", "delta"}, got)
+}
+
+func TestInertBurnRulesAreLoggedAtStart(t *testing.T) {
+	core, logs := observer.New(zapcore.InfoLevel)
+	h := newHarness(t, createDefaultConfig().(*Config), zap.New(core), nil)
+	defer h.shutdown()
+	inert := logs.FilterMessageSnippet("can never fire").All()
+	var got []string
+	for _, e := range inert {
+		f := e.ContextMap()
+		got = append(got, fmt.Sprintf("%s %s∧%s", f["slo"], f["long_window"], f["short_window"]))
+	}
+	// The burn rate cannot exceed 1/(1 − objective): 10 at 0.90 (latency), 6.67 at 0.85 (memory),
+	// 5 at 0.80 (cost), 4 at 0.75 (queue), against page factors 43.2, 14.4 and 6: those SLOs
+	// page only through the rules below their ceiling; cost and queue depth only ticket.
+	assert.Equal(t, []string{
+		"agent_latency_p95 5m∧1m", "agent_latency_p95 1h∧5m",
+		"memory_usage 5m∧1m", "memory_usage 1h∧5m",
+		"cost_efficiency 5m∧1m", "cost_efficiency 1h∧5m", "cost_efficiency 6h∧30m",
+		"queue_depth 5m∧1m", "queue_depth 1h∧5m", "queue_depth 6h∧30m",
+	}, got)
 }
