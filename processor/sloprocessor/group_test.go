@@ -97,8 +97,11 @@ func TestInertBurnRulesAreLoggedAtStart(t *testing.T) {
 	var got []string
 	for _, e := range inert {
 		f := e.ContextMap()
-		got = append(got, fmt.Sprintf("%s %s∧%s", f["slo"], f["long_window"], f["short_window"]))
+		for _, r := range f["rules"].([]any) {
+			got = append(got, fmt.Sprintf("%s %s", f["slo"], r))
+		}
 	}
+	assert.Len(t, inert, 4, "one line per SLO")
 	// The burn rate cannot exceed 1/(1 − objective): 10 at 0.90 (latency), 6.67 at 0.85 (memory),
 	// 5 at 0.80 (cost), 4 at 0.75 (queue), against page factors 43.2, 14.4 and 6: those SLOs
 	// page only through the rules below their ceiling; cost and queue depth only ticket.

@@ -172,12 +172,16 @@ func newSLOProcessor(set processor.Settings, cfg *Config, clock clockwork.Clock)
 	for _, c := range compiled {
 		st := &sloState{c: c, name: c.cfg.Name, groupBy: c.cfg.GroupBy, series: map[uint64]*series{}, droppedAttr: droppedAttr(c.cfg.Name)}
 		st.describeSlots()
+		var inert []string
+		maxf := slomath.MaxBurnRate(c.model.Objective)
 		for _, r := range c.model.Rules {
-			if f, maxf := r.Factor(c.model.Window), slomath.MaxBurnRate(c.model.Objective); f > maxf {
-				set.Logger.Info("A burn-rate rule can never fire at this objective: its factor exceeds 1/(1 − objective); the SLO's other rules carry it",
-					zap.String("slo", c.cfg.Name), zap.String("long_window", slomath.FormatWindow(r.LongWindow)),
-					zap.String("short_window", slomath.FormatWindow(r.ShortWindow)), zap.Float64("factor", f), zap.Float64("max_burn_rate", maxf))
+			if r.Factor(c.model.Window) > maxf {
+				inert = append(inert, slomath.FormatWindow(r.LongWindow)+"∧"+slomath.FormatWindow(r.ShortWindow))
 			}
+		}
+		if len(inert) > 0 {
+			set.Logger.Info("Burn-rate rules that can never fire at this objective (factor above 1/(1 − objective)); the SLO's other rules and budget alerts carry it",
+				zap.String("slo", c.cfg.Name), zap.Strings("rules", inert), zap.Float64("max_burn_rate", maxf))
 		}
 		if len(st.groupBy) == 0 {
 			// The one series of an ungrouped SLO exists from the start, so its objective and
