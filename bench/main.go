@@ -85,7 +85,7 @@ func parseOptions(args []string) (options, error) {
 	fs.StringVar(&opt.CollectorCPUs, "collector-cpus", "1", "taskset CPU list for the collectors (empty: no pinning)")
 	fs.StringVar(&opt.GenCPUs, "gen-cpus", "0", "taskset CPU list for the load generators (empty: no pinning)")
 	fs.StringVar(&phases, "phases", "calibrate,ramp,profile,cardinality", "phases to run")
-	fs.StringVar(&rates, "rates", "", "ramp rates in spans/s (default 10000,50000,100000,150000,200000,250000,300000; -long adds more)")
+	fs.StringVar(&rates, "rates", "", "ramp rates in spans/s (default 10000,50000,100000,150000,200000,250000,300000,350000,400000; -long adds more)")
 	fs.DurationVar(&warmup, "warmup", 0, "warm-up of each step (default 3s; -long 5s)")
 	fs.DurationVar(&measure, "measure", 0, "measured window of each ramp step (default 6s; -long 30s)")
 	fs.IntVar(&opt.Agents, "agents", 10, "distinct agents during the ramp")
@@ -117,9 +117,9 @@ func parseOptions(args []string) (options, error) {
 		}
 	}
 	if rates == "" {
-		rates = "10000,50000,100000,150000,200000,250000,300000"
+		rates = "10000,50000,100000,150000,200000,250000,300000,350000,400000"
 		if long {
-			rates = "5000,10000,25000,50000,75000,100000,125000,150000,175000,200000,225000,250000,275000,300000,350000,400000"
+			rates = "5000,10000,25000,50000,75000,100000,125000,150000,175000,200000,225000,250000,275000,300000,350000,400000,450000,500000"
 		}
 	}
 	var err error
