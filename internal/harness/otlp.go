@@ -51,21 +51,3 @@ func TracerProvider(tb testing.TB, proto Protocol, endpoint, serviceName string)
 	})
 	return tp
 }
-
-// BatchingTracerProvider is TracerProvider with the SDK's batch span processor, as agents run
-// in production; call ForceFlush before counting.
-func BatchingTracerProvider(tb testing.TB, endpoint, serviceName string) *sdktrace.TracerProvider {
-	tb.Helper()
-	exp, err := otlptracegrpc.New(context.Background(), otlptracegrpc.WithEndpoint(endpoint), otlptracegrpc.WithInsecure())
-	if err != nil {
-		tb.Fatalf("harness: OTLP gRPC exporter: %v", err)
-	}
-	res := resource.NewSchemaless(semconv.ServiceName(serviceName))
-	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp, sdktrace.WithBatchTimeout(200*time.Millisecond)), sdktrace.WithResource(res))
-	tb.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = tp.Shutdown(ctx)
-	})
-	return tp
-}
