@@ -164,6 +164,7 @@ func TestSmokeRun(t *testing.T) {
 		ProfileSeconds:  1,
 		ProfileRate:     1500,
 		CalibrateTraces: 50,
+		Senders:         2,
 		FlushWait:       6 * time.Second,
 		Log:             &log,
 	}

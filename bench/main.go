@@ -94,6 +94,7 @@ func parseOptions(args []string) (options, error) {
 	fs.DurationVar(&cardMin, "cardinality-min", 0, "shortest cardinality step (default 10s; -long 30s)")
 	fs.IntVar(&opt.ProfileSeconds, "profile-seconds", 0, "CPU profile length (default 15; -long 30)")
 	fs.Float64Var(&opt.ProfileRate, "profile-rate", 0, "spans/s while profiling (default 10000, or 80% of the lower highest sustained rate)")
+	fs.IntVar(&opt.Senders, "senders", 4, "concurrent senders of the replay generator (each waits for its request's answer)")
 	fs.IntVar(&opt.CalibrateTraces, "calibrate-traces", 1000, "telemetrygen traces (2 spans each) per pipeline in the calibration")
 	if err := fs.Parse(args); err != nil {
 		return opt, err

@@ -154,7 +154,7 @@ func markdown(r *results, opt options) string {
 		p("| RSS at the highest sustained rate | %s | %s | %s | |\n\n", mib(peer.RSSAtMax), mib(ours.RSSAtMax), ratio(float64(ours.RSSAtMax), float64(peer.RSSAtMax)))
 	}
 	if has(r, "ramp") {
-		p("### Ramp (%d distinct agents; SDK-built requests of 510 spans replayed by 4 senders)\n\n", opt.Agents)
+		p("### Ramp (%d distinct agents; SDK-built requests of 510 spans replayed by %d senders)\n\n", opt.Agents, opt.Senders)
 		p("| target spans/s | pipeline | accepted spans/s | collector CPU (cores) | CPU-s / M spans | RSS max | other load on its CPU | generator CPU-s | load1 | sustained |\n|---|---|---|---|---|---|---|---|---|---|\n")
 		for _, s := range r.Steps {
 			if s.Phase == "ramp" {

@@ -32,7 +32,8 @@ type options struct {
 	CardRate               float64
 	CardMin                time.Duration // shortest cardinality step
 	ProfileSeconds         int
-	ProfileRate            float64 // 0: 10k spans/s, or less if a pipeline sustained less
+	ProfileRate            float64 // 0: 70% of the lower of the two highest sustained rates
+	Senders                int     // concurrent senders of the replay generator
 	CalibrateTraces        int     // telemetrygen traces (2 spans each) per pipeline
 	// FlushWait is how long a cardinality step waits after the load before scraping: longer than
 	// the flush intervals (5 s for the peer's span_metrics).
@@ -434,7 +435,7 @@ func (b *bench) genStep(ctx context.Context, c *collector, phase, mode string, r
 	dur := b.opt.Warmup + measure
 	b.measure(ctx, c, &step, func() (genResult, float64, error) {
 		cmd, cancel := b.pinned(b.opt.GenCPUs, b.self, "-mode", mode, "-endpoint", c.OTLP(), "-rate", formatFloat(rate),
-			"-duration", dur.String(), "-agents", strconv.Itoa(agents))
+			"-duration", dur.String(), "-agents", strconv.Itoa(agents), "-workers", strconv.Itoa(max(1, b.opt.Senders)))
 		defer cancel()
 		cmd.Env = append(cmd.Env, "AMASBENCH_ROLE=gen")
 		var out, errOut bytes.Buffer
