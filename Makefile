@@ -44,7 +44,7 @@ unit-test:
 e2e-test: build
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./test/e2e/...
 
-## bench: component benchmarks (benchstat output).
+## bench: component benchmarks (benchstat) and the end-to-end benchmark against the peer pipeline (docs/benchmarks.md).
 bench:
 	./scripts/bench.sh
 
