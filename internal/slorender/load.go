@@ -186,21 +186,7 @@ func decode(section any, cfg any) error {
 // resolve applies the processor's inheritance of alerting (an SLO's own parts, else the
 // processor's) and its defaults, the way sloprocessor's compile does.
 func resolve(id string, cfg *sloprocessor.Config, s sloprocessor.SLOConfig) SLO {
-	a := cfg.Alerting
-	if o := s.Alerting; o != nil {
-		if o.BurnRateRules != nil {
-			a.BurnRateRules = o.BurnRateRules
-		}
-		if o.MinEvents != 0 {
-			a.MinEvents = o.MinEvents
-		}
-		if o.BudgetThresholds != nil {
-			a.BudgetThresholds = o.BudgetThresholds
-		}
-		if o.NoData != nil {
-			a.NoData = o.NoData
-		}
-	}
+	a := cfg.MergedAlerting(s)
 	out := SLO{Processor: id, Config: s}
 	out.MinEvents = a.MinEvents
 	if out.MinEvents == 0 {

@@ -248,8 +248,9 @@ func (a *AlertingConfig) validate(path string) error {
 	return errors.Join(errs...)
 }
 
-// merged returns the alerting of an SLO: its own parts, else the processor's.
-func (c *Config) merged(s SLOConfig) AlertingConfig {
+// MergedAlerting returns the alerting of an SLO: its own parts, else the processor's. The rules
+// generator (internal/slorender) calls it too, so both inherit alike.
+func (c *Config) MergedAlerting(s SLOConfig) AlertingConfig {
 	a := c.Alerting
 	if o := s.Alerting; o != nil {
 		if o.BurnRateRules != nil {
@@ -280,7 +281,7 @@ func (c *Config) compileSLO(path string, s SLOConfig, set component.TelemetrySet
 			errs = append(errs, err)
 		}
 	}
-	alerting := c.merged(s)
+	alerting := c.MergedAlerting(s)
 	spec := slomath.Spec{
 		Objective:         s.Objective,
 		Window:            s.Window,
