@@ -208,7 +208,7 @@ func evalAtom(a *atom, res pcommon.Resource, span ptrace.Span) bool {
 	case atomDuration:
 		// OTTL computes end − start as int64 of the two uint64 timestamps.
 		d := int64(span.EndTimestamp()) - int64(span.StartTimestamp())
-		return intCmp(d, a.op, a.i)
+		return compare(d, a.op, a.i)
 	case atomAttrNum:
 		v, ok := span.Attributes().Get(a.key)
 		if !ok {
@@ -216,9 +216,9 @@ func evalAtom(a *atom, res pcommon.Resource, span ptrace.Span) bool {
 		}
 		switch v.Type() {
 		case pcommon.ValueTypeDouble:
-			return floatCmp(v.Double(), a.op, a.num)
+			return compare(v.Double(), a.op, a.num)
 		case pcommon.ValueTypeInt:
-			return floatCmp(float64(v.Int()), a.op, a.num)
+			return compare(float64(v.Int()), a.op, a.num)
 		}
 		return false
 	}
@@ -233,21 +233,8 @@ func strCmp(attrs pcommon.Map, a *atom) bool {
 	return eq == (a.op == opEq)
 }
 
-func intCmp(v int64, o op, t int64) bool {
-	switch o {
-	case opGt:
-		return v > t
-	case opGe:
-		return v >= t
-	case opLt:
-		return v < t
-	case opLe:
-		return v <= t
-	}
-	return false
-}
-
-func floatCmp(v float64, o op, t float64) bool {
+// compare applies a numeric comparison; durations compare as int64 nanoseconds, attributes as float64.
+func compare[T int64 | float64](v T, o op, t T) bool {
 	switch o {
 	case opGt:
 		return v > t
