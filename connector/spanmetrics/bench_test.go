@@ -11,6 +11,8 @@ import (
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/otelcol-amas/otelcol-amas/internal/storagetest"
 )
 
 // benchFixture is a set of batches of agent runs (3 spans each) that together touch every one of
@@ -133,7 +135,7 @@ func BenchmarkFlushWithCheckpoint(b *testing.B) {
 	cfg.Storage = &id
 	c := newBenchConnector(b, cfg, consumertest.NewNop())
 	ctx := context.Background()
-	if err := c.openStorage(ctx, hostWithExtensions{id: newMemStorage()}); err != nil {
+	if err := c.openStorage(ctx, hostWithExtensions{id: storagetest.New()}); err != nil {
 		b.Fatal(err)
 	}
 	for _, td := range fixture {

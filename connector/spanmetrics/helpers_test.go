@@ -1,13 +1,10 @@
 package spanmetrics
 
 import (
-	"context"
 	"encoding/binary"
 	"strconv"
-	"sync"
 
 	"go.opentelemetry.io/collector/component"
-	"go.opentelemetry.io/collector/extension/xextension/storage"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 )
@@ -75,51 +72,6 @@ func agentRuns(runs, agents, offset int) ptrace.Traces {
 	}
 	return td
 }
-
-// memStorage is an in-memory storage extension shared across connector instances, standing in
-// for file_storage across a restart.
-type memStorage struct {
-	component.StartFunc
-	component.ShutdownFunc
-	mu   sync.Mutex
-	data map[string][]byte
-	gets int
-}
-
-func newMemStorage() *memStorage { return &memStorage{data: map[string][]byte{}} }
-
-func (m *memStorage) GetClient(context.Context, component.Kind, component.ID, string) (storage.Client, error) {
-	return &memClient{m: m}, nil
-}
-
-type memClient struct{ m *memStorage }
-
-func (c *memClient) Get(_ context.Context, key string) ([]byte, error) {
-	c.m.mu.Lock()
-	defer c.m.mu.Unlock()
-	c.m.gets++
-	if v, ok := c.m.data[key]; ok {
-		return append([]byte(nil), v...), nil
-	}
-	return nil, nil
-}
-
-func (c *memClient) Set(_ context.Context, key string, value []byte) error {
-	c.m.mu.Lock()
-	defer c.m.mu.Unlock()
-	c.m.data[key] = append([]byte(nil), value...)
-	return nil
-}
-
-func (c *memClient) Delete(_ context.Context, key string) error {
-	c.m.mu.Lock()
-	defer c.m.mu.Unlock()
-	delete(c.m.data, key)
-	return nil
-}
-
-func (*memClient) Batch(context.Context, ...*storage.Operation) error { return nil }
-func (*memClient) Close(context.Context) error                        { return nil }
 
 type hostWithExtensions map[component.ID]component.Component
 

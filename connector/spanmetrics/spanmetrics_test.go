@@ -14,6 +14,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/otelcol-amas/otelcol-amas/internal/storagetest"
 )
 
 func lastMetrics(t *testing.T, h *harness) pmetric.Metrics {
@@ -202,7 +204,7 @@ func TestConcurrentBatchesAndFlushesAreSafe(t *testing.T) {
 
 func TestCheckpointRestoresCumulativeStateAcrossARestart(t *testing.T) {
 	ctx := context.Background()
-	st := newMemStorage()
+	st := storagetest.New()
 	id := component.MustNewID("file_storage")
 	host := hostWithExtensions{id: st}
 	cfg := createDefaultConfig().(*Config)
@@ -239,7 +241,7 @@ func TestCheckpointRestoresCumulativeStateAcrossARestart(t *testing.T) {
 
 func TestARestartAfterACrashNeverLowersACounterBelowItsLastExportedValue(t *testing.T) {
 	ctx := context.Background()
-	st := newMemStorage()
+	st := storagetest.New()
 	id := component.MustNewID("file_storage")
 	host := hostWithExtensions{id: st}
 	cfg := createDefaultConfig().(*Config)
@@ -276,7 +278,7 @@ func TestARestartAfterACrashNeverLowersACounterBelowItsLastExportedValue(t *test
 
 func TestAFlushWithoutNewSpansWritesNoCheckpoint(t *testing.T) {
 	ctx := context.Background()
-	st := newMemStorage()
+	st := storagetest.New()
 	id := component.MustNewID("file_storage")
 	cfg := createDefaultConfig().(*Config)
 	cfg.Storage = &id
@@ -315,12 +317,12 @@ func TestCorruptCheckpointIsLoggedAndIgnored(t *testing.T) {
 	cfg := createDefaultConfig().(*Config)
 	cfg.Storage = &id
 
-	good := newMemStorage()
+	good := storagetest.New()
 	seed := newTestConnector(t, cfg)
 	require.NoError(t, seed.c.Start(ctx, hostWithExtensions{id: good}))
 	require.NoError(t, seed.c.ConsumeTraces(ctx, agentRuns(3, 1, 0)))
 	require.NoError(t, seed.c.Shutdown(ctx))
-	valid := good.data[checkpointKey]
+	valid := good.Value(checkpointKey)
 	require.NotEmpty(t, valid)
 
 	flipped := append([]byte(nil), valid...)
@@ -337,8 +339,8 @@ func TestCorruptCheckpointIsLoggedAndIgnored(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			st := newMemStorage()
-			st.data[checkpointKey] = tt.data
+			st := storagetest.New()
+			st.Put(checkpointKey, tt.data)
 			h := newTestConnector(t, cfg)
 			core, logs := observer.New(zap.WarnLevel)
 			h.c.logger = zap.New(core)
@@ -355,7 +357,7 @@ func TestCorruptCheckpointIsLoggedAndIgnored(t *testing.T) {
 func TestCheckpointOfAnotherConfigurationIsDropped(t *testing.T) {
 	ctx := context.Background()
 	id := component.MustNewID("file_storage")
-	st := newMemStorage()
+	st := storagetest.New()
 	cfg := createDefaultConfig().(*Config)
 	cfg.Storage = &id
 	h := newTestConnector(t, cfg)

@@ -12,6 +12,8 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/otelcol-amas/otelcol-amas/internal/storagetest"
 )
 
 var storageID = component.MustNewID("file_storage")
@@ -25,7 +27,7 @@ func storageConfig() *Config {
 
 // start starts the sim's processor against store with a manual ticker (ticks are driven by
 // s.interval), and returns the observed logs.
-func (s *sim) start(store *memStorage) *observer.ObservedLogs {
+func (s *sim) start(store *storagetest.Storage) *observer.ObservedLogs {
 	core, logs := observer.New(zapcore.DebugLevel)
 	s.p.logger = zap.New(core)
 	s.p.newTicker = func(_ time.Duration) (<-chan time.Time, func()) { return make(chan time.Time), func() {} }
@@ -35,7 +37,7 @@ func (s *sim) start(store *memStorage) *observer.ObservedLogs {
 }
 
 func TestRestartWithStorageKeepsTheBaseline(t *testing.T) {
-	store := newMemStorage()
+	store := storagetest.New()
 	cfg := storageConfig()
 
 	first := newSim(t, cfg)
@@ -72,7 +74,7 @@ func TestRestartWithStorageKeepsTheBaseline(t *testing.T) {
 }
 
 func TestAFiringAlertSurvivesARestart(t *testing.T) {
-	store := newMemStorage()
+	store := storagetest.New()
 	cfg := storageConfig()
 	first := newSim(t, cfg)
 	first.start(store)
@@ -106,30 +108,30 @@ func TestAnUnusableCheckpointMeansAFreshStartWithALogLine(t *testing.T) {
 	}
 	tests := []struct {
 		name    string
-		prepare func(t *testing.T, m *memStorage)
+		prepare func(t *testing.T, m *storagetest.Storage)
 		cfg     func(*Config)
 		wantLog string
 		restore int
 	}{
-		{"no checkpoint yet", func(*testing.T, *memStorage) {}, nil, "No regression checkpoint found; starting with fresh baselines", 0},
-		{"garbage bytes", func(_ *testing.T, m *memStorage) { m.data[checkpointKey] = []byte("not a checkpoint at all") }, nil, "Discarding the regression checkpoint; starting with fresh baselines", 0},
-		{"a flipped bit", func(t *testing.T, m *memStorage) {
+		{"no checkpoint yet", func(*testing.T, *storagetest.Storage) {}, nil, "No regression checkpoint found; starting with fresh baselines", 0},
+		{"garbage bytes", func(_ *testing.T, m *storagetest.Storage) { m.Put(checkpointKey, []byte("not a checkpoint at all")) }, nil, "Discarding the regression checkpoint; starting with fresh baselines", 0},
+		{"a flipped bit", func(t *testing.T, m *storagetest.Storage) {
 			b := valid(t)
 			b[len(b)/2] ^= 0x10
-			m.data[checkpointKey] = b
+			m.Put(checkpointKey, b)
 		}, nil, "Discarding the regression checkpoint; starting with fresh baselines", 0},
-		{"a truncated checkpoint", func(t *testing.T, m *memStorage) {
+		{"a truncated checkpoint", func(t *testing.T, m *storagetest.Storage) {
 			b := valid(t)
-			m.data[checkpointKey] = b[:len(b)-9]
+			m.Put(checkpointKey, b[:len(b)-9])
 		}, nil, "Discarding the regression checkpoint; starting with fresh baselines", 0},
-		{"windows changed since it was written", func(t *testing.T, m *memStorage) { m.data[checkpointKey] = valid(t) },
+		{"windows changed since it was written", func(t *testing.T, m *storagetest.Storage) { m.Put(checkpointKey, valid(t)) },
 			func(c *Config) { c.CurrentWindow *= 2 }, "Discarding the regression checkpoint; starting with fresh baselines", 0},
-		{"the storage cannot be read", func(_ *testing.T, m *memStorage) { m.getErr = errors.New("disk on fire") }, nil, "Cannot read the regression checkpoint; starting with fresh baselines", 0},
-		{"a valid checkpoint is restored", func(t *testing.T, m *memStorage) { m.data[checkpointKey] = valid(t) }, nil, "Restored regression baselines from the checkpoint", 1},
+		{"the storage cannot be read", func(_ *testing.T, m *storagetest.Storage) { m.FailGets(errors.New("disk on fire")) }, nil, "Cannot read the regression checkpoint; starting with fresh baselines", 0},
+		{"a valid checkpoint is restored", func(t *testing.T, m *storagetest.Storage) { m.Put(checkpointKey, valid(t)) }, nil, "Restored regression baselines from the checkpoint", 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			store := newMemStorage()
+			store := storagetest.New()
 			tt.prepare(t, store)
 			cfg := storageConfig()
 			if tt.cfg != nil {
@@ -140,13 +142,13 @@ func TestAnUnusableCheckpointMeansAFreshStartWithALogLine(t *testing.T) {
 			assert.Equal(t, 1, logs.FilterMessage(tt.wantLog).Len(), "logs: %v", logs.All())
 			assert.Len(t, s.p.tr.ops, tt.restore)
 			require.NoError(t, s.p.Shutdown(context.Background()))
-			assert.NotEmpty(t, store.data[checkpointKey], "shutdown writes a fresh checkpoint")
+			assert.NotEmpty(t, store.Value(checkpointKey), "shutdown writes a fresh checkpoint")
 		})
 	}
 }
 
 func TestBaselineResetsApplyOncePerGeneration(t *testing.T) {
-	store := newMemStorage()
+	store := storagetest.New()
 	cfg := storageConfig()
 	first := newSim(t, cfg)
 	first.start(store)

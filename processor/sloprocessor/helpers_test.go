@@ -2,7 +2,6 @@ package sloprocessor
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
@@ -11,8 +10,6 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/consumer/consumertest"
-	"go.opentelemetry.io/collector/extension"
-	"go.opentelemetry.io/collector/extension/xextension/storage"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/ptrace"
@@ -178,64 +175,5 @@ func point(t *testing.T, md pmetric.Metrics, name string, want map[string]string
 	}
 	return found[0], true
 }
-
-// memStorage is an in-memory storage extension, as file_storage behaves, for restart tests.
-type memStorage struct {
-	extension.Extension
-	mu   sync.Mutex
-	data map[string][]byte
-}
-
-func newMemStorage() *memStorage {
-	return &memStorage{Extension: nopExt{}, data: map[string][]byte{}}
-}
-
-type nopExt struct{}
-
-func (nopExt) Start(context.Context, component.Host) error { return nil }
-func (nopExt) Shutdown(context.Context) error              { return nil }
-
-func (m *memStorage) GetClient(context.Context, component.Kind, component.ID, string) (storage.Client, error) {
-	return &memClient{m: m}, nil
-}
-
-type memClient struct{ m *memStorage }
-
-func (c *memClient) Get(_ context.Context, key string) ([]byte, error) {
-	c.m.mu.Lock()
-	defer c.m.mu.Unlock()
-	return c.m.data[key], nil
-}
-
-func (c *memClient) Set(_ context.Context, key string, value []byte) error {
-	c.m.mu.Lock()
-	defer c.m.mu.Unlock()
-	c.m.data[key] = append([]byte(nil), value...)
-	return nil
-}
-
-func (c *memClient) Delete(_ context.Context, key string) error {
-	c.m.mu.Lock()
-	defer c.m.mu.Unlock()
-	delete(c.m.data, key)
-	return nil
-}
-
-func (c *memClient) Batch(ctx context.Context, ops ...*storage.Operation) error {
-	for _, op := range ops {
-		switch op.Type {
-		case storage.Get:
-			v, _ := c.Get(ctx, op.Key)
-			op.Value = v
-		case storage.Set:
-			_ = c.Set(ctx, op.Key, op.Value)
-		case storage.Delete:
-			_ = c.Delete(ctx, op.Key)
-		}
-	}
-	return nil
-}
-
-func (c *memClient) Close(context.Context) error { return nil }
 
 func pcommonTimestamp(d time.Duration) pcommon.Timestamp { return pcommon.Timestamp(d) }

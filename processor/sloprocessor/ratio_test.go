@@ -11,6 +11,8 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/otelcol-amas/otelcol-amas/internal/storagetest"
 )
 
 // costAndRequests is one batch of the connector's cumulative cost and request counters for agent.
@@ -77,7 +79,7 @@ func TestStoppedCounterStreamsAreForgottenSoNewOnesCount(t *testing.T) {
 }
 
 func TestRestartKeepsTheCounterBaselineOfRatioSLIs(t *testing.T) {
-	store := newMemStorage()
+	store := storagetest.New()
 	storageID := component.MustNewID("file_storage")
 	exts := map[component.ID]component.Component{storageID: store}
 	cfg := createDefaultConfig().(*Config)
@@ -105,8 +107,8 @@ func TestRestartKeepsTheCounterBaselineOfRatioSLIs(t *testing.T) {
 	assert.Equal(t, beforeBad+1, afterBad)
 
 	t.Run("A corrupt ratio checkpoint is logged and the streams start from their next point.", func(t *testing.T) {
-		bad := newMemStorage()
-		bad.data[ratioStreamsKey] = []byte(ratioStreamsMagic + "\x05garbage")
+		bad := storagetest.New()
+		bad.Put(ratioStreamsKey, []byte(ratioStreamsMagic+"\x05garbage"))
 		core, logs := observer.New(zapcore.WarnLevel)
 		h3 := newHarness(t, cfg, zap.New(core), map[component.ID]component.Component{storageID: bad})
 		defer h3.shutdown()

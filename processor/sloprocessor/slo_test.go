@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/otelcol-amas/otelcol-amas/internal/alertstate"
+	"github.com/otelcol-amas/otelcol-amas/internal/storagetest"
 	"github.com/otelcol-amas/otelcol-amas/processor/sloprocessor/internal/metadata"
 )
 
@@ -300,7 +301,7 @@ func TestGroupsAreBoundedWithAnOverflowSeries(t *testing.T) {
 }
 
 func TestRestartWithStorageKeepsTheBudget(t *testing.T) {
-	store := newMemStorage()
+	store := storagetest.New()
 	storageID := component.MustNewID("file_storage")
 	exts := map[component.ID]component.Component{storageID: store}
 	cfg := createDefaultConfig().(*Config)
@@ -323,9 +324,9 @@ func TestRestartWithStorageKeepsTheBudget(t *testing.T) {
 	assert.Equal(t, before.BadEvents, after.BadEvents)
 
 	t.Run("A corrupt checkpoint is logged and the SLO starts fresh.", func(t *testing.T) {
-		bad := newMemStorage()
-		bad.data[checkpointKey("agent_availability")] = []byte("AMASSLO1\x05garbage")
-		bad.data[checkpointKey("queue_depth")] = []byte("an older format")
+		bad := storagetest.New()
+		bad.Put(checkpointKey("agent_availability"), []byte("AMASSLO1\x05garbage"))
+		bad.Put(checkpointKey("queue_depth"), []byte("an older format"))
 		core, logs := observer.New(zapcore.WarnLevel)
 		h3 := newHarness(t, cfg, zap.New(core), map[component.ID]component.Component{storageID: bad})
 		defer h3.shutdown()
