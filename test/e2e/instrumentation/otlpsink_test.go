@@ -1,6 +1,7 @@
 package instrumentation
 
 import (
+	"bytes"
 	"encoding/hex"
 	"io"
 	"net"
@@ -16,8 +17,11 @@ import (
 
 // otlpSink is an OTLP/HTTP (protobuf) trace receiver on 127.0.0.1 that keeps every span it is
 // sent, with the number of the export request that carried it: what a library really emits.
+// With a forward URL it is a recording proxy: each request goes on to the collector unchanged
+// and the collector's answer goes back to the library.
 type otlpSink struct {
-	URL string // the traces endpoint, ending in /v1/traces
+	URL     string // the traces endpoint, ending in /v1/traces
+	forward string
 
 	mu      sync.Mutex
 	spans   []capturedSpan
@@ -42,9 +46,12 @@ type capturedSpan struct {
 	Resource     map[string]any `json:"resource"`
 }
 
-func startOTLPSink(t *testing.T) *otlpSink {
+func startOTLPSink(t *testing.T) *otlpSink { return startOTLPProxy(t, "") }
+
+// startOTLPProxy is startOTLPSink forwarding every request to forward (an OTLP/HTTP traces URL).
+func startOTLPProxy(t *testing.T, forward string) *otlpSink {
 	t.Helper()
-	s := &otlpSink{}
+	s := &otlpSink{forward: forward}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("otlp sink: %v", err)
@@ -76,9 +83,26 @@ func (s *otlpSink) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.spans = append(s.spans, spans...)
 	s.mu.Unlock()
+	if s.forward != "" {
+		s.forwardTo(w, body)
+		return
+	}
 	resp, _ := ptraceotlp.NewExportResponse().MarshalProto()
 	w.Header().Set("Content-Type", "application/x-protobuf")
 	_, _ = w.Write(resp)
+}
+
+func (s *otlpSink) forwardTo(w http.ResponseWriter, body []byte) {
+	resp, err := http.Post(s.forward, "application/x-protobuf", bytes.NewReader(body)) //nolint:gosec // a loopback URL the test chose
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadGateway)
+		return
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	w.Header().Set("Content-Type", resp.Header.Get("Content-Type"))
+	w.WriteHeader(resp.StatusCode)
+	_, _ = w.Write(b)
 }
 
 // Spans returns every span received so far, parents named, ordered by trace then start.

@@ -3,6 +3,7 @@ package instrumentation
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -64,10 +65,18 @@ func nodeDir(tb testing.TB) string {
 // the driver fails or takes longer than timeout.
 func runDriver(t *testing.T, driver string, sc scenario, timeout time.Duration) []runResult {
 	t.Helper()
-	dir := nodeDir(t)
-	js, err := json.Marshal(sc)
+	res, err := execDriver(nodeDir(t), driver, sc, timeout)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return res
+}
+
+// execDriver is runDriver returning its failure (safe to call from any goroutine).
+func execDriver(dir, driver string, sc scenario, timeout time.Duration) ([]runResult, error) {
+	js, err := json.Marshal(sc)
+	if err != nil {
+		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
@@ -80,15 +89,15 @@ func runDriver(t *testing.T, driver string, sc scenario, timeout time.Duration) 
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("node %s.js: %v\nstdout: %s\nstderr: %s", driver, err, out, stderr.String())
+		return nil, fmt.Errorf("node %s.js: %w\nstdout: %s\nstderr: %s", driver, err, out, stderr.String())
 	}
 	var res struct {
 		Results []runResult `json:"results"`
 	}
 	if err := json.Unmarshal(lastLine(out), &res); err != nil {
-		t.Fatalf("node %s.js printed no result: %v\nstdout: %s\nstderr: %s", driver, err, out, stderr.String())
+		return nil, fmt.Errorf("node %s.js printed no result: %w\nstdout: %s\nstderr: %s", driver, err, out, stderr.String())
 	}
-	return res.Results
+	return res.Results, nil
 }
 
 func lastLine(b []byte) []byte {
