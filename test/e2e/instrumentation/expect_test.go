@@ -21,18 +21,66 @@ type library struct {
 	// Which spans reach the collector when the call inside them fails (HTTP 500 for a model
 	// call, an exception for a tool or an agent run).
 	exportsFailedModelCall, exportsFailedTool, exportsFailedAgent bool
+	// kindOf tells the library's agent, tool and model spans apart ("" for any other span).
+	kindOf func(capturedSpan) string
+}
+
+// Span kinds as kindOf names them.
+const (
+	agentSpan = "agent"
+	toolSpan  = "tool"
+	modelSpan = "model"
+)
+
+func byGenAIOperation(s capturedSpan) string {
+	switch s.Attributes["gen_ai.operation.name"] {
+	case "invoke_agent":
+		return agentSpan
+	case "execute_tool":
+		return toolSpan
+	case "chat":
+		return modelSpan
+	}
+	return ""
+}
+
+func byOpenInferenceKind(s capturedSpan) string {
+	switch s.Attributes["openinference.span.kind"] {
+	case "AGENT":
+		return agentSpan
+	case "TOOL":
+		return toolSpan
+	case "LLM":
+		return modelSpan
+	}
+	return ""
+}
+
+func byTraceloopKind(s capturedSpan) string {
+	switch s.Attributes["traceloop.span.kind"] {
+	case "agent":
+		return agentSpan
+	case "tool":
+		return toolSpan
+	}
+	if s.Attributes["gen_ai.operation.name"] == "chat" {
+		return modelSpan
+	}
+	return ""
 }
 
 var (
 	// @opentelemetry/instrumentation-openai + hand-written invoke_agent/execute_tool spans.
 	genAI = library{name: "GenAI conventions", driver: "genai", api: "chat",
-		exportsFailedModelCall: true, exportsFailedTool: true, exportsFailedAgent: true}
+		exportsFailedModelCall: true, exportsFailedTool: true, exportsFailedAgent: true,
+		kindOf: byGenAIOperation}
 	// @openai/agents + @arizeai/openinference-instrumentation-openai, agent and tool spans from
 	// @arizeai/openinference-core's traceAgent/traceTool.
 	openInference = library{name: "OpenAI Agents SDK + OpenInference", driver: "agents", api: "responses",
-		reportsCacheRead: true, reportsReasoning: true, exportsFailedTool: true, exportsFailedAgent: true}
+		reportsCacheRead: true, reportsReasoning: true, exportsFailedTool: true, exportsFailedAgent: true,
+		kindOf: byOpenInferenceKind}
 	// @traceloop/node-server-sdk withAgent/withTool around openai chat completions.
-	openLLMetry = library{name: "OpenLLMetry (Traceloop)", driver: "traceloop", api: "chat"}
+	openLLMetry = library{name: "OpenLLMetry (Traceloop)", driver: "traceloop", api: "chat", kindOf: byTraceloopKind}
 )
 
 // price is a model's entry in the connector's default price table, USD per million tokens.
