@@ -47,9 +47,9 @@ type job struct {
 }
 
 // runJobs starts the default configuration, runs every job's driver at once through a recording
-// OTLP proxy into it, and waits until /metrics shows exactly what the clients sent. It returns
-// the recorded spans of each job.
-func runJobs(t *testing.T, driverTimeout time.Duration, jobs ...job) [][]capturedSpan {
+// OTLP proxy into it, hands the recorded spans of each job to check (when not nil), and waits
+// until /metrics shows exactly what the clients sent.
+func runJobs(t *testing.T, driverTimeout time.Duration, check func([][]capturedSpan), jobs ...job) {
 	t.Helper()
 	ports := harness.NewDefaultConfigPorts(t)
 	harness.StartDefaultCollector(t, ports)
@@ -82,6 +82,9 @@ func runJobs(t *testing.T, driverTimeout time.Duration, jobs ...job) [][]capture
 		want.expect(j.lib, scs[i], mocks[i].Tallies())
 		spans[i] = proxies[i].Spans()
 	}
+	if check != nil {
+		check(spans)
+	}
 
 	// The default flush interval is 15 s; a minute covers it with room for a slow machine.
 	harness.Eventually(t, 60*time.Second, 500*time.Millisecond, func() (bool, string) {
@@ -94,7 +97,6 @@ func runJobs(t *testing.T, driverTimeout time.Duration, jobs ...job) [][]capture
 		}
 		return true, ""
 	})
-	return spans
 }
 
 func totalRuns(sc scenario) int {
@@ -107,24 +109,24 @@ func totalRuns(sc scenario) int {
 
 func TestGenAIConventionsAreCountedPerAgent(t *testing.T) {
 	t.Parallel()
-	runJobs(t, time.Minute, job{genAI, genAIScenario()})
+	runJobs(t, time.Minute, nil, job{genAI, genAIScenario()})
 }
 
 func TestOpenAIAgentsSDKWithOpenInferenceIsCountedPerAgent(t *testing.T) {
 	t.Parallel()
-	runJobs(t, time.Minute, job{openInference, openInferenceScenario()})
+	runJobs(t, time.Minute, nil, job{openInference, openInferenceScenario()})
 }
 
 func TestOpenLLMetryIsCountedPerAgent(t *testing.T) {
 	t.Parallel()
-	runJobs(t, time.Minute, job{openLLMetry, openLLMetryScenario()})
+	runJobs(t, time.Minute, nil, job{openLLMetry, openLLMetryScenario()})
 }
 
 func TestAFleetMixingAllThreeLibrariesIsCountedByOneCollector(t *testing.T) {
 	t.Parallel()
 	workflow := openLLMetryScenario()
 	workflow.Workflow = true // an OpenLLMetry workflow root above the agent must not count twice
-	runJobs(t, time.Minute,
+	runJobs(t, time.Minute, nil,
 		job{genAI, genAIScenario()}, job{openInference, openInferenceScenario()}, job{openLLMetry, workflow})
 }
 
@@ -140,25 +142,26 @@ func TestTwentySecondRunsExportedAcrossBatchesAreChargedToTheirAgents(t *testing
 		{openLLMetry, longScenario("long-traceloop",
 			agentSpec{Name: "long-scheduler", Model: "gpt-4o-mini", Tool: "calendar", Runs: 2})},
 	}
-	spans := runJobs(t, 90*time.Second, jobs...)
 	// The scenario is what it claims: in every trace, a span below the agent span arrived in an
 	// earlier export than the agent span itself.
-	for i, js := range spans {
-		byTrace := map[string][]capturedSpan{}
-		for _, s := range js {
-			byTrace[s.TraceID] = append(byTrace[s.TraceID], s)
-		}
-		require.Len(t, byTrace, totalRuns(jobs[i].sc), "%s: one trace per run", jobs[i].lib.name)
-		for id, ss := range byTrace {
-			rootExport, firstChild := 0, 1<<30
-			for _, s := range ss {
-				if s.ParentSpanID == "" {
-					rootExport = s.Export
-				} else {
-					firstChild = min(firstChild, s.Export)
-				}
+	runJobs(t, 90*time.Second, func(spans [][]capturedSpan) {
+		for i, js := range spans {
+			byTrace := map[string][]capturedSpan{}
+			for _, s := range js {
+				byTrace[s.TraceID] = append(byTrace[s.TraceID], s)
 			}
-			require.Greater(t, rootExport, firstChild, "%s: trace %s: the agent span must arrive after some of its children", jobs[i].lib.name, id)
+			require.Len(t, byTrace, totalRuns(jobs[i].sc), "%s: one trace per run", jobs[i].lib.name)
+			for id, ss := range byTrace {
+				rootExport, firstChild := 0, 1<<30
+				for _, s := range ss {
+					if s.ParentSpanID == "" {
+						rootExport = s.Export
+					} else {
+						firstChild = min(firstChild, s.Export)
+					}
+				}
+				require.Greater(t, rootExport, firstChild, "%s: trace %s: the agent span must arrive after some of its children", jobs[i].lib.name, id)
+			}
 		}
-	}
+	}, jobs...)
 }
