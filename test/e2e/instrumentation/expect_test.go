@@ -241,7 +241,21 @@ func (e *expectation) compare(fams map[string]*dto.MetricFamily) []string {
 		}
 	}
 	sort.Strings(extra)
-	return append(problems, extra...)
+	problems = append(problems, extra...)
+	// Every agent ran within the active window (5 m by default), and nothing else is an agent.
+	active, _ := activeAgents(fams)
+	if active != float64(len(e.agents)) {
+		problems = append(problems, "amas_active_agents_current: want "+strconv.Itoa(len(e.agents))+", got "+strconv.FormatFloat(active, 'g', -1, 64))
+	}
+	return problems
+}
+
+func activeAgents(fams map[string]*dto.MetricFamily) (float64, bool) {
+	f := fams["amas_active_agents_current"]
+	if f == nil || len(f.GetMetric()) == 0 {
+		return 0, false
+	}
+	return f.GetMetric()[0].GetGauge().GetValue(), true
 }
 
 func near(want, got float64) bool {
