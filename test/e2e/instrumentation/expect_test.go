@@ -150,6 +150,19 @@ func (e *expectation) expect(lib library, sc scenario, tallies map[agentModel]ta
 		if lib.exportsFailedTool {
 			e.add(float64(failedTools), "amas_tool_calls_total", "agent", a.Name, "tool", a.Tool, "status", "error")
 		}
+		// Every exported span with status Error is one error of its agent (summed over
+		// operations and error types, which each library fills its own way).
+		errs := 0
+		if lib.exportsFailedAgent {
+			errs += failedRuns
+		}
+		if lib.exportsFailedModelCall {
+			errs += t.Failures
+		}
+		if lib.exportsFailedTool {
+			errs += failedTools
+		}
+		e.add(float64(errs), "amas_agent_errors_total", "agent", a.Name)
 		e.add(float64(t.Usage.Input), "amas_tokens_used_total", "agent", a.Name, "model", a.Model, "token_type", "input")
 		e.add(float64(t.Usage.Output), "amas_tokens_used_total", "agent", a.Name, "model", a.Model, "token_type", "output")
 		cached := 0
@@ -179,7 +192,7 @@ func contains(xs []int, x int) bool {
 
 // checkedFamilies are the families whose agents must all be expected ones: a span charged to a
 // service name (or a phantom agent) shows up here as an extra agent.
-var checkedFamilies = []string{"amas_agent_requests_total", "amas_tool_calls_total", "amas_tokens_used_total", "amas_cost_usd_total"}
+var checkedFamilies = []string{"amas_agent_requests_total", "amas_agent_errors_total", "amas_tool_calls_total", "amas_tokens_used_total", "amas_cost_usd_total"}
 
 // compare reads the collector's families and lists every difference from e: a missing or wrong
 // series, and any agent that should not be there. Model operations are summed per agent and
@@ -213,6 +226,8 @@ func (e *expectation) compare(fams map[string]*dto.MetricFamily) []string {
 					op = modelOps
 				}
 				got[seriesKey(name, "agent", agent, "operation", op, "status", labels["status"])] += v
+			case "amas_agent_errors_total":
+				got[seriesKey(name, "agent", agent)] += v
 			case "amas_tool_calls_total":
 				got[seriesKey(name, "agent", agent, "tool", labels["tool"], "status", labels["status"])] += v
 			case "amas_tokens_used_total":

@@ -23,6 +23,8 @@ amas_agent_requests_total{agent="triage",operation="invoke_agent",status="ok"} 2
 amas_agent_requests_total{agent="triage",operation="chat",status="ok"} 4
 amas_agent_requests_total{agent="triage",operation="execute_tool",status="ok"} 1
 amas_agent_requests_total{agent="triage",operation="execute_tool",status="error"} 1
+# TYPE amas_agent_errors_total counter
+amas_agent_errors_total{agent="triage",operation="execute_tool",error_type="TimeoutError"} 1
 # TYPE amas_tool_calls_total counter
 amas_tool_calls_total{agent="triage",tool="search",status="ok"} 1
 amas_tool_calls_total{agent="triage",tool="search",status="error"} 1
@@ -44,6 +46,7 @@ amas_tokens_used_total{agent="svc",model="gpt-4o",token_type="output"} 20`, `une
 		{"a token type the library never sent", `# TYPE amas_cost_usd_total counter`,
 			`amas_tokens_used_total{agent="triage",model="gpt-4o",token_type="cache_read"} 5
 # TYPE amas_cost_usd_total counter`, `unexpected series amas_tokens_used_total{agent="triage",model="gpt-4o",token_type="cache_read"}`},
+		{"an error not counted", `error_type="TimeoutError"} 1`, `error_type="TimeoutError"} 0`, `amas_agent_errors_total{agent="triage"}: want 1, got 0`},
 		{"a model call counted twice", `operation="chat",status="ok"} 4`, `operation="chat",status="ok"} 5`, `want 4, got 5`},
 		{"a phantom active agent", `amas_active_agents_current 1`, `amas_active_agents_current 2`, `amas_active_agents_current: want 1, got 2`},
 	} {
