@@ -86,8 +86,7 @@ func runJobs(t *testing.T, driverTimeout time.Duration, check func([][]capturedS
 		check(spans)
 	}
 
-	// The default flush interval is 15 s; a minute covers it with room for a slow machine.
-	harness.Eventually(t, 60*time.Second, 500*time.Millisecond, func() (bool, string) {
+	exact := func() (bool, string) {
 		fams, err := harness.ScrapeFamilies(harness.MetricsURL(ports.Prometheus))
 		if err != nil {
 			return false, err.Error()
@@ -96,7 +95,22 @@ func runJobs(t *testing.T, driverTimeout time.Duration, check func([][]capturedS
 			return false, "\n  " + strings.Join(problems, "\n  ")
 		}
 		return true, ""
-	})
+	}
+	// The default flush interval is 15 s; a minute covers it with room for a slow machine. Then
+	// the counts must stay exact through the next flush: a contribution counted late (or twice)
+	// would show there.
+	harness.Eventually(t, 60*time.Second, 500*time.Millisecond, exact)
+	holds(t, 16*time.Second, time.Second, exact)
+}
+
+// holds checks cond every interval for d and fails the test the first time it does not hold.
+func holds(t *testing.T, d, interval time.Duration, cond func() (bool, string)) {
+	t.Helper()
+	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(interval) {
+		if ok, reason := cond(); !ok {
+			t.Fatalf("no longer exact after it was: %s", reason)
+		}
+	}
 }
 
 func totalRuns(sc scenario) int {
