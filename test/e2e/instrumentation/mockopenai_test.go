@@ -130,15 +130,16 @@ func (m *mockOpenAI) serve(w http.ResponseWriter, r *http.Request, kind api) {
 	// The second turn carries the tool's result back.
 	secondTurn := bytes.Contains(body, []byte(`"role":"tool"`)) || bytes.Contains(body, []byte(`"function_call_output"`))
 	toolName := ""
-	if len(req.Tools) > 0 {
+	if len(req.Tools) > 0 { // one of the two is set, by API
 		toolName = req.Tools[0].Name + req.Tools[0].Function.Name
 	}
+	callTool := !secondTurn && toolName != ""
 	u := answerUsage
-	if !secondTurn && toolName != "" {
+	if callTool {
 		u = toolCallUsage
 	}
 	m.mu.Lock()
-	if u == toolCallUsage {
+	if callTool {
 		tl.ToolCalls++
 	} else {
 		tl.Answers++
@@ -154,18 +155,18 @@ func (m *mockOpenAI) serve(w http.ResponseWriter, r *http.Request, kind api) {
 	var resp any
 	switch kind {
 	case chatAPI:
-		resp = chatResponse(id, req.Model, toolName, u)
+		resp = chatResponse(id, req.Model, toolName, callTool, u)
 	case responsesAPI:
-		resp = responsesResponse(id, req.Model, toolName, u)
+		resp = responsesResponse(id, req.Model, toolName, callTool, u)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(resp)
 }
 
-func chatResponse(id, model, tool string, u usage) map[string]any {
+func chatResponse(id, model, tool string, callTool bool, u usage) map[string]any {
 	msg := map[string]any{"role": "assistant", "content": "Order is shipped.", "refusal": nil}
 	finish := "stop"
-	if u == toolCallUsage {
+	if callTool {
 		msg["content"] = nil
 		msg["tool_calls"] = []any{map[string]any{
 			"id": "call_" + id, "type": "function",
@@ -185,10 +186,10 @@ func chatResponse(id, model, tool string, u usage) map[string]any {
 	}
 }
 
-func responsesResponse(id, model, tool string, u usage) map[string]any {
+func responsesResponse(id, model, tool string, callTool bool, u usage) map[string]any {
 	var output []any
 	text := ""
-	if u == toolCallUsage {
+	if callTool {
 		output = []any{map[string]any{
 			"type": "function_call", "id": "fc_" + id, "call_id": "call_" + id, "name": tool,
 			"arguments": `{"query":"order status"}`, "status": "completed",
