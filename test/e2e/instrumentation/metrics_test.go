@@ -140,8 +140,10 @@ func TestAFleetMixingAllThreeLibrariesIsCountedByOneCollector(t *testing.T) {
 	t.Parallel()
 	workflow := openLLMetryScenario()
 	workflow.Workflow = true // an OpenLLMetry workflow root above the agent must not count twice
+	chat := openInference
+	chat.api = "chat" // the Agents SDK on chat completions: OpenInference's other LLM span shape
 	runJobs(t, time.Minute, nil,
-		job{genAI, genAIScenario()}, job{openInference, openInferenceScenario()}, job{openLLMetry, workflow})
+		job{genAI, genAIScenario()}, job{chat, openInferenceScenario()}, job{openLLMetry, workflow})
 }
 
 func TestTwentySecondRunsExportedAcrossBatchesAreChargedToTheirAgents(t *testing.T) {
