@@ -77,7 +77,7 @@ func runJobs(t *testing.T, driverTimeout time.Duration, check func([][]capturedS
 	wg.Wait()
 	for i, j := range jobs {
 		require.NoError(t, errs[i], j.lib.name)
-		require.Len(t, results[i], totalRuns(scs[i]), "%s: runs reported by the driver", j.lib.name)
+		requireRunsAsPlanned(t, j.lib.name, scs[i], results[i])
 		require.Empty(t, mocks[i].Unexpected(), "%s: requests the mock server did not expect", j.lib.name)
 		want.expect(j.lib, scs[i], mocks[i].Tallies())
 		spans[i] = proxies[i].Spans()
@@ -110,6 +110,22 @@ func holds(t *testing.T, d, interval time.Duration, cond func() (bool, string)) 
 		if ok, reason := cond(); !ok {
 			t.Fatalf("no longer exact after it was: %s", reason)
 		}
+	}
+}
+
+// requireRunsAsPlanned: the driver ran every run, and exactly the runs whose model call was to
+// fail failed (a failing tool does not fail its run), as the expectations assume.
+func requireRunsAsPlanned(t *testing.T, lib string, sc scenario, res []runResult) {
+	t.Helper()
+	require.Len(t, res, totalRuns(sc), "%s: runs reported by the driver", lib)
+	for _, r := range res {
+		var spec agentSpec
+		for _, a := range sc.Agents {
+			if a.Name == r.Agent {
+				spec = a
+			}
+		}
+		require.Equal(t, !contains(spec.FailChat, r.Run), r.OK, "%s: agent %s run %d: %s", lib, r.Agent, r.Run, r.Error)
 	}
 }
 
