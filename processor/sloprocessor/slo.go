@@ -172,17 +172,6 @@ func newSLOProcessor(set processor.Settings, cfg *Config, clock clockwork.Clock)
 	for _, c := range compiled {
 		st := &sloState{c: c, name: c.cfg.Name, groupBy: c.cfg.GroupBy, series: map[uint64]*series{}, droppedAttr: droppedAttr(c.cfg.Name)}
 		st.describeSlots()
-		var inert []string
-		maxf := slomath.MaxBurnRate(c.model.Objective)
-		for _, r := range c.model.Rules {
-			if r.Factor(c.model.Window) > maxf {
-				inert = append(inert, slomath.FormatWindow(r.LongWindow)+"∧"+slomath.FormatWindow(r.ShortWindow))
-			}
-		}
-		if len(inert) > 0 {
-			set.Logger.Info("Burn-rate rules that can never fire at this objective (factor above 1/(1 − objective)); the SLO's other rules and budget alerts carry it",
-				zap.String("slo", c.cfg.Name), zap.Strings("rules", inert), zap.Float64("max_burn_rate", maxf))
-		}
 		if len(st.groupBy) == 0 {
 			// The one series of an ungrouped SLO exists from the start, so its objective and
 			// full budget are visible before any traffic.
@@ -271,9 +260,15 @@ func (st *sloState) describeSlots() {
 		}
 		st.slotLabels[i] = [2]string{slomath.FormatWindow(r.LongWindow), slomath.FormatWindow(r.ShortWindow)}
 	}
-	for i, sv := range []string{alertstate.SeverityCritical, alertstate.SeverityHigh, alertstate.SeverityWarning} {
+	// Budget thresholds: a page is critical and a ticket warning, as for burn rules; the
+	// threshold label tells the three apart.
+	for i, th := range budgetThresholdNames {
 		st.slotName[m.BudgetSlot(i)] = alertstate.AlertSLOBudgetExhausted
-		st.slotSeverity[m.BudgetSlot(i)] = sv
+		st.slotSeverity[m.BudgetSlot(i)] = alertstate.SeverityWarning
+		if m.Budget.SeverityOf(i) == slomath.Page {
+			st.slotSeverity[m.BudgetSlot(i)] = alertstate.SeverityCritical
+		}
+		st.slotLabels[m.BudgetSlot(i)] = [2]string{th}
 	}
 	st.slotName[m.NoDataSlot()] = alertstate.AlertSLONoData
 	st.slotSeverity[m.NoDataSlot()] = st.c.noDataSv
@@ -826,9 +821,12 @@ func (e *emitter) series(st *sloState, ser *series) {
 		for _, kv := range ser.labels {
 			labels[kv[0]] = kv[1]
 		}
-		if slot < len(m.Rules) {
+		switch {
+		case slot < len(m.Rules):
 			labels[alertstate.LabelLongWindow] = st.slotLabels[slot][0]
 			labels[alertstate.LabelShortWindow] = st.slotLabels[slot][1]
+		case slot < m.NoDataSlot():
+			labels[alertstate.LabelThreshold] = st.slotLabels[slot][0]
 		}
 		alertstate.Append(e.alertGauge, e.ts, alertstate.Alert{
 			Name: st.slotName[slot], State: a.Phase.String(), Severity: st.slotSeverity[slot],
@@ -836,6 +834,9 @@ func (e *emitter) series(st *sloState, ser *series) {
 		})
 	}
 }
+
+// budgetThresholdNames are the threshold label values, in slomath's order (BudgetCritical...).
+var budgetThresholdNames = [3]string{"critical", "high", "warning"}
 
 var severities = [4]string{alertstate.SeverityCritical, alertstate.SeverityHigh, alertstate.SeverityWarning, alertstate.SeverityInfo}
 

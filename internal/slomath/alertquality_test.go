@@ -1,0 +1,167 @@
+package slomath
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestBurnRuleValidateFor(t *testing.T) {
+	month := 30 * day
+	tests := []struct {
+		name      string
+		rule      BurnRule
+		objective float64
+		window    time.Duration
+		slice     time.Duration
+		wantErr   string
+	}{
+		{"The workbook's 6h∧30m page is valid at 99.5% over 30 days.",
+			BurnRule{Severity: Page, LongWindow: 6 * time.Hour, ShortWindow: 30 * time.Minute, BudgetConsumed: 0.05}, 0.995, month, 0, ""},
+		{"The 3d∧6h ticket rescaled for a 1-week window is a 0.233× burn, below 1, and refused.",
+			BurnRule{Severity: Ticket, LongWindow: 72 * time.Hour, ShortWindow: 6 * time.Hour, BudgetConsumed: 0.1}, 0.995, 7 * day, 0,
+			"budget_consumed: must give a burn rate ≥ 1 over the SLO window 7d (a slower burn never spends the budget), got 0.1 (0.233× over 3d)"},
+		{"An explicit factor below 1 is refused at its own key.",
+			BurnRule{Severity: Ticket, LongWindow: 72 * time.Hour, ShortWindow: 6 * time.Hour, BurnRate: 0.5}, 0.995, month, 0,
+			"burn_rate: must give a burn rate ≥ 1 over the SLO window 30d (a slower burn never spends the budget), got 0.5 (0.5× over 3d)"},
+		{"A 14.4× page at 90% can never fire (at most 10×) and is refused.",
+			BurnRule{Severity: Page, LongWindow: time.Hour, ShortWindow: 5 * time.Minute, BurnRate: 14.4}, 0.9, month, 0,
+			"burn_rate: must give a burn rate the SLO can reach, at most 1/(1 − 0.9) = 10×, got 14.4 (14.4×)"},
+		{"A factor of exactly 1/(1 − objective) can fire (every event bad) and is valid.",
+			BurnRule{Severity: Page, LongWindow: time.Hour, ShortWindow: 5 * time.Minute, BurnRate: 10}, 0.9, month, 0, ""},
+		{"A short window of one slice is refused: it resolves and re-fires every slice.",
+			BurnRule{Severity: Page, LongWindow: time.Hour, ShortWindow: 5 * time.Minute, BurnRate: 5}, 0.9, month, 5 * time.Minute,
+			"short_window: must hold at least 2 slices of 5m, got 5m"},
+		{"A short window of fewer slices than min_bad_events can never fire and is refused.",
+			BurnRule{Severity: Page, LongWindow: time.Hour, ShortWindow: 3 * time.Minute, BurnRate: 5, MinBadEvents: 5}, 0.9, month, time.Minute,
+			"min_bad_events: must not exceed the 3 slices of short_window 3m, got 5"},
+		{"A hard-down rule has no factor to check.",
+			HardDownRule(time.Minute, 0.25, 5), 0.9999, month, 0, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			require.NoError(t, tt.rule.Validate(tt.window))
+			err := tt.rule.ValidateFor(tt.objective, tt.window, tt.slice)
+			if tt.wantErr == "" {
+				assert.NoError(t, err)
+				return
+			}
+			assert.EqualError(t, err, tt.wantErr)
+		})
+	}
+	t.Run("A spec reports a rule the objective cannot reach at the rule's path.", func(t *testing.T) {
+		err := Spec{Objective: 0.9, Window: month, Rules: []BurnRule{
+			{Severity: Page, LongWindow: time.Hour, ShortWindow: 5 * time.Minute, BudgetConsumed: 0.02},
+		}}.Validate()
+		assert.EqualError(t, err, "burn_rate_rules[0].budget_consumed: must give a burn rate the SLO can reach, at most 1/(1 − 0.9) = 10×, got 0.02 (14.4×)")
+	})
+}
+
+func TestConditionGuards(t *testing.T) {
+	month := 30 * day
+	page := BurnRule{Severity: Page, LongWindow: 6 * time.Hour, ShortWindow: 30 * time.Minute, BudgetConsumed: 0.05, MinEvents: 10, MinBadEvents: 5}
+	hard := HardDownRule(time.Minute, 0.25, 5)
+	tests := []struct {
+		name        string
+		rule        BurnRule
+		long, short Counts
+		want        bool
+	}{
+		{"One failure in 30 events burns at 6.7× over 99.5% in both windows but does not page.", page, Counts{Total: 30, Bad: 1}, Counts{Total: 30, Bad: 1}, false},
+		{"Five failures in 30 events page.", page, Counts{Total: 30, Bad: 5}, Counts{Total: 30, Bad: 5}, true},
+		{"Five failures in the long window but four in the short one do not page.", page, Counts{Total: 3000, Bad: 200}, Counts{Total: 30, Bad: 4}, false},
+		{"Enough bad events below the factor do not page.", page, Counts{Total: 100000, Bad: 50}, Counts{Total: 10000, Bad: 5}, false},
+		{"Hard down holds at exactly a quarter of the events failed.", hard, Counts{Total: 40, Bad: 10}, Counts{Total: 40, Bad: 10}, true},
+		{"Hard down does not hold just under a quarter.", hard, Counts{Total: 41, Bad: 10}, Counts{Total: 41, Bad: 10}, false},
+		{"Hard down needs five bad events even when all of them failed.", hard, Counts{Total: 4, Bad: 4}, Counts{Total: 4, Bad: 4}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, tt.rule.Condition(tt.long, tt.short, 0.995, month))
+		})
+	}
+}
+
+func TestDefaultBudgetMinEventsLetsOneEventSpendATenthOfTheBudgetAtMost(t *testing.T) {
+	for _, tt := range []struct {
+		name      string
+		objective float64
+		want      uint64
+	}{
+		{"At 99.5% the SLO window needs 2000 events.", 0.995, 2000},
+		{"At 99% it needs 1000.", 0.99, 1000},
+		{"At 90% (latency slices) it needs 100 slices.", 0.90, 100},
+		{"At 85% (memory slices) it needs 67 slices.", 0.85, 67},
+		{"At 75% (queue slices) it needs 40 slices.", 0.75, 40},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			n := DefaultBudgetMinEvents(tt.objective)
+			assert.Equal(t, tt.want, n)
+			one := BudgetRemaining(Counts{Total: n, Bad: 1}, tt.objective)
+			assert.GreaterOrEqual(t, one, 0.9-1e-9, "one bad event in the smallest window that may alert leaves 90%")
+		})
+	}
+}
+
+func TestBudgetThresholdsAreTicketsUnlessSetToPage(t *testing.T) {
+	b := DefaultBudgetThresholds()
+	for i := range 3 {
+		assert.Equal(t, Ticket, b.SeverityOf(i))
+	}
+	b.Severity = [3]Severity{Page, "", Ticket}
+	assert.Equal(t, Page, b.SeverityOf(BudgetCritical))
+	assert.Equal(t, Ticket, b.SeverityOf(BudgetHigh), "unset is a ticket")
+	b.Severity[BudgetWarning] = "urgent"
+	assert.EqualError(t, b.Validate(), `severity.warning: must be "page" or "ticket", got "urgent"`)
+}
+
+func TestEmptySlicesAreGoodSlices(t *testing.T) {
+	m, err := NewModel(Spec{
+		Objective: 0.9, Window: 30 * day,
+		Timeslices: &Timeslices{Slice: time.Minute, MaxBadRatio: 0.05},
+		Rules:      DefaultRules(30*day, 0.9, time.Minute, 1, DefaultMinBadEvents),
+	})
+	require.NoError(t, err)
+	t0 := int64(28_000_000) * int64(time.Minute)
+	min := int64(time.Minute)
+	w6h := m.Layout.WindowIndex(6 * time.Hour)
+	var ev Evaluation
+
+	t.Run("A new series counts the slices elapsed since its first event, not a whole window.", func(t *testing.T) {
+		s := m.NewSeries()
+		for i := range int64(10) {
+			m.Record(s, t0+i*min, true)
+		}
+		m.Evaluate(s, t0+10*min, &ev)
+		assert.Equal(t, Counts{Total: 10, Bad: 10}, ev.Counts[w6h])
+		m.Evaluate(s, t0+30*min, &ev)
+		assert.Equal(t, Counts{Total: 30, Bad: 10}, ev.Counts[w6h], "20 quiet minutes are 20 good slices")
+	})
+	t.Run("After a quiet night one slow request is one bad slice of the 360 in 6h.", func(t *testing.T) {
+		s := m.NewSeries()
+		for i := range int64(120) {
+			m.Record(s, t0+i*min, false)
+		}
+		late := t0 + 10*60*min
+		m.Record(s, late, true)
+		m.Evaluate(s, late+min, &ev)
+		assert.Equal(t, Counts{Total: 360, Bad: 1}, ev.Counts[w6h])
+		assert.InDelta(t, 1.0/360/0.1, BurnRate(ev.Counts[w6h], 0.9), 1e-12)
+		assert.Empty(t, ev.Fired)
+		win := ev.Counts[m.WindowIndex()]
+		assert.Equal(t, uint64(10*60+1), win.Total, "the budget counts the empty slices as good too")
+	})
+	t.Run("A checkpoint keeps when the series began; an older one counts every window as elapsed.", func(t *testing.T) {
+		s := m.NewSeries()
+		m.Record(s, t0, true)
+		got, err := m.DecodeSeries(m.AppendBinary(nil, s))
+		require.NoError(t, err)
+		assert.Equal(t, s.Since, got.Since)
+		old, err := m.DecodeSeries(m.appendBinary(nil, s, checkpointVersionV2))
+		require.NoError(t, err)
+		m.Evaluate(old, t0+2*min, &ev)
+		assert.Equal(t, Counts{Total: 360, Bad: 1}, ev.Counts[w6h])
+	})
+}
