@@ -53,7 +53,7 @@ func specOf(t *testing.T, s SLO) *slomath.Model {
 	t.Helper()
 	spec := slomath.Spec{
 		Objective: s.Config.Objective, Window: s.Config.Window, Rules: s.Rules, Budget: s.Budget,
-		BudgetMinEvents: s.MinEvents, ResolvedRetention: 5 * time.Minute,
+		BudgetMinEvents: s.BudgetMinEvents, ResolvedRetention: 5 * time.Minute,
 	}
 	if s.Timeslices() {
 		spec.Timeslices = &slomath.Timeslices{Slice: s.Config.Budgeting.Slice, MaxBadRatio: s.Config.Budgeting.MaxBadRatio}
@@ -115,38 +115,54 @@ func TestRulesAgreeWithTheProcessorsMath(t *testing.T) {
 						if r.Severity == slomath.Page {
 							sev = alertstate.SeverityCritical
 						}
-						kinds[string(r.Severity)]++
-						f := r.Factor(s.Config.Window)
-						burn := slomath.BurnRate(ev.Counts[model.Layout.WindowIndex(r.LongWindow)], s.Config.Objective)
-						add(exp, alertstate.AlertSLOBurnRate, m, expAlert{
-							labels: [][2]string{{"severity", sev}, {"slo", s.Config.Name}, {"long_window", dur(r.LongWindow)}, {"short_window", dur(r.ShortWindow)}},
-							annotations: [][2]string{
+						kind := string(r.Severity)
+						var ann [][2]string
+						if r.HardDown() {
+							kind = "hard down"
+							ratio, _ := slomath.ErrorRatio(ev.Counts[model.Layout.WindowIndex(r.LongWindow)])
+							ann = [][2]string{
+								{"summary", "SLO " + s.Config.Name + " is failing hard"},
+								{"description", fmt.Sprintf("%s of the events failed over %s, against a hard-down threshold of %s%%.", humanizePercentage(ratio), dur(r.LongWindow), num(r.ErrorRatio*100))},
+							}
+						} else {
+							f := r.Factor(s.Config.Window)
+							burn := slomath.BurnRate(ev.Counts[model.Layout.WindowIndex(r.LongWindow)], s.Config.Objective)
+							ann = [][2]string{
 								{"summary", "SLO " + s.Config.Name + " is burning its error budget fast"},
 								{"description", fmt.Sprintf("Burn rate %.1f× over %s (and over %s) against a threshold of %s× for objective %s.", burn, dur(r.LongWindow), dur(r.ShortWindow), num(f), num(s.Config.Objective))},
-							},
+							}
+						}
+						kinds[kind]++
+						add(exp, alertstate.AlertSLOBurnRate, m, expAlert{
+							labels:      [][2]string{{"severity", sev}, {"slo", s.Config.Name}, {"long_window", dur(r.LongWindow)}, {"short_window", dur(r.ShortWindow)}},
+							annotations: ann,
 						})
 					}
-					for i, sv := range []string{alertstate.SeverityCritical, alertstate.SeverityHigh, alertstate.SeverityWarning} {
+					for i, th := range []string{"critical", "high", "warning"} {
 						if series.Alerts[model.BudgetSlot(i)].Phase != slomath.Firing {
 							continue
 						}
-						kinds["budget "+sv]++
-						th := []float64{s.Budget.Critical, s.Budget.High, s.Budget.Warning}[i]
+						kinds["budget "+th]++
+						sv := alertstate.SeverityWarning
+						if s.Budget.SeverityOf(i) == slomath.Page {
+							sv = alertstate.SeverityCritical
+						}
+						limit := []float64{s.Budget.Critical, s.Budget.High, s.Budget.Warning}[i]
 						// The value as the rule computes it: 1 − ratio/(1 − objective).
 						win := ev.Counts[model.WindowIndex()]
 						rem := 1 - (float64(win.Bad)/float64(win.Total))/(1-s.Config.Objective)
 						add(exp, alertstate.AlertSLOBudgetExhausted, m, expAlert{
-							labels: [][2]string{{"severity", sv}, {"slo", s.Config.Name}},
+							labels: [][2]string{{"severity", sv}, {"slo", s.Config.Name}, {"threshold", th}},
 							annotations: [][2]string{
 								{"summary", "SLO " + s.Config.Name + " has little error budget left"},
-								{"description", fmt.Sprintf("%.4g%% of the error budget is left over %s (threshold %s%%).", rem*100, dur(s.Config.Window), num(th*100))},
+								{"description", fmt.Sprintf("%.4g%% of the error budget is left over %s (threshold %s%%).", rem*100, dur(s.Config.Window), num(limit*100))},
 							},
 						})
 					}
 				}
 			}
 			t.Logf("alerts firing at the checked minutes (processor math): %v", kinds)
-			for _, k := range []string{"page", "ticket", "budget critical"} {
+			for _, k := range []string{"hard down", "page", "ticket", "budget critical"} {
 				require.Positive(t, kinds[k], "the stream must exercise %s alerts for the comparison to mean something", k)
 			}
 
@@ -160,6 +176,10 @@ func TestRulesAgreeWithTheProcessorsMath(t *testing.T) {
 		})
 	}
 }
+
+// humanizePercentage formats a ratio as Prometheus' humanizePercentage template function does
+// (the value × 100 with %.4g, then "%").
+func humanizePercentage(v float64) string { return fmt.Sprintf("%.4g%%", v*100) }
 
 func add(exp map[string]map[int][]expAlert, name string, m int, a expAlert) {
 	if exp[name] == nil {
