@@ -424,6 +424,9 @@ func (c *Config) compileSLO(path string, s SLOConfig, set component.TelemetrySet
 	if h := alerting.HardDown; spec.Timeslices != nil && s.Alerting != nil && s.Alerting.HardDown != nil && h.Enabled {
 		add("%s.alerting.hard_down.enabled: applies to occurrences SLOs only, got true for a timeslices SLO", path)
 	}
+	if h := alerting.HardDown; h != nil && h.Enabled && spec.Timeslices == nil && s.Window >= slomath.MinWindow && h.Window > s.Window {
+		add("%s.alerting.hard_down.window: must not exceed the SLO window %s, got %s", path, s.Window, h.Window)
+	}
 	res := c.resolveAlerting(s, alerting, spec.Timeslices != nil)
 	spec.Rules = res.Rules[res.hardDown:]
 	spec.Budget = res.Budget

@@ -199,6 +199,11 @@ func TestAlertingValidation(t *testing.T) {
 		{"A hard-down window under a minute is refused.", func(c *Config) { c.Alerting.HardDown.Window = 30 * time.Second }, "alerting.hard_down.window: must be a whole number of seconds ≥ 1m0s, got 30s"},
 		{"A hard-down page without a bad-event guard is refused.", func(c *Config) { c.Alerting.HardDown.MinBadEvents = 0 }, "alerting.hard_down.min_bad_events: must be ≥ 1, got 0"},
 		{"A disabled hard-down page is not checked.", func(c *Config) { c.Alerting.HardDown = &HardDownConfig{} }, ""},
+		{"A hard-down window longer than the SLO window is refused at its path.", func(c *Config) {
+			c.SLOs = []SLOConfig{DefaultSLOs()[0]}
+			c.SLOs[0].Window = time.Hour
+			c.SLOs[0].Alerting = &AlertingConfig{HardDown: &HardDownConfig{Enabled: true, Window: 2 * time.Hour, ErrorRatio: 0.5, MinBadEvents: 5}}
+		}, "slos[0].alerting.hard_down.window: must not exceed the SLO window 1h0m0s, got 2h0m0s"},
 		{"A processor without a bad-event guard is refused.", func(c *Config) { c.Alerting.MinBadEvents = 0 }, "alerting.min_bad_events: must be ≥ 1, got 0"},
 		{"A budget severity other than page or ticket is refused.", func(c *Config) { c.Alerting.BudgetThresholds.Severity.High = "critical" },
 			`alerting.budget_thresholds.severity.high: must be "page" or "ticket", got "critical"`},
@@ -215,4 +220,23 @@ func TestAlertingValidation(t *testing.T) {
 			assert.EqualError(t, err, tt.wantErr)
 		})
 	}
+}
+
+func TestMinBadEventsIsSetPerSLOAndPerRule(t *testing.T) {
+	c := createDefaultConfig().(*Config)
+	a, b := DefaultSLOs()[0], DefaultSLOs()[2]
+	a.Alerting = &AlertingConfig{MinBadEvents: 8}
+	b.Alerting = &AlertingConfig{BurnRateRules: []BurnRateRuleConfig{
+		{Severity: "page", LongWindow: time.Hour, ShortWindow: 5 * time.Minute, BurnRate: 14.4, MinBadEvents: 20},
+		{Severity: "page", LongWindow: 6 * time.Hour, ShortWindow: 30 * time.Minute, BurnRate: 6},
+	}}
+	c.SLOs = []SLOConfig{a, b}
+	compiled, err := c.compile(testTelemetry(t))
+	require.NoError(t, err)
+	for _, r := range compiled[0].model.Rules[1:] {
+		assert.Equal(t, uint64(8), r.MinBadEvents, "the SLO's own guard on every default rule")
+	}
+	assert.Equal(t, uint64(5), compiled[0].model.Rules[0].MinBadEvents, "the hard-down page keeps its own")
+	assert.Equal(t, uint64(20), compiled[1].model.Rules[1].MinBadEvents, "a rule's own guard")
+	assert.Equal(t, uint64(5), compiled[1].model.Rules[2].MinBadEvents, "else the processor's")
 }
