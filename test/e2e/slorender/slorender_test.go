@@ -25,6 +25,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/otelcol-amas/otelcol-amas/internal/harness"
+	"github.com/otelcol-amas/otelcol-amas/internal/slomath"
 	"github.com/otelcol-amas/otelcol-amas/internal/slorender"
 )
 
@@ -179,15 +180,15 @@ func TestEveryGeneratedPanelQueryReturnsDataUnderTraffic(t *testing.T) {
 		require.NotNil(t, m, "template variable query %q is label_values(metric, label)", v)
 		queries = append(queries, fmt.Sprintf("count by (%s) (%s)", m[2], m[1]))
 	}
-	// The recording rules of every SLO, over a short window and the budget: this proves their
-	// metric and label names (le of the histogram included) match what the exporter writes.
+	// The recording rules of every SLO, over its shortest window and the budget: this proves
+	// their metric and label names (le of the histogram included) match what the exporter writes.
 	data, err := os.ReadFile(harness.DefaultConfigPath(t))
 	require.NoError(t, err)
 	col, err := slorender.Load(data)
 	require.NoError(t, err)
 	for _, s := range col.SLOs {
 		queries = append(queries,
-			fmt.Sprintf(`amas_slo:burn_rate:ratio{slo=%q,window="5m"}`, s.Config.Name),
+			fmt.Sprintf(`amas_slo:burn_rate:ratio{slo=%q,window=%q}`, s.Config.Name, slomath.FormatWindow(s.Windows[0])),
 			fmt.Sprintf(`amas_slo:error_budget_remaining:ratio{slo=%q}`, s.Config.Name))
 	}
 
