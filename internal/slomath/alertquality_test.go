@@ -1,6 +1,7 @@
 package slomath
 
 import (
+	"math"
 	"testing"
 	"time"
 
@@ -164,4 +165,48 @@ func TestEmptySlicesAreGoodSlices(t *testing.T) {
 		m.Evaluate(old, t0+2*min, &ev)
 		assert.Equal(t, Counts{Total: 360, Bad: 1}, ev.Counts[w6h])
 	})
+}
+
+// binomialTail is P(X ≥ k) for X ~ Binomial(n, p).
+func binomialTail(n int, p float64, k int) float64 {
+	below := 0.0
+	for i := range k {
+		ln, _ := math.Lgamma(float64(n + 1))
+		li, _ := math.Lgamma(float64(i + 1))
+		lr, _ := math.Lgamma(float64(n - i + 1))
+		below += math.Exp(ln - li - lr + float64(i)*math.Log(p) + float64(n-i)*math.Log1p(-p))
+	}
+	return 1 - below
+}
+
+// TestMinBadEventsDefaultAgainstChanceFailures is the arithmetic behind min_bad_events = 5 (the
+// processor README quotes its log): a quiet agent whose only traffic in a page rule's long window
+// is one burst of n runs, each failing independently at exactly the budget rate (1 − objective),
+// pages when at least B of them fail and B failures reach the factor, i.e. for every n up to
+// B/(factor × (1 − objective)); the largest such n is the worst case. With one burst per long
+// window, the expected false pages per 30 days must stay below one a quarter for the default,
+// and a guard of 3 must not (it is the next smaller choice that was considered).
+func TestMinBadEventsDefaultAgainstChanceFailures(t *testing.T) {
+	const objective = 0.995
+	perMonth := func(r BurnRule, b int) (n int, pages float64) {
+		f := r.Factor(30 * day)
+		n = int(math.Floor(float64(b) / (f * (1 - objective))))
+		bursts := float64(30*day) / float64(r.LongWindow)
+		return n, bursts * binomialTail(n, 1-objective, b)
+	}
+	for _, r := range DefaultRules(30*day, objective, 0, 10, DefaultMinBadEvents) {
+		if r.Severity != Page {
+			continue
+		}
+		for _, b := range []int{1, 3, DefaultMinBadEvents} {
+			n, pages := perMonth(r, b)
+			t.Logf("%s∧%s page, guard %d: worst burst %d runs, %.3g false pages per 30 days", FormatWindow(r.LongWindow), FormatWindow(r.ShortWindow), b, n, pages)
+		}
+		_, pages := perMonth(r, DefaultMinBadEvents)
+		assert.Less(t, pages, 1.0/3, "the default guard: under one false page a quarter")
+		_, pages = perMonth(r, 3)
+		if r.LongWindow == 6*time.Hour {
+			assert.Greater(t, pages, 1.0, "a guard of 3 pages the 6h∧30m rule more than monthly")
+		}
+	}
 }
