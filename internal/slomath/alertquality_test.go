@@ -210,3 +210,95 @@ func TestMinBadEventsDefaultAgainstChanceFailures(t *testing.T) {
 		}
 	}
 }
+
+// TestTimeslicesTimeToAlertAfterSteadyGoodSlices: every slice turns bad after a long history of
+// good ones (one event a minute); the default rules of the timeslices SLOs alert after
+// ratio × window of the first rule whose factor the objective allows (the processor README's
+// table): 0.6 × 6h for latency at 90%, 0.9 × 6h for memory at 85%, tickets only (0.6 × 1d, 0.75
+// × 1d) for cost at 80% and queue depth at 75%.
+func TestTimeslicesTimeToAlertAfterSteadyGoodSlices(t *testing.T) {
+	for _, tt := range []struct {
+		name      string
+		objective float64
+		severity  Severity
+		want      time.Duration
+	}{
+		{"Latency at 90% pages after 3.6 hours of bad minutes.", 0.90, Page, 216 * time.Minute},
+		{"Memory at 85% pages after 5.4 hours.", 0.85, Page, 324 * time.Minute},
+		{"Cost at 80% never pages and tickets after 14.4 hours.", 0.80, Ticket, 864 * time.Minute},
+		{"Queue depth at 75% never pages and tickets after 18 hours.", 0.75, Ticket, 1080 * time.Minute},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			m, err := NewModel(Spec{
+				Objective: tt.objective, Window: 30 * day,
+				Timeslices: &Timeslices{Slice: time.Minute},
+				Rules:      DefaultRules(30*day, tt.objective, time.Minute, 1, DefaultMinBadEvents),
+			})
+			require.NoError(t, err)
+			s := m.NewSeries()
+			minute := int64(time.Minute)
+			now := int64(28_000_000) * minute
+			var ev Evaluation
+			step := func(bad bool) {
+				m.Record(s, now+minute/2, bad)
+				now += minute
+				m.Evaluate(s, now, &ev)
+			}
+			for range 4 * 24 * 60 { // four good days: every window of the rules is full
+				step(false)
+			}
+			start := now
+			var alerted time.Duration
+			for alerted == 0 && now-start < int64(2*day) {
+				step(true)
+				for i, r := range m.Rules {
+					if s.Alerts[i].Active() {
+						require.Equal(t, tt.severity, r.Severity, "%s∧%s", FormatWindow(r.LongWindow), FormatWindow(r.ShortWindow))
+						alerted = time.Duration(now - start)
+						break
+					}
+				}
+			}
+			assert.InDelta(t, float64(tt.want), float64(alerted), float64(2*time.Minute), "alerted after %s", alerted)
+		})
+	}
+}
+
+// TestBurnRulesTimeToPageATotalFailureAfterSteadyTraffic: the burn-rate pages alone (no hard-down
+// rule), 10 events a second for 7 hours, then every event failing, evaluated every 10 s: the
+// 1h∧5m page holds after 14.4 × (1 − objective) × 1h (the processor README's table).
+func TestBurnRulesTimeToPageATotalFailureAfterSteadyTraffic(t *testing.T) {
+	for _, tt := range []struct {
+		name      string
+		objective float64
+		want      time.Duration
+	}{
+		{"At 99.5% the 1h∧5m page holds after 259 s.", 0.995, 259 * time.Second},
+		{"At 99% it holds after 518 s.", 0.99, 518 * time.Second},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			m, err := NewModel(Spec{Objective: tt.objective, Window: 30 * day, Rules: DefaultRules(30*day, tt.objective, 0, 10, DefaultMinBadEvents)})
+			require.NoError(t, err)
+			s := m.NewSeries()
+			sec := int64(time.Second)
+			now := int64(1_700_000_000) * sec
+			var ev Evaluation
+			step := func(bad uint64) {
+				m.RecordN(s, now, Counts{Total: 10, Bad: bad})
+				now += sec
+				if now%(10*sec) == 0 {
+					m.Evaluate(s, now, &ev)
+				}
+			}
+			for range 7 * 3600 {
+				step(0)
+			}
+			start := now
+			for !s.Alerts[0].Active() && now-start < int64(time.Hour) {
+				step(10)
+			}
+			require.Equal(t, time.Hour, m.Rules[0].LongWindow)
+			assert.InDelta(t, float64(tt.want), float64(now-start), float64(10*time.Second), "paged after %s", time.Duration(now-start))
+		})
+	}
+}
