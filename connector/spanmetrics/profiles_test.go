@@ -251,3 +251,17 @@ func TestAHugeAgentNameBecomesACappedLabel(t *testing.T) {
 }
 
 var _ component.Component = (*spanMetricsConnector)(nil)
+
+// TestUnclassifiedSpansCostNoAllocationInSteadyState: counting, sampling keys (every 16th span)
+// and the per-service bookkeeping allocate only when a service or a key is first seen.
+func TestUnclassifiedSpansCostNoAllocationInSteadyState(t *testing.T) {
+	h := newTestConnector(t, createDefaultConfig().(*Config))
+	ctx := context.Background()
+	td := unclassifiedBatch("lost-svc", 100)
+	td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(1).Attributes().PutStr("openinference.span.kind", "RETRIEVER")
+	require.NoError(t, h.c.ConsumeTraces(ctx, td))
+	allocs := testing.AllocsPerRun(20, func() {
+		require.NoError(t, h.c.ConsumeTraces(ctx, td))
+	})
+	assert.Zero(t, allocs)
+}

@@ -78,10 +78,12 @@ type telemetry struct {
 	seriesActive  metric.Int64ObservableGauge
 	registration  metric.Registration
 
-	skipOpts     [numSkipReasons]metric.AddOption
-	overflowOpts [numOverflowMetrics]metric.AddOption
-	reasonOpts   [numUnclassifiedReasons]metric.AddOption
-	actionOpts   [numSanitizeActions]metric.AddOption
+	// Option slices, built once: passing a prebuilt slice to the variadic Add allocates nothing
+	// (a single option argument is boxed into a new slice at every call).
+	skipOpts     [numSkipReasons][]metric.AddOption
+	overflowOpts [numOverflowMetrics][]metric.AddOption
+	reasonOpts   [numUnclassifiedReasons][]metric.AddOption
+	actionOpts   [numSanitizeActions][]metric.AddOption
 	okOpt        metric.AddOption
 	failOpt      metric.AddOption
 
@@ -127,16 +129,16 @@ func newTelemetry(mp metric.MeterProvider) (*telemetry, error) {
 		return nil, err
 	}
 	for i := range skipReasonNames {
-		t.skipOpts[i] = metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", skipReasonNames[i])))
+		t.skipOpts[i] = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", skipReasonNames[i])))}
 	}
 	for i := range overflowMetricNames {
-		t.overflowOpts[i] = metric.WithAttributeSet(attribute.NewSet(attribute.String("metric", overflowMetricNames[i])))
+		t.overflowOpts[i] = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(attribute.String("metric", overflowMetricNames[i])))}
 	}
 	for i := range unclassifiedReasonNames {
-		t.reasonOpts[i] = metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", unclassifiedReasonNames[i])))
+		t.reasonOpts[i] = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", unclassifiedReasonNames[i])))}
 	}
 	for i := range sanitizeActionNames {
-		t.actionOpts[i] = metric.WithAttributeSet(attribute.NewSet(attribute.String("action", sanitizeActionNames[i])))
+		t.actionOpts[i] = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(attribute.String("action", sanitizeActionNames[i])))}
 	}
 	t.okOpt = metric.WithAttributeSet(attribute.NewSet(attribute.String("outcome", "ok")))
 	t.failOpt = metric.WithAttributeSet(attribute.NewSet(attribute.String("outcome", "failed")))
@@ -149,12 +151,12 @@ func (t *telemetry) record(ctx context.Context, s *batchStats) {
 	}
 	for i, n := range s.skipped {
 		if n > 0 {
-			t.skipped.Add(ctx, n, t.skipOpts[i])
+			t.skipped.Add(ctx, n, t.skipOpts[i]...)
 		}
 	}
 	for i, n := range s.overflowed {
 		if n > 0 {
-			t.overflowed.Add(ctx, n, t.overflowOpts[i])
+			t.overflowed.Add(ctx, n, t.overflowOpts[i]...)
 		}
 	}
 	if s.unknownModels > 0 {
@@ -162,12 +164,12 @@ func (t *telemetry) record(ctx context.Context, s *batchStats) {
 	}
 	for i, n := range s.unclassified {
 		if n > 0 {
-			t.unclassified.Add(ctx, n, t.reasonOpts[i])
+			t.unclassified.Add(ctx, n, t.reasonOpts[i]...)
 		}
 	}
 	for i, n := range s.sanitized {
 		if n > 0 {
-			t.sanitized.Add(ctx, n, t.actionOpts[i])
+			t.sanitized.Add(ctx, n, t.actionOpts[i]...)
 		}
 	}
 }
