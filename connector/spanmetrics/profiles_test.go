@@ -37,6 +37,13 @@ func TestGoldenUnclassifiedReasons(t *testing.T) {
 		// The queue-depth-only span carries no convention.
 		{"safe_labels", map[string]int64{"no_operation": 1}},
 		{"profile_precedence", map[string]int64{}},
+		// Real library output: everything classifies but the Traceloop workflow roots (one per exported run).
+		{"real_genai_instrumentation_openai", map[string]int64{}},
+		{"real_openinference_responses", map[string]int64{}},
+		{"real_openinference_chat", map[string]int64{}},
+		{"real_traceloop_agent", map[string]int64{}},
+		{"real_traceloop_workflow_agent", map[string]int64{"workflow": 2}},
+		{"real_mixed_fleet", map[string]int64{"workflow": 2}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.dir, func(t *testing.T) {
