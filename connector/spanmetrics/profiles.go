@@ -228,9 +228,12 @@ func (c *spanMetricsConnector) classifySpan(span ptrace.Span, attrs pcommon.Map)
 
 // spanAgentName is the agent identity a span states about itself, "" when it states none:
 // gen_ai.agent.name (attributes.agent_name) on any span; else, on an agent span of a profile, the
-// profile's agent name attributes, else (OpenInference, Traceloop) the span name. The walk to an
-// ancestor and the fallback to service.name are the caller's.
-func (c *spanMetricsConnector) spanAgentName(span ptrace.Span, attrs pcommon.Map) string {
+// profile's agent name attributes, else (OpenInference, Traceloop) the span name. It is the one
+// place that says which attributes name an agent, used for the span itself and for each ancestor;
+// the walk to an ancestor (in the batch or across batches) and the fallback to service.name are
+// the caller's. A few attribute lookups, no allocation.
+func (c *spanMetricsConnector) spanAgentName(span ptrace.Span) string {
+	attrs := span.Attributes()
 	if a := strAttr(attrs, c.cfg.Attributes.AgentName); a != "" {
 		return a
 	}

@@ -104,7 +104,7 @@ func TestSpanAgentName(t *testing.T) {
 			span := ptrace.NewSpan()
 			span.SetName(tt.span)
 			require.NoError(t, span.Attributes().FromRaw(tt.attrs))
-			assert.Equal(t, tt.want, h.c.spanAgentName(span, span.Attributes()))
+			assert.Equal(t, tt.want, h.c.spanAgentName(span))
 		})
 	}
 }
@@ -124,7 +124,7 @@ func TestClassificationCostsNoAllocation(t *testing.T) {
 		require.NoError(t, span.Attributes().FromRaw(attrs))
 		allocs := testing.AllocsPerRun(100, func() {
 			_ = h.c.classifySpan(span, span.Attributes())
-			_ = h.c.spanAgentName(span, span.Attributes())
+			_ = h.c.spanAgentName(span)
 		})
 		assert.Zero(t, allocs, "%v", attrs)
 	}

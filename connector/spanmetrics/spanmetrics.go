@@ -415,7 +415,7 @@ func (c *spanMetricsConnector) matchRule(span ptrace.Span, attrs pcommon.Map) (s
 // ancestor in the same batch that carries one (normally the invoke_agent span); else the
 // resource's service name.
 func (c *spanMetricsConnector) agentOf(td ptrace.Traces, span ptrace.Span, attrs pcommon.Map, service string) string {
-	if a := c.spanAgentName(span, attrs); a != "" {
+	if a := c.spanAgentName(span); a != "" {
 		return a
 	}
 	cur := span.ParentSpanID()
@@ -454,7 +454,7 @@ func (c *spanMetricsConnector) buildIndex(td ptrace.Traces) {
 					return
 				}
 				s := spans.At(k)
-				c.index[s.SpanID()] = indexEntry{parent: s.ParentSpanID(), agent: c.spanAgentName(s, s.Attributes())}
+				c.index[s.SpanID()] = indexEntry{parent: s.ParentSpanID(), agent: c.spanAgentName(s)}
 			}
 		}
 	}
