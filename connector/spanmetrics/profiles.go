@@ -237,7 +237,14 @@ func (c *spanMetricsConnector) spanAgentName(span ptrace.Span) string {
 	if a := strAttr(attrs, c.cfg.Attributes.AgentName); a != "" {
 		return a
 	}
-	info := c.classifySpan(span, attrs)
+	return c.ownAgentName(span, attrs, c.classifySpan(span, attrs))
+}
+
+// ownAgentName is spanAgentName for a span already classified.
+func (c *spanMetricsConnector) ownAgentName(span ptrace.Span, attrs pcommon.Map, info spanInfo) string {
+	if a := strAttr(attrs, c.cfg.Attributes.AgentName); a != "" {
+		return a
+	}
 	if info.class != classAgent {
 		return ""
 	}

@@ -75,7 +75,9 @@ const (
 
 type indexEntry struct {
 	parent pcommon.SpanID
-	agent  string
+	// span's agent name is read only when a walk reaches it: most spans of a batch are never
+	// anyone's nearest named ancestor.
+	span ptrace.Span
 }
 
 type gaugeValue struct {
@@ -122,6 +124,7 @@ type spanMetricsConnector struct {
 	queueOverflow                  *gaugeValue
 	unknownModels                  map[string]struct{}
 	services                       map[string]*serviceStats
+	agentSafe, modelSafe           safeCache
 	kb                             keyBuilder
 	vals                           []string
 	index                          map[pcommon.SpanID]indexEntry
@@ -288,6 +291,7 @@ func (c *spanMetricsConnector) aggregate(td ptrace.Traces, now pcommon.Timestamp
 		clear(c.index)
 		c.indexBuilt = false
 	}
+	c.agentSafe, c.modelSafe = safeCache{}, safeCache{}
 }
 
 func (c *spanMetricsConnector) consumeSpan(td ptrace.Traces, span ptrace.Span, res pcommon.Map, service string, svc *serviceStats, now pcommon.Timestamp) {
@@ -306,12 +310,13 @@ func (c *spanMetricsConnector) consumeSpan(td ptrace.Traces, span ptrace.Span, r
 			return
 		}
 		class = classRule
+		// A profile's operation is a configured or built-in name; a rule's comes from the span.
+		operation = c.safe(operation)
 	}
 	if svc != nil {
 		svc.classified++
 		svc.winClassified++
 	}
-	operation = c.safe(operation)
 
 	start, end := span.StartTimestamp(), span.EndTimestamp()
 	if start == 0 || end < start {
@@ -325,7 +330,7 @@ func (c *spanMetricsConnector) consumeSpan(td ptrace.Traces, span ptrace.Span, r
 	}
 	seconds := d.Seconds()
 
-	agent := c.safe(c.agentOf(td, span, attrs, service))
+	agent := c.safeCached(&c.agentSafe, c.agentOf(td, span, c.ownAgentName(span, attrs, info), service))
 	isError := span.Status().Code() == ptrace.StatusCodeError
 	status := statusOK
 	if isError {
@@ -411,12 +416,12 @@ func (c *spanMetricsConnector) matchRule(span ptrace.Span, attrs pcommon.Map) (s
 	return "", false
 }
 
-// agentOf applies the agent identity rule: the span's own agent name; else that of its nearest
-// ancestor in the same batch that carries one (normally the invoke_agent span); else the
-// resource's service name.
-func (c *spanMetricsConnector) agentOf(td ptrace.Traces, span ptrace.Span, attrs pcommon.Map, service string) string {
-	if a := c.spanAgentName(span); a != "" {
-		return a
+// agentOf applies the agent identity rule: the span's own agent name (own: spanAgentName, here
+// from the classification consumeSpan already made); else that of its nearest ancestor in the
+// same batch that names one (normally the agent span); else the resource's service name.
+func (c *spanMetricsConnector) agentOf(td ptrace.Traces, span ptrace.Span, own, service string) string {
+	if own != "" {
+		return own
 	}
 	cur := span.ParentSpanID()
 	if cur.IsEmpty() || c.cfg.Limits.MaxBatchIndexSpans == 0 {
@@ -430,16 +435,16 @@ func (c *spanMetricsConnector) agentOf(td ptrace.Traces, span ptrace.Span, attrs
 		if !ok {
 			break
 		}
-		if e.agent != "" {
-			return e.agent
+		if a := c.spanAgentName(e.span); a != "" {
+			return a
 		}
 		cur = e.parent
 	}
 	return service
 }
 
-// buildIndex maps span id → (parent id, agent name) for the whole batch, once per batch and
-// only when a span needs its ancestor. The map is cleared, not reallocated, between batches.
+// buildIndex maps span id → (parent id, span) for the whole batch, once per batch and only when
+// a span needs its ancestor. The map is cleared, not reallocated, between batches.
 func (c *spanMetricsConnector) buildIndex(td ptrace.Traces) {
 	c.indexBuilt = true
 	limit := c.cfg.Limits.MaxBatchIndexSpans
@@ -454,7 +459,7 @@ func (c *spanMetricsConnector) buildIndex(td ptrace.Traces) {
 					return
 				}
 				s := spans.At(k)
-				c.index[s.SpanID()] = indexEntry{parent: s.ParentSpanID(), agent: c.spanAgentName(s)}
+				c.index[s.SpanID()] = indexEntry{parent: s.ParentSpanID(), span: s}
 			}
 		}
 	}
@@ -503,7 +508,7 @@ func (c *spanMetricsConnector) recordUsage(attrs, res pcommon.Map, agent string,
 	if model == "" {
 		model = unknownValue
 	}
-	model = c.safe(model)
+	model = c.safeCached(&c.modelSafe, model)
 
 	sr := c.series(c.usage, ovUsage, now, res, attrs, agent, model)
 	for t := range tokens {
@@ -588,6 +593,11 @@ func (c *spanMetricsConnector) recordQueueDepth(attrs pcommon.Map, v pcommon.Val
 // characters), counting what changed; an already safe value is returned without allocating.
 func (c *spanMetricsConnector) safe(v string) string {
 	out, res := safelabel.Sanitize(v, c.cfg.Limits.MaxLabelLength)
+	c.countSanitized(res)
+	return out
+}
+
+func (c *spanMetricsConnector) countSanitized(res safelabel.Result) {
 	if res != 0 {
 		if res.Has(safelabel.Truncated) {
 			c.stats.sanitized[sanitizeTruncated]++
@@ -596,7 +606,23 @@ func (c *spanMetricsConnector) safe(v string) string {
 			c.stats.sanitized[sanitizeReplaced]++
 		}
 	}
-	return out
+}
+
+// safeCache remembers the last value made safe at one call site: consecutive spans of a run
+// repeat their agent and model, and a string comparison is cheaper than the check. It holds
+// strings of the current batch only (reset at the end of each batch).
+type safeCache struct {
+	raw, out string
+	res      safelabel.Result
+}
+
+func (c *spanMetricsConnector) safeCached(sc *safeCache, v string) string {
+	if v != sc.raw || v == "" {
+		sc.out, sc.res = safelabel.Sanitize(v, c.cfg.Limits.MaxLabelLength)
+		sc.raw = v
+	}
+	c.countSanitized(sc.res)
+	return sc.out
 }
 
 // firstAttr is the first attribute of names that is present.

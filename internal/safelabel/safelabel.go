@@ -13,7 +13,9 @@
 package safelabel // import "github.com/otelcol-amas/otelcol-amas/internal/safelabel"
 
 import (
+	"encoding/binary"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // Marker ends a truncated value (14 bytes).
@@ -42,13 +44,17 @@ const (
 func (r Result) Has(flag Result) bool { return r&flag != 0 }
 
 // Sanitize returns s made safe for a maximum of maxLen bytes (below MinMax is treated as MinMax).
-// It allocates only when s must change.
+// It allocates only when s must change; the check of a safe value is inlined into the caller.
 func Sanitize(s string, maxLen int) (string, Result) {
+	if len(s) <= maxLen && maxLen >= MinMax && isClean(s) {
+		return s, 0
+	}
+	return sanitize(s, maxLen)
+}
+
+func sanitize(s string, maxLen int) (string, Result) {
 	if maxLen < MinMax {
 		maxLen = MinMax
-	}
-	if len(s) <= maxLen && isClean(s) {
-		return s, 0
 	}
 	var res Result
 	// Replace first (a replacement may lengthen the value), then truncate.
@@ -63,9 +69,43 @@ func Sanitize(s string, maxLen int) (string, Result) {
 	return s, res
 }
 
-// isClean reports whether s is valid UTF-8 without control characters. The ASCII loop is the
-// common case and needs no decoding.
+// isClean reports whether s is valid UTF-8 without control characters. Printable ASCII, the
+// common case, is checked eight bytes at a time (a short tail by re-checking the last eight
+// bytes, a string under eight bytes through a table); anything else is decoded rune by rune.
 func isClean(s string) bool {
+	n := len(s)
+	if n < 8 {
+		for i := 0; i < n; i++ {
+			if !printable[s[i]] {
+				return isCleanSlow(s)
+			}
+		}
+		return true
+	}
+	// A read-only byte view of s (no copy), so each word is one load.
+	b := unsafe.Slice(unsafe.StringData(s), n)
+	for i := 0; ; i += 8 {
+		if i+8 > n {
+			i = n - 8 // overlap: every byte checked is in s
+		}
+		if !printableASCII8(binary.LittleEndian.Uint64(b[i : i+8])) {
+			return isCleanSlow(s)
+		}
+		if i+8 == n {
+			return true
+		}
+	}
+}
+
+// printable marks the printable ASCII bytes.
+var printable = func() (t [256]bool) {
+	for c := 0x20; c < 0x7f; c++ {
+		t[c] = true
+	}
+	return t
+}()
+
+func isCleanSlow(s string) bool {
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
@@ -82,6 +122,23 @@ func isClean(s string) bool {
 		i += size
 	}
 	return true
+}
+
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// printableASCII8 reports whether all eight bytes of x are in [0x20, 0x7e]: no high bit, none
+// below 0x20 (x − 0x20… borrows into the high bit of such a byte) and none equal to 0x7f.
+func printableASCII8(x uint64) bool {
+	if x&highs != 0 {
+		return false
+	}
+	below := (x - 0x20*ones) & highs // x has no high bits, so a high bit here is a borrow
+	y := x ^ 0x7f*ones
+	del := (y - ones) & ^y & highs
+	return below|del == 0
 }
 
 func isC1(r rune) bool { return r >= 0x80 && r <= 0x9f }

@@ -87,3 +87,16 @@ func FuzzSanitize(f *testing.F) {
 		}
 	})
 }
+
+func TestTheEightByteCheckAgreesWithTheByteCheck(t *testing.T) {
+	for b := 0; b < 256; b++ {
+		want := b >= 0x20 && b < 0x7f
+		for pos := range 8 {
+			x := uint64(0x41414141_41414141) &^ (0xff << (8 * pos)) // 'A' everywhere else
+			x |= uint64(b) << (8 * pos)
+			if got := printableASCII8(x); got != want {
+				t.Fatalf("byte %#x at %d: got %v, want %v", b, pos, got, want)
+			}
+		}
+	}
+}
