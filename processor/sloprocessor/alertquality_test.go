@@ -120,9 +120,6 @@ func oneSLO(objective float64) *Config {
 // that shows the page in amas_alerts, plus the alert exporter's default group_wait (it sends a
 // new group's first notification that long after the alert arrives).
 func TestATotalFailurePagesWithinAMinuteAtAnyObjectiveAndABlipNever(t *testing.T) {
-	if testing.Short() {
-		t.Skip("simulates 7 hours of traffic per case")
-	}
 	groupWait := alertexporter.NewFactory().CreateDefaultConfig().(*alertexporter.Config).Route.GroupWait
 	const history = 7 * time.Hour
 	for _, objective := range []float64{0.9, 0.99, 0.995, 0.999, 0.9999} {
