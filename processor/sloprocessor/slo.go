@@ -19,6 +19,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/processor"
+	"go.opentelemetry.io/collector/processor/processorhelper"
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
@@ -483,7 +484,20 @@ func writeValue(d *xxhash.Digest, v pcommon.Value, ok bool) {
 }
 
 // consumeMetrics observes gauges and counters for the metric SLIs (metrics pass on unchanged).
-func (p *sloProcessor) consumeMetrics(_ context.Context, md pmetric.Metrics) (pmetric.Metrics, error) {
+// A batch that no emitter marked (it came from a receiver) first loses its amas_alerts,
+// amas_slo_* and amas_performance_regression* points, so nobody outside can raise, change or
+// resolve an alert (alertstate's provenance rule); the regression processor's marked output
+// passes.
+func (p *sloProcessor) consumeMetrics(ctx context.Context, md pmetric.Metrics) (pmetric.Metrics, error) {
+	if !alertstate.FromEmitter(ctx) {
+		var dropped int
+		if md, dropped = alertstate.StripReserved(md); dropped > 0 {
+			p.tel.forged.Add(ctx, int64(dropped))
+			if md.MetricCount() == 0 {
+				return md, processorhelper.ErrSkipProcessingData
+			}
+		}
+	}
 	if len(p.metricSLOs) == 0 {
 		return md, nil
 	}
@@ -632,7 +646,8 @@ func (p *sloProcessor) tick(ctx context.Context) {
 	began := time.Now()
 	md := p.evaluate()
 	if next := p.nextMetrics; next != nil && md.DataPointCount() > 0 {
-		if err := next.ConsumeMetrics(ctx, md); err != nil {
+		// The mark lets the regression processor (and a second slo) pass the alert states on.
+		if err := next.ConsumeMetrics(alertstate.WithEmitter(ctx), md); err != nil {
 			p.logger.Debug("Sending SLO metrics failed", zap.Error(err))
 		}
 	}
