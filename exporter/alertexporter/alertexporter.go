@@ -417,7 +417,9 @@ func (e *alertExporter) ingest(dp pmetric.NumberDataPoint, now time.Time) {
 		rec = &alertRec{fp: fp, labels: make(map[string]string, attrs.Len()), state: alertstate.StateResolved}
 		attrs.Range(func(k string, v pcommon.Value) bool {
 			if k != alertstate.LabelAlertState {
-				rec.labels[k] = attrString(v)
+				// Telemetry is hostile: no control characters, no unbounded values, in any
+				// group key, checkpoint or notification (see escape.go).
+				rec.labels[cleanLabel(k)] = cleanLabel(attrString(v))
 			}
 			return true
 		})
@@ -500,7 +502,7 @@ func (e *alertExporter) joinValues(rec *alertRec) {
 				shared++
 				return true
 			}
-			e.foldBuf = append(e.foldBuf, attrString(v))
+			e.foldBuf = append(e.foldBuf, cleanLabel(attrString(v)))
 			return true
 		})
 		if !ok || shared == 0 {
