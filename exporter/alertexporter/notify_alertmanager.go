@@ -25,6 +25,7 @@ func (a *alertmanagerIntegration) sendResolved() bool { return true }
 func (a *alertmanagerIntegration) resends() bool      { return true }
 
 func (a *alertmanagerIntegration) start(ctx context.Context, host component.Host, set component.TelemetrySettings) error {
+	a.retryClientErrors = a.cfg.RetryClientErrors
 	return a.httpSender.start(ctx, &a.cfg.HTTP, host, set)
 }
 

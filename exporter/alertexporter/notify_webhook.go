@@ -21,6 +21,7 @@ func (w *webhookIntegration) kind() string       { return "webhook" }
 func (w *webhookIntegration) sendResolved() bool { return boolOr(w.cfg.SendResolved, true) }
 
 func (w *webhookIntegration) start(ctx context.Context, host component.Host, set component.TelemetrySettings) error {
+	w.retryClientErrors = w.cfg.RetryClientErrors
 	return w.httpSender.start(ctx, &w.cfg.HTTP, host, set)
 }
 
