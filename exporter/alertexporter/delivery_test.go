@@ -79,7 +79,9 @@ func TestANotificationPastMaxElapsedTimeIsDeadLetteredAndItsAlertAnnouncedAgain(
 	cfg := testConfig(r.srv.URL)
 	cfg.BackOffConfig.MaxElapsedTime = 10 * time.Minute
 	e, tt := startExporterT(t, cfg, clk, nil)
-	firing := func() { consume(t, e, batch(clk.Now(), []point{burn("agent_availability", t0, alertstate.StateFiring)})) }
+	firing := func() {
+		consume(t, e, batch(clk.Now(), []point{burn("agent_availability", t0, alertstate.StateFiring)}))
+	}
 
 	firing()
 	clk.Advance(10 * time.Second)
@@ -109,7 +111,9 @@ func TestAPermanentRefusalIsReportedAndTheAlertIsOfferedAgainAtTheNextFlush(t *t
 	clk := &fakeClock{now: t0}
 	cfg := testConfig(r.srv.URL)
 	e, tt := startExporterT(t, cfg, clk, nil)
-	firing := func() { consume(t, e, batch(clk.Now(), []point{burn("agent_availability", t0, alertstate.StateFiring)})) }
+	firing := func() {
+		consume(t, e, batch(clk.Now(), []point{burn("agent_availability", t0, alertstate.StateFiring)}))
+	}
 	firing()
 	clk.Advance(10 * time.Second)
 	e.tick(ctx())
