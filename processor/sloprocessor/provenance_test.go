@@ -152,3 +152,50 @@ func TestAGaugeSLITakesOnlyTheMetricNamesItSelects(t *testing.T) {
 	require.Len(t, st.Groups, 1)
 	assert.Equal(t, uint64(1), st.Groups[0].BadEvents, "the selected metric is judged (the test can fail)")
 }
+
+func TestJunkCounterStreamsCannotKeepRealOnesOutForLong(t *testing.T) {
+	cfg := createDefaultConfig().(*Config)
+	cfg.MaxRatioStreams = 2
+	h := newHarness(t, cfg, nil, nil)
+	defer h.shutdown()
+
+	h.metricsIn(costAndRequests("junk", 1, 10)) // a client fills the bound once
+	h.tick(time.Minute)
+	h.metricsIn(costAndRequests("planner", 1, 10)) // the real agent's streams are skipped
+	h.tick(time.Minute)
+	events, _ := costEvents(t, h)
+	require.Zero(t, events, "precondition: the junk holds the bound")
+
+	// Five minutes without the junk being re-sent: the table is under pressure, so the stale
+	// junk gives its places up at the next tick, well before the hour-long TTL.
+	h.tick(ratioStreamTTLFull)
+	h.metricsIn(costAndRequests("planner", 1, 10)) // skipped again, marks the pressure
+	h.tick(time.Second)
+	h.metricsIn(costAndRequests("planner", 2, 20)) // now the baseline
+	h.tick(time.Minute)
+	h.metricsIn(costAndRequests("planner", 3, 40)) // +$1 over +20 requests: good
+	h.tick(time.Minute)
+	h.tick(time.Minute)
+	events, _ = costEvents(t, h)
+	assert.Equal(t, uint64(1), events, "the real agent counts within minutes, not an hour")
+	require.Less(t, 2*time.Minute+ratioStreamTTLFull+3*time.Minute+time.Second, ratioStreamTTL)
+}
+
+func TestALiveStreamIsNeverDisplacedByJunk(t *testing.T) {
+	cfg := createDefaultConfig().(*Config)
+	cfg.MaxRatioStreams = 2
+	h := newHarness(t, cfg, nil, nil)
+	defer h.shutdown()
+	cost, req := 1.0, 10.0
+	h.metricsIn(costAndRequests("planner", cost, req)) // the real agent's two streams
+	for range 10 {
+		h.metricsIn(costAndRequests("junk", 1, 10)) // junk keeps knocking
+		h.tick(time.Minute)
+		cost, req = cost+1, req+20
+		h.metricsIn(costAndRequests("planner", cost, req)) // live: refreshed every minute
+	}
+	h.tick(time.Minute)
+	h.tick(time.Minute)
+	events, _ := costEvents(t, h)
+	assert.GreaterOrEqual(t, events, uint64(9), "every minute of the live agent counted")
+}

@@ -82,6 +82,7 @@ type sloProcessor struct {
 	mu          sync.Mutex
 	digest      *xxhash.Digest
 	ratioPrev   map[uint64]ratioPoint
+	ratioFull   bool // a new stream was skipped since the last tick: expire with ratioStreamTTLFull
 	skipped     [numSkipReasons]int64 // flushed to telemetry at each tick
 	lastTick    time.Time
 	tracesUsed  bool
@@ -107,6 +108,16 @@ type ratioPoint struct {
 // last point. Streams that stopped (an agent or connector resource that went away) are forgotten
 // after it, so max_ratio_streams bounds the live streams rather than every stream ever seen.
 const ratioStreamTTL = time.Hour
+
+// ratioStreamTTLFull replaces ratioStreamTTL at the next tick after a new stream found
+// max_ratio_streams full. Anyone who reaches a receiver can send counters of the names a ratio
+// SLI selects (the default cost_efficiency reads the connector's cost and request counters), and
+// streams past the bound are skipped: with the hour-long TTL, one burst of junk streams would
+// keep new real streams out for an hour. Under pressure a stream not refreshed for five
+// minutes gives its place up; a live stream (the connector flushes every 15 s, SDKs every 60 s
+// by default) keeps it, so junk has to be re-sent in full every five minutes to hold the table,
+// and the streams already counted are never displaced.
+const ratioStreamTTLFull = 5 * time.Minute
 
 type sloState struct {
 	c         *compiledSLO
@@ -616,6 +627,7 @@ func (p *sloProcessor) observeRatio(st *sloState, rm pmetric.ResourceMetrics, se
 			prev, seen := p.ratioPrev[key]
 			if !seen && len(p.ratioPrev) >= p.cfg.MaxRatioStreams {
 				p.skipped[skipRatioStreamsFull]++
+				p.ratioFull = true
 				return
 			}
 			p.ratioPrev[key] = ratioPoint{value: v, start: dp.StartTimestamp(), seen: now}
@@ -674,8 +686,12 @@ func (p *sloProcessor) evaluate() pmetric.Metrics {
 			p.skipped[r] = 0
 		}
 	}
+	ttl := ratioStreamTTL
+	if p.ratioFull {
+		ttl, p.ratioFull = ratioStreamTTLFull, false
+	}
 	for k, rp := range p.ratioPrev {
-		if nowNs-rp.seen > int64(ratioStreamTTL) {
+		if nowNs-rp.seen > int64(ttl) {
 			delete(p.ratioPrev, k)
 		}
 	}
