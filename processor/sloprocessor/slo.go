@@ -82,7 +82,7 @@ type sloProcessor struct {
 	mu          sync.Mutex
 	digest      *xxhash.Digest
 	ratioPrev   map[uint64]ratioPoint
-	ratioFull   bool // a new stream was skipped since the last tick: expire with ratioStreamTTLFull
+	ratioFull   bool                  // a new stream was skipped since the last tick: expire with ratioStreamTTLFull
 	skipped     [numSkipReasons]int64 // flushed to telemetry at each tick
 	lastTick    time.Time
 	tracesUsed  bool
