@@ -46,29 +46,37 @@ func TestAReceiverThatHangsDelaysNoOtherReceiversPages(t *testing.T) {
 	cfg.TimeoutConfig.Timeout = time.Hour // the dead receiver holds every request it gets
 	cfg.Receivers = append(cfg.Receivers, ReceiverConfig{Name: "dead", Webhook: &WebhookConfig{URL: configopaque.String(dead.URL)}})
 	cfg.Route.GroupBy = []string{"slo"}
-	cfg.Route.Routes = []RouteConfig{
-		{Matchers: []string{`alertname=~".+"`}, Receiver: "dead", Continue: true},
-		{Matchers: []string{`alertname=~".+"`}, Receiver: "hook"},
-	}
+	cfg.Route.Routes = []RouteConfig{{Matchers: []string{`severity="critical"`}, Receiver: "dead"}}
 	e, tt := startExporterT(t, cfg, clk, nil)
 	t.Cleanup(release) // runs before the exporter's Shutdown, which waits for in-flight requests
 
-	// Three times as many groups as a queue has workers (10 by default): with one shared
-	// queue the dead receiver's requests would hold every worker.
+	// First the dead receiver gets three times as many notifications as a queue has workers
+	// (10 by default): they hold every worker of its queue, and the rest wait in it.
 	const groups = 30
-	var pts []point
-	for i := range groups {
-		pts = append(pts, burn("slo"+strconv.Itoa(i), t0, alertstate.StateFiring))
+	alerts := func(prefix, severity string) []point {
+		var pts []point
+		for i := range groups {
+			p := burn(prefix+strconv.Itoa(i), t0, alertstate.StateFiring)
+			p.severity = severity
+			pts = append(pts, p)
+		}
+		return pts
 	}
-	consume(t, e, batch(clk.Now(), pts))
+	consume(t, e, batch(clk.Now(), alerts("critical", "critical")))
 	clk.Advance(10 * time.Second)
 	e.tick(ctx())
+	require.Eventually(t, func() bool { return inFlight.Load() >= 10 }, 10*time.Second, 5*time.Millisecond,
+		"the dead receiver holds a full set of workers")
 
+	// Then pages for the live receiver: with one shared queue they would wait behind the
+	// dead receiver's for good.
+	consume(t, e, batch(clk.Now(), alerts("warning", "warning")))
+	clk.Advance(10 * time.Second)
+	e.tick(ctx())
 	waitCount(t, live, groups)
 	require.Eventually(t, func() bool {
 		return counter(t, tt, "otelcol_alert_notifications_sent", map[string]string{"receiver": "hook"}) == groups
 	}, 10*time.Second, 5*time.Millisecond)
-	assert.GreaterOrEqual(t, inFlight.Load(), int64(10), "the dead receiver was holding a full set of workers meanwhile")
 	assert.Zero(t, counter(t, tt, "otelcol_alert_notifications_sent", map[string]string{"receiver": "dead"}))
 }
 
