@@ -41,8 +41,8 @@ func TestCleanLabel(t *testing.T) {
 	assert.Zero(t, testing.AllocsPerRun(100, func() { _ = cleanLabel("agent_availability") }))
 }
 
-// hostileNotification is the forged alert of the hardening issue, as far as it could get
-// before provenance was enforced: CR/LF, a Bcc header, Slack mentions and links, a long value.
+// hostileNotification carries what telemetry can put in labels and annotations: CR/LF and a
+// Bcc header, Slack mentions and links, a value over the length cap.
 func hostileNotification() *notification {
 	n := goldenNotification("r", "x")
 	n.GroupLabels = map[string]string{"alertname": "SLOErrorBudgetBurn", "operation": injection}

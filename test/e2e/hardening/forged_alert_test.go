@@ -1,6 +1,6 @@
-// Package hardening runs the attacks of the hardening issue against the built binary with the
-// default configuration (config/otelcol-amas.yaml), and checks that they fail while the real
-// thing still works.
+// Package hardening runs attacks from outside (a forged alert page posted to OTLP/HTTP) against
+// the built binary with the default configuration (config/otelcol-amas.yaml), and checks that
+// they fail while the real thing still works.
 package hardening
 
 import (
@@ -75,7 +75,7 @@ func (h *hook) alerts() []string {
 	return out
 }
 
-// forgedAlert is the issue's attack: a firing page for agent_availability posted by anyone who
+// forgedAlert is the attack: a firing page for agent_availability posted by anyone who
 // reaches OTLP/HTTP, with a header-injection attempt in a label and a forged budget figure.
 func forgedAlert(value int64) []byte {
 	md := pmetric.NewMetrics()
