@@ -130,6 +130,7 @@ type alertExporter struct {
 	integrations map[string]integration // receiver name -> its integrations, in order
 	byReceiver   map[string][]integration
 	senders      map[string]exporter.Metrics // by receiver|integration
+	legacy       exporter.Metrics            // drains a persistent queue of the single-queue versions
 	tmpl         *compiledTemplates
 	emptyMD      pmetric.Metrics
 
@@ -228,6 +229,11 @@ func (e *alertExporter) Start(ctx context.Context, host component.Host) error {
 			}
 		}
 	}
+	if e.legacy != nil {
+		if err := e.legacy.Start(ctx, host); err != nil {
+			return err
+		}
+	}
 	e.stopCh = make(chan struct{})
 	e.doneCh = make(chan struct{})
 	e.runCtx, e.runCancel = context.WithCancel(context.Background())
@@ -281,6 +287,9 @@ func (e *alertExporter) Shutdown(ctx context.Context) error {
 			if s := e.senders[key]; s != nil {
 				errs = append(errs, s.Shutdown(ctx))
 			}
+		}
+		if e.legacy != nil {
+			errs = append(errs, e.legacy.Shutdown(ctx))
 		}
 		if e.storage != nil {
 			errs = append(errs, e.storage.Close(ctx))

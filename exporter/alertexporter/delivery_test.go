@@ -2,6 +2,7 @@ package alertexporter
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -15,7 +16,11 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/config/configopaque"
 	"go.opentelemetry.io/collector/consumer/consumererror"
+	"go.opentelemetry.io/collector/exporter/exporterhelper"
+	"go.opentelemetry.io/collector/exporter/exporterhelper/xexporterhelper"
+	"go.opentelemetry.io/collector/pdata/pmetric"
 
+	"github.com/otelcol-amas/otelcol-amas/exporter/alertexporter/internal/metadata"
 	"github.com/otelcol-amas/otelcol-amas/internal/alertstate"
 )
 
@@ -251,4 +256,35 @@ func TestMaxElapsedTimeIsBoundedByDefault(t *testing.T) {
 	cfg := createDefaultConfig().(*Config)
 	assert.Equal(t, 30*time.Minute, cfg.BackOffConfig.MaxElapsedTime)
 	assert.True(t, cfg.BackOffConfig.Enabled)
+}
+
+func TestAQueueLeftByTheSingleQueueVersionIsStillDeliveredAfterTheUpgrade(t *testing.T) {
+	host, _ := newStorageHost()
+	cfg := withStorage(testConfig("http://127.0.0.1:1"))
+	// The previous version: one persistent queue under the exporter's own ID, its receiver down.
+	set := exportertestSettings()
+	set.ID = component.NewID(metadata.Type)
+	var attempts atomic.Int64
+	old, err := xexporterhelper.NewMetricsRequest(context.Background(), set, convertFromContext,
+		func(context.Context, xexporterhelper.Request) error {
+			attempts.Add(1)
+			return errors.New("receiver down")
+		},
+		exporterhelper.WithRetry(cfg.BackOffConfig),
+		xexporterhelper.WithQueueBatch(cfg.QueueConfig, xexporterhelper.QueueBatchSettings{Encoding: notificationEncoding{}}))
+	require.NoError(t, err)
+	require.NoError(t, old.Start(context.Background(), host))
+	n := goldenNotification("hook", "webhook")
+	require.NoError(t, old.ConsumeMetrics(contextWithNotification(context.Background(), n), pmetric.NewMetrics()))
+	require.Eventually(t, func() bool { return attempts.Load() >= 2 }, 5*time.Second, 5*time.Millisecond)
+	require.NoError(t, old.Shutdown(context.Background()))
+
+	// This version, same storage, receiver up: the old queue's page arrives.
+	r := newRecorder(t)
+	cfg.Receivers[0].Webhook.URL = configopaque.String(r.srv.URL)
+	startExporter(t, cfg, &fakeClock{now: t0}, host)
+	waitCount(t, r, 1)
+	msgs := r.webhookMessages(t)
+	require.Len(t, msgs, 1)
+	assert.Equal(t, n.GroupKey, msgs[0].GroupKey)
 }

@@ -83,6 +83,23 @@ func newExporter(ctx context.Context, set exporter.Settings, cfg *Config, clk cl
 		}
 		e.senders[key] = sender
 	}
+	if e.persistentQueue() {
+		// Versions before the per-integration queues kept one persistent queue under the
+		// exporter's own ID. A sender on that ID, with one worker and never fed, delivers what
+		// such a queue still holds after an upgrade (each notification names its receiver).
+		q := *cfg.QueueConfig.Get()
+		q.NumConsumers = 1
+		legacy, err := xexporterhelper.NewMetricsRequest(ctx, set, convertFromContext, e.push,
+			exporterhelper.WithTimeout(cfg.TimeoutConfig),
+			exporterhelper.WithRetry(retry),
+			xexporterhelper.WithQueueBatch(configoptional.Some(q), xexporterhelper.QueueBatchSettings{Encoding: notificationEncoding{}}),
+			exporterhelper.WithCapabilities(consumer.Capabilities{MutatesData: false}),
+		)
+		if err != nil {
+			return nil, err
+		}
+		e.legacy = legacy
+	}
 	return e, nil
 }
 
