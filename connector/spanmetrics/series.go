@@ -20,7 +20,10 @@ var (
 )
 
 // keyBuilder hashes label values through one reused buffer: no allocation per span.
-type keyBuilder struct{ buf []byte }
+type keyBuilder struct {
+	buf []byte
+	sib []string // scratch label values of a sibling series
+}
 
 func (k *keyBuilder) key(vals []string) seriesKey {
 	b := k.buf[:0]
@@ -78,6 +81,10 @@ type store struct {
 	limit      int
 	histogram  *histogramShape // nil for counters
 	exemplars  int
+	// statusIdx is the index of the status label (ok/error) in the label values, or -1. A store
+	// with a status label keeps every series beside its zero-valued sibling of the other status
+	// (see addSibling).
+	statusIdx int
 }
 
 type histogramShape struct {
@@ -86,7 +93,13 @@ type histogramShape struct {
 }
 
 func newStore(labelNames []string, fixed, limit int, h *histogramShape, exemplars int) *store {
-	return &store{labelNames: labelNames, fixed: fixed, series: make(map[seriesKey]*series), limit: limit, histogram: h, exemplars: exemplars}
+	s := &store{labelNames: labelNames, fixed: fixed, series: make(map[seriesKey]*series), limit: limit, histogram: h, exemplars: exemplars, statusIdx: -1}
+	for i, n := range labelNames[:fixed] {
+		if n == labelStatus {
+			s.statusIdx = i
+		}
+	}
+	return s
 }
 
 // get returns the series of vals, creating it (or routing to the overflow series past the limit).
@@ -109,18 +122,74 @@ func (s *store) get(kb *keyBuilder, vals []string, now pcommon.Timestamp) (sr *s
 		return s.overflow, true
 	}
 	labels := make([]string, len(vals))
-	attrs := pcommon.NewMap()
-	attrs.EnsureCapacity(len(vals))
 	for i, v := range vals {
 		// Clone: the value points into the incoming batch, which must not be kept alive.
 		labels[i] = strings.Clone(v)
-		if labels[i] != "" || i < s.fixed {
-			attrs.PutStr(s.labelNames[i], labels[i])
+	}
+	sr = s.newSeries(labels, s.attrsOf(labels), now)
+	s.series[k] = sr
+	s.addSibling(kb, sr, now)
+	return sr, false
+}
+
+// siblingStatus is the other value of the status label.
+func siblingStatus(status string) (string, bool) {
+	switch status {
+	case statusOK:
+		return statusError, true
+	case statusError:
+		return statusOK, true
+	}
+	return "", false
+}
+
+// siblingLabels returns the labels of sr's sibling (the same labels with the other status) in
+// kb's scratch slice, or false when the store has no status label.
+func (s *store) siblingLabels(kb *keyBuilder, sr *series) ([]string, bool) {
+	if s.statusIdx < 0 || sr.labels == nil {
+		return nil, false
+	}
+	other, ok := siblingStatus(sr.labels[s.statusIdx])
+	if !ok {
+		return nil, false
+	}
+	kb.sib = append(kb.sib[:0], sr.labels...)
+	kb.sib[s.statusIdx] = other
+	return kb.sib, true
+}
+
+// addSibling creates the zero-valued sibling of a new series: the series with the same labels
+// and the other status. Prometheus' increase() and rate() count nothing before a series' first
+// sample, so a status="error" series that appeared only with its first error would hide that
+// error from every rule computed over the counters; created at 0 beside its status="ok"
+// series, it is scraped at 0 first. (The status="ok" sibling of an error-first series is
+// created for the same reason.) A sibling takes a slot of the cardinality limit like any series;
+// one that would not fit is not created, and never goes to the overflow series. Called only
+// when a series is created, so the hot path of an existing series is unchanged.
+func (s *store) addSibling(kb *keyBuilder, sr *series, now pcommon.Timestamp) {
+	vals, ok := s.siblingLabels(kb, sr)
+	if !ok || len(s.series) >= s.limit {
+		return
+	}
+	k := kb.key(vals)
+	if s.series[k] != nil {
+		return
+	}
+	labels := make([]string, len(vals))
+	copy(labels, vals) // already owned by the store: sr.labels are clones
+	s.series[k] = s.newSeries(labels, s.attrsOf(labels), now)
+}
+
+// attrsOf builds the data point attributes of a series' labels (empty extra dimensions omitted).
+func (s *store) attrsOf(labels []string) pcommon.Map {
+	attrs := pcommon.NewMap()
+	attrs.EnsureCapacity(len(labels))
+	for i, v := range labels {
+		if v != "" || i < s.fixed {
+			attrs.PutStr(s.labelNames[i], v)
 		}
 	}
-	sr = s.newSeries(labels, attrs, now)
-	s.series[k] = sr
-	return sr, false
+	return attrs
 }
 
 func (s *store) newSeries(labels []string, attrs pcommon.Map, now pcommon.Timestamp) *series {
@@ -147,12 +216,20 @@ func (s *store) len() int {
 	return n
 }
 
-// expire drops series not seen since cutoff.
-func (s *store) expire(cutoff pcommon.Timestamp) {
+// expire drops series not seen since cutoff. A series and its status sibling expire together
+// (when neither was seen since cutoff), so a zero-valued error series lives as long as its ok
+// series does.
+func (s *store) expire(kb *keyBuilder, cutoff pcommon.Timestamp) {
 	for k, sr := range s.series {
-		if sr.lastSeen < cutoff {
-			delete(s.series, k)
+		if sr.lastSeen >= cutoff {
+			continue
 		}
+		if vals, ok := s.siblingLabels(kb, sr); ok {
+			if sib := s.series[kb.key(vals)]; sib != nil && sib.lastSeen >= cutoff {
+				continue
+			}
+		}
+		delete(s.series, k)
 	}
 	if s.overflow != nil && s.overflow.lastSeen < cutoff {
 		s.overflow = nil

@@ -719,7 +719,7 @@ func (c *spanMetricsConnector) buildMetrics(now pcommon.Timestamp) pmetric.Metri
 	if exp := c.cfg.SeriesExpiration; exp > 0 {
 		cutoff := now - pcommon.Timestamp(exp.Nanoseconds())
 		for _, s := range []*store{c.requests, c.errors, c.tools, c.usage} {
-			s.expire(cutoff)
+			s.expire(&c.kb, cutoff)
 		}
 		for q, g := range c.queues {
 			if g.lastSeen < cutoff {
