@@ -18,6 +18,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/processor"
 	"go.uber.org/zap"
+
+	"github.com/otelcol-amas/otelcol-amas/internal/alertstate"
 )
 
 // Span attributes written on the spans of an operation with a firing regression.
@@ -49,6 +51,7 @@ type regressionProcessor struct {
 
 	mu              sync.Mutex
 	tr              *tracker
+	alertSeries     alertstate.Tracker // ends the amas_alerts series a tick stops writing
 	metricsNext     []consumer.Metrics
 	lastSkipLog     time.Time
 	lastCheckpoint  time.Time
