@@ -240,14 +240,13 @@ func (c *spanMetricsConnector) decodeCheckpoint(buf []byte) (int, error) {
 			}
 		}
 	}
-	// A checkpoint holds the siblings it had; a series restored without one (written before
-	// siblings existed, or dropped at the limit) gets its zero-valued sibling now.
-	now := pcommon.NewTimestampFromTime(c.clock.Now())
+	// Siblings are not checkpointed as such: a restored series is linked to its restored sibling
+	// series, or gets a zero sibling again.
 	for _, rs := range all {
 		for _, sr := range rs.series {
 			if sr.labels != nil {
 				if cur := rs.s.series[c.kb.key(sr.labels)]; cur != nil {
-					rs.s.addSibling(&c.kb, cur, now)
+					rs.s.addSibling(&c.kb, cur)
 				}
 			}
 		}

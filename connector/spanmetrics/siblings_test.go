@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/otelcol-amas/otelcol-amas/internal/storagetest"
 )
@@ -111,7 +112,8 @@ func TestASiblingThatWouldPassTheCardinalityLimitIsNotCreated(t *testing.T) {
 		_, _, found := pointOf(t, md, "amas.agent.requests", map[string]string{"agent": c.agent, "operation": "invoke_agent", "status": c.status})
 		assert.Equal(t, c.present, found, "%s %s", c.agent, c.status)
 	}
-	assert.Len(t, h.c.requests.series, 7, "the limit holds, siblings included")
+	assert.Equal(t, 7, h.c.requests.slots(), "the limit holds, siblings included")
+	assert.Len(t, h.c.requests.series, 4, "a zero sibling holds a slot but no series")
 	require.NotNil(t, h.c.requests.overflow)
 	assert.Equal(t, uint64(2), h.c.requests.overflow.count,
 		"the overflow series holds agent-1's chat and tool spans, and nothing for the sibling left out")
@@ -136,9 +138,30 @@ func TestASiblingLivesAsLongAsItsSeriesAndExpiresWithIt(t *testing.T) {
 	_, _, found := pointOf(t, lastMetrics(t, h), "amas.agent.requests", errSeries)
 	assert.False(t, found, "11 minutes after the last span both expire")
 	assert.Zero(t, h.c.requests.len())
+	assert.Zero(t, h.c.requests.slots(), "the zero siblings' slots are freed with their series")
 }
 
-func TestACheckpointWithoutSiblingsGetsThemAtRestore(t *testing.T) {
+func TestAnErrorSeriesLivesAsLongAsItsOkSeries(t *testing.T) {
+	cfg := createDefaultConfig().(*Config)
+	cfg.SeriesExpiration = 10 * time.Minute
+	h := newTestConnector(t, cfg)
+	ctx := context.Background()
+	require.NoError(t, h.c.ConsumeTraces(ctx, agentRuns(1, 1, 9))) // run 9: the tool call fails
+	toolErr := map[string]string{"agent": "agent-0", "tool": "search", "status": "error"}
+	for range 3 { // then only good runs, every 9 minutes
+		h.clock.Advance(9 * time.Minute)
+		require.NoError(t, h.c.ConsumeTraces(ctx, agentRuns(1, 1, 0)))
+		h.c.flush(ctx)
+		v, _, found := pointOf(t, lastMetrics(t, h), "amas.tool.calls", toolErr)
+		require.True(t, found, "the error series stays while its ok series is live")
+		assert.Equal(t, 1.0, v)
+	}
+	h.clock.Advance(11 * time.Minute)
+	h.c.flush(ctx)
+	assert.Zero(t, h.c.tools.slots(), "both expire once neither had a span for 10 minutes")
+}
+
+func TestSiblingsSurviveARestartWithTheirCountsAndStarts(t *testing.T) {
 	ctx := context.Background()
 	st := storagetest.New()
 	id := component.MustNewID("file_storage")
@@ -148,32 +171,35 @@ func TestACheckpointWithoutSiblingsGetsThemAtRestore(t *testing.T) {
 	before := newTestConnector(t, cfg)
 	require.NoError(t, before.c.Start(ctx, hostWithExtensions{id: st}))
 	require.NoError(t, before.c.ConsumeTraces(ctx, agentRuns(10, 1, 0))) // run 9's tool fails
-	// A checkpoint written before siblings existed: drop the zero-valued ones before saving.
-	before.c.lock.Lock()
-	for _, s := range []*store{before.c.requests, before.c.tools} {
-		for k, sr := range s.series {
-			if sr.count == 0 {
-				delete(s.series, k)
-			}
-		}
-	}
-	before.c.lock.Unlock()
 	require.NoError(t, before.c.Shutdown(ctx))
+	okBefore, okStart, _ := pointOf(t, lastMetrics(t, before), "amas.agent.requests", map[string]string{"agent": "agent-0", "operation": "invoke_agent", "status": "ok"})
 
 	after := newTestConnector(t, cfg)
 	after.clock.Advance(time.Hour)
-	restoredAt := pcommon.NewTimestampFromTime(after.clock.Now())
 	require.NoError(t, after.c.Start(ctx, hostWithExtensions{id: st}))
 	after.c.flush(ctx)
 	md := lastMetrics(t, after)
-	require.NoError(t, after.c.Shutdown(ctx))
 
-	v, start, found := pointOf(t, md, "amas.agent.requests", map[string]string{"agent": "agent-0", "operation": "invoke_agent", "status": "error"})
-	require.True(t, found, "the missing sibling is created at restore")
+	invokeErr := map[string]string{"agent": "agent-0", "operation": "invoke_agent", "status": "error"}
+	v, start, found := pointOf(t, md, "amas.agent.requests", invokeErr)
+	require.True(t, found, "the zero sibling is back after the restart")
 	assert.Zero(t, v)
-	assert.Equal(t, restoredAt, start, "a new counter starts at restore")
+	assert.Equal(t, okStart, start, "with the start of its restored series")
 	v, _, _ = pointOf(t, md, "amas.tool.calls", map[string]string{"agent": "agent-0", "status": "error"})
-	assert.Equal(t, 1.0, v, "a checkpointed series keeps its count")
+	assert.Equal(t, 1.0, v, "a sibling with data is a checkpointed series and keeps its count")
 	v, _, _ = pointOf(t, md, "amas.agent.requests", map[string]string{"agent": "agent-0", "operation": "invoke_agent", "status": "ok"})
-	assert.Equal(t, 10.0, v)
+	assert.Equal(t, okBefore, v)
+
+	// The first error after the restart continues the zero sibling's counter.
+	failed := agentRuns(1, 1, 0)
+	failed.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0).Status().SetCode(ptrace.StatusCodeError)
+	require.NoError(t, after.c.ConsumeTraces(ctx, failed))
+	after.c.flush(ctx)
+	require.NoError(t, after.c.Shutdown(ctx))
+	v, start, _ = pointOf(t, lastMetrics(t, after), "amas.agent.requests", invokeErr)
+	assert.Equal(t, 1.0, v)
+	assert.Equal(t, okStart, start, "one counter from 0 to 1")
+	assert.Equal(t, 1, after.c.requests.zeroSiblings,
+		"of the request siblings only chat's error one is still zero (execute_tool's had run 9's error before the restart)")
+	assert.Zero(t, after.c.tools.zeroSiblings)
 }
