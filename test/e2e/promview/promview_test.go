@@ -8,7 +8,8 @@
 //   - The generated rules see the first errors: with errors from the first burst on, and each
 //     agent's first error in a later burst than its first request, the 30-day error budget that
 //     Prometheus computes with the rules `amas-slo render` generated (config/observability) agrees
-//     with the processor's own amas_slo_error_budget_remaining_percent at every sample.
+//     within 0.5 points with the processor's own amas_slo_error_budget_remaining_percent at every
+//     1 s sample from 30 s after the first burst on (before, Prometheus' extrapolation dominates).
 //
 // Figures are printed with t.Logf on lines starting with "PROMVIEW:".
 package promview
