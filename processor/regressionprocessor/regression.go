@@ -52,6 +52,7 @@ type regressionProcessor struct {
 
 	mu              sync.Mutex
 	tr              *tracker
+	alertSeries     alertstate.Tracker // ends the amas_alerts series a tick stops writing
 	metricsNext     []consumer.Metrics
 	lastSkipLog     time.Time
 	lastCheckpoint  time.Time
