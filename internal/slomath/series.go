@@ -202,6 +202,9 @@ type Series struct {
 	slice      sliceAcc
 	LastEvent  int64
 	HadData    bool
+	// resumedAt is when the series was last started or restored (Resume): silence counts from
+	// no earlier than it. Not checkpointed: each run sets its own.
+	resumedAt  int64
 	Alerts     []Alert
 	Violations []uint64 // per alert slot, times it started firing
 }
@@ -376,10 +379,7 @@ func (m *Model) Evaluate(s *Series, now int64, out *Evaluation) {
 	for i := range numBudget {
 		step(m.BudgetSlot(i), i == breached, 0)
 	}
-	// A series silent for the whole SLO window is gone, not late: its no-data alert resolves.
-	silent := now - s.LastEvent
-	noData := m.NoData.Enabled && s.HadData && silent >= int64(m.NoData.After) && silent < int64(m.Window)
-	step(m.NoDataSlot(), noData, m.NoData.For)
+	step(m.NoDataSlot(), m.noData(s, now), m.NoData.For)
 }
 
 // Idle reports whether the series holds nothing worth keeping at now: no events in the SLO window,
