@@ -13,8 +13,9 @@ import (
 // checkpoint) at R, the silence is s = now − max(L, R) and the condition holds when all of:
 //
 //   - s ≥ After;
-//   - s ≥ 2 × the longest gap between events seen in the Lookback before L (a cron agent that
-//     runs every 10 minutes has gaps of 10 minutes: it is silent after 20);
+//   - s ≥ 2 × the longest gap between events seen in the Lookback before L, measured in whole
+//     empty buckets of the ring (a cron agent that runs every 10 minutes has gaps of 9.5 minutes
+//     in 30 s buckets: it is silent after 19);
 //   - predicted = E × s / Lookback ≥ MinPredicted, where E is the events (slices for timeslices
 //     SLOs) in the Lookback before L: the recent rate predicted at least MinPredicted events in
 //     the silence, so a low-traffic or bursty series is not called dead for a normal gap;
@@ -93,8 +94,9 @@ func (m *Model) noData(s *Series, now int64) bool {
 }
 
 // activity reads the lookback that ends at time at from the finest tier that spans it: the
-// events in it and the longest gap between two of its non-empty buckets (a multiple of the bucket
-// width, so a gap is known to within one bucket: 30 s for the default layout's 1h tier).
+// events in it and the longest gap between two of its non-empty buckets, as the longest run of
+// empty buckets (so steady traffic has no gap, and a gap is known to within one bucket width: 30 s
+// for the default layout's 1h tier).
 func (r *Ring) activity(at int64, lookback time.Duration) (events uint64, gap time.Duration) {
 	var tr *tierRing
 	for i := range r.tiers {
@@ -120,7 +122,7 @@ func (r *Ring) activity(at int64, lookback time.Duration) (events uint64, gap ti
 		}
 		events += b.Total
 		if prev >= 0 {
-			maxGap = max(maxGap, i-prev)
+			maxGap = max(maxGap, i-prev-1)
 		}
 		prev = i
 	}

@@ -68,8 +68,9 @@ func TestNoDataMeansDead(t *testing.T) {
 		s.run(time.Hour, 0, 0, nil)
 		at, ok := s.fired[m.NoDataSlot()]
 		require.True(t, ok, "a cron agent that stopped is dead")
-		// Gaps of 10 minutes: silent after 20; 48 events in the last hour predict 16 in 20 minutes.
-		assert.InDelta(t, float64(20*time.Minute), float64(at-last), float64(40*time.Second))
+		// Gaps of 19 empty 30 s buckets: silent after 19 minutes, when 48 events in the last hour
+		// predict 15.
+		assert.InDelta(t, float64(19*time.Minute), float64(at-last), float64(20*time.Second))
 	})
 	t.Run("A 60 s metric exporter that loses one export in seven never raises no-data.", func(t *testing.T) {
 		m := noDataModel(t, deadNoData, &Timeslices{Slice: time.Minute})
