@@ -11,8 +11,12 @@ import (
 // the series starts fresh) rather than misread. Version 2 writes each run of empty buckets as one
 // count (a quiet group's 30-day ring is mostly empty: ~2 KiB in version 1, tens of bytes in 2);
 // version 1 checkpoints are still read, so an upgrade loses no budget.
+//
+// Version 3 adds the series' last restart times (no-data), after the data flag; versions 1 and 2
+// are still read (with no restart remembered).
 const (
-	checkpointVersion   = 2
+	checkpointVersion   = 3
+	checkpointVersionV2 = 2
 	checkpointVersionV1 = 1
 )
 
@@ -65,6 +69,11 @@ func (m *Model) appendBinary(b []byte, s *Series, version byte) []byte {
 	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(s.slice.den))
 	b = binary.AppendVarint(b, s.LastEvent)
 	b = appendBool(b, s.HadData)
+	if version >= 3 {
+		for _, r := range s.resumes {
+			b = binary.AppendVarint(b, r)
+		}
+	}
 	b = binary.AppendUvarint(b, uint64(len(s.Alerts)))
 	for i, a := range s.Alerts {
 		b = append(b, byte(a.Phase))
@@ -145,8 +154,8 @@ func (r *reader) float() float64 {
 func (m *Model) DecodeSeries(data []byte) (*Series, error) {
 	r := &reader{b: data}
 	version := r.byte()
-	if r.err == nil && version != checkpointVersion && version != checkpointVersionV1 {
-		return nil, fmt.Errorf("%w: version %d, want %d or %d", ErrCheckpointFormat, version, checkpointVersionV1, checkpointVersion)
+	if r.err == nil && (version < checkpointVersionV1 || version > checkpointVersion) {
+		return nil, fmt.Errorf("%w: version %d, want %d to %d", ErrCheckpointFormat, version, checkpointVersionV1, checkpointVersion)
 	}
 	s := m.NewSeries()
 	if n := r.uvarint(); r.err == nil && n != uint64(len(m.Layout.Tiers)) {
@@ -163,7 +172,7 @@ func (m *Model) DecodeSeries(data []byte) (*Series, error) {
 		tr := &s.Ring.tiers[i]
 		tr.head = r.varint()
 		for j := 0; j < len(tr.buckets) && r.err == nil; {
-			if version == checkpointVersion {
+			if version >= checkpointVersionV2 {
 				z := r.uvarint()
 				if z > uint64(len(tr.buckets)-j) {
 					return nil, errors.New("corrupt checkpoint: run of empty buckets past the tier")
@@ -197,6 +206,11 @@ func (m *Model) DecodeSeries(data []byte) (*Series, error) {
 	s.slice.den = r.float()
 	s.LastEvent = r.varint()
 	s.HadData = r.byte() == 1
+	if version >= 3 {
+		for i := range s.resumes {
+			s.resumes[i] = r.varint()
+		}
+	}
 	if n := r.uvarint(); r.err == nil && n != uint64(len(s.Alerts)) {
 		return nil, fmt.Errorf("%w: %d alerts, want %d", ErrCheckpointFormat, n, len(s.Alerts))
 	}

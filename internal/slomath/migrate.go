@@ -23,8 +23,8 @@ import (
 func (m *Model) MigrateSeries(data []byte) (s *Series, keepAlerts bool, err error) {
 	r := &reader{b: data}
 	version := r.byte()
-	if r.err == nil && version != checkpointVersion && version != checkpointVersionV1 {
-		return nil, false, fmt.Errorf("%w: version %d, want %d or %d", ErrCheckpointFormat, version, checkpointVersionV1, checkpointVersion)
+	if r.err == nil && (version < checkpointVersionV1 || version > checkpointVersion) {
+		return nil, false, fmt.Errorf("%w: version %d, want %d to %d", ErrCheckpointFormat, version, checkpointVersionV1, checkpointVersion)
 	}
 	type oldTier struct {
 		width, head int64
@@ -45,7 +45,7 @@ func (m *Model) MigrateSeries(data []byte) (s *Series, keepAlerts bool, err erro
 		}
 		t := oldTier{width: w, head: r.varint(), buckets: make([]Counts, l)}
 		for j := 0; j < len(t.buckets) && r.err == nil; {
-			if version == checkpointVersion {
+			if version >= checkpointVersionV2 {
 				z := r.uvarint()
 				if z > uint64(len(t.buckets)-j) {
 					return nil, false, errors.New("corrupt checkpoint: run of empty buckets past the tier")
@@ -76,6 +76,11 @@ func (m *Model) MigrateSeries(data []byte) (s *Series, keepAlerts bool, err erro
 	s.slice.den = r.float()
 	s.LastEvent = r.varint()
 	s.HadData = r.byte() == 1
+	if version >= 3 {
+		for i := range s.resumes {
+			s.resumes[i] = r.varint()
+		}
+	}
 	na := r.uvarint()
 	if r.err == nil && na > uint64(len(r.b)) {
 		return nil, false, errors.New("corrupt checkpoint: too many alerts")

@@ -22,7 +22,8 @@ import (
 //   - now − L < RetireAfter: a group silent that long is retired, not dead, and stops alerting.
 //
 // Measuring from max(L, R) is the grace period: after a restart the collector could not have
-// seen the events of its downtime, so the silence starts again at R.
+// seen the events of its downtime, so the silence starts again at R; for the same reason a gap
+// that spans one of the last restarts is not a gap of the traffic.
 //
 // Zero values keep the plain rule (silence ≥ After, up to the SLO window): MinPredicted 0
 // disables the prediction and the gap, RetireAfter 0 means the SLO window.
@@ -64,7 +65,16 @@ func (n NoData) Validate() error {
 
 // Resume marks the series as (re)started at now: its silence counts from now at the earliest,
 // because the events of a downtime were never seen. Call it for every restored series at start.
-func (m *Model) Resume(s *Series, now int64) { s.resumedAt = max(s.resumedAt, now) }
+func (m *Model) Resume(s *Series, now int64) {
+	if now <= s.resumes[0] {
+		return
+	}
+	copy(s.resumes[1:], s.resumes[:])
+	s.resumes[0] = now
+}
+
+// numResumes is how many restarts a series remembers: enough for a few within a lookback.
+const numResumes = 4
 
 // noData is the no-data condition of the series at now (see NoData).
 func (m *Model) noData(s *Series, now int64) bool {
@@ -79,25 +89,36 @@ func (m *Model) noData(s *Series, now int64) bool {
 	if now-s.LastEvent >= int64(retire) {
 		return false
 	}
-	silent := now - max(s.LastEvent, s.resumedAt)
+	silent := now - max(s.LastEvent, s.resumes[0])
 	if silent < int64(nd.After) {
 		return false
 	}
 	if nd.MinPredicted <= 0 {
 		return true
 	}
-	events, gap := s.Ring.activity(s.LastEvent, nd.Lookback)
+	events, gap := s.Ring.activity(s.LastEvent, nd.Lookback, &s.resumes)
 	if silent < 2*int64(gap) {
 		return false
 	}
 	return float64(events)*float64(silent)/float64(nd.Lookback) >= nd.MinPredicted
 }
 
+// spansResume reports whether a restart happened in [from, to).
+func spansResume(from, to int64, resumes *[numResumes]int64) bool {
+	for _, r := range resumes {
+		if r >= from && r < to {
+			return true
+		}
+	}
+	return false
+}
+
 // activity reads the lookback that ends at time at from the finest tier that spans it: the
 // events in it and the longest gap between two of its non-empty buckets, as the longest run of
 // empty buckets (so steady traffic has no gap, and a gap is known to within one bucket width: 30 s
-// for the default layout's 1h tier).
-func (r *Ring) activity(at int64, lookback time.Duration) (events uint64, gap time.Duration) {
+// for the default layout's 1h tier). A gap that spans a restart is the collector's downtime and
+// does not count.
+func (r *Ring) activity(at int64, lookback time.Duration, resumes *[numResumes]int64) (events uint64, gap time.Duration) {
 	var tr *tierRing
 	for i := range r.tiers {
 		tr = &r.tiers[i]
@@ -121,7 +142,7 @@ func (r *Ring) activity(at int64, lookback time.Duration) (events uint64, gap ti
 			continue
 		}
 		events += b.Total
-		if prev >= 0 {
+		if prev >= 0 && !spansResume(prev*tr.width, (i+1)*tr.width, resumes) {
 			maxGap = max(maxGap, i-prev-1)
 		}
 		prev = i

@@ -130,6 +130,23 @@ func TestNoDataMeansDead(t *testing.T) {
 		require.True(t, ok)
 		assert.Equal(t, int64(90*time.Second), at-restart)
 	})
+	t.Run("A gap that spans a restart is the collector's, not the traffic's: it does not delay no-data.", func(t *testing.T) {
+		m := noDataModel(t, deadNoData, nil)
+		s := newSim(t, m)
+		s.run(time.Hour, 10, 0, nil)
+		s.now += int64(5 * time.Minute)
+		m.Resume(s.s, s.now)
+		s.run(10*time.Minute, 10, 0, nil)
+		// Through a checkpoint, as a second restart would.
+		got, err := m.DecodeSeries(m.AppendBinary(nil, s.s))
+		require.NoError(t, err)
+		s.s = got
+		last := s.now
+		s.run(5*time.Minute, 0, 0, nil)
+		at, ok := s.fired[m.NoDataSlot()]
+		require.True(t, ok)
+		assert.Equal(t, int64(90*time.Second), at-last, "not twice the 5-minute downtime")
+	})
 	t.Run("A retired group stops alerting after retire_after and is evicted when its window is empty.", func(t *testing.T) {
 		m := noDataModel(t, deadNoData, nil)
 		s := newSim(t, m)

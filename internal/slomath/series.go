@@ -202,9 +202,10 @@ type Series struct {
 	slice      sliceAcc
 	LastEvent  int64
 	HadData    bool
-	// resumedAt is when the series was last started or restored (Resume): silence counts from
-	// no earlier than it. Not checkpointed: each run sets its own.
-	resumedAt  int64
+	// resumes are the latest times the series was restored (Resume), newest first: silence
+	// counts from no earlier than resumes[0], and a gap in the ring that spans one is the
+	// collector's downtime, not the traffic's.
+	resumes    [numResumes]int64
 	Alerts     []Alert
 	Violations []uint64 // per alert slot, times it started firing
 }

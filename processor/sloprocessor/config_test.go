@@ -65,7 +65,7 @@ func TestLoadConfig(t *testing.T) {
 		assert.Equal(t, "file_storage", cfg.Storage.String())
 		assert.Equal(t, 30*time.Second, cfg.CheckpointInterval)
 		assert.Equal(t, uint64(20), cfg.Alerting.MinEvents)
-		assert.Equal(t, &NoDataConfig{Enabled: true, After: 2 * time.Minute, For: 30 * time.Second, Severity: "critical"}, cfg.Alerting.NoData)
+		assert.Equal(t, &NoDataConfig{Enabled: true, After: 2 * time.Minute, For: 30 * time.Second, Severity: "critical", Lookback: 2 * time.Hour, MinPredicted: 10, RetireAfter: 12 * time.Hour}, cfg.Alerting.NoData)
 		require.Len(t, cfg.SLOs, 4)
 		assert.Equal(t, []string{"gen_ai.agent.name"}, cfg.SLOs[0].GroupBy)
 		require.Len(t, cfg.SLOs[0].Alerting.BurnRateRules, 3)

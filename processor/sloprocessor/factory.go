@@ -39,7 +39,10 @@ func createDefaultConfig() component.Config {
 		CheckpointInterval: time.Minute,
 		Alerting: AlertingConfig{
 			BudgetThresholds: &BudgetThresholdsConfig{Critical: 0.05, High: 0.15, Warning: 0.25},
-			NoData:           &NoDataConfig{Enabled: true, After: 90 * time.Second, Severity: "warning"},
+			NoData: &NoDataConfig{
+				Enabled: true, After: 90 * time.Second, Severity: "warning",
+				Lookback: time.Hour, MinPredicted: 5, RetireAfter: 24 * time.Hour,
+			},
 		},
 	}
 }

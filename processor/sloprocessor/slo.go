@@ -109,13 +109,18 @@ const ratioStreamTTL = time.Hour
 
 type sloState struct {
 	c         *compiledSLO
-	filterIdx int // into sloProcessor.condSets
+	identity  identity // the definition its checkpoint records
+	filterIdx int      // into sloProcessor.condSets
 	badIdx    int
 	groupIdx  int // into sloProcessor.groupKeys (span SLOs with group_by)
 	name      string
 	groupBy   []string
 	series    map[uint64]*series
 	overflow  *series
+	// beats are the per-group no-data series (no_data_group_by), nil without; beatIdx is the
+	// index of no_data_group_by in sloProcessor.groupKeys.
+	beats   map[uint64]*series
+	beatIdx int
 	// dropped counts the events sent to overflow since the last tick.
 	dropped     int64
 	droppedAttr metric.AddOption
@@ -130,6 +135,7 @@ type series struct {
 	key      uint64
 	labels   [][2]string // group_by attribute → value (and the overflow marker)
 	overflow bool
+	beat     bool // a per-group no-data series: only its SLONoData is emitted
 	s        *slomath.Series
 	ev       slomath.Evaluation
 	evalOK   bool
@@ -172,6 +178,7 @@ func newSLOProcessor(set processor.Settings, cfg *Config, clock clockwork.Clock)
 	for _, c := range compiled {
 		st := &sloState{c: c, name: c.cfg.Name, groupBy: c.cfg.GroupBy, series: map[uint64]*series{}, droppedAttr: droppedAttr(c.cfg.Name)}
 		st.describeSlots()
+		st.identity = sloIdentity(c)
 		var inert []string
 		maxf := slomath.MaxBurnRate(c.model.Objective)
 		for _, r := range c.model.Rules {
@@ -193,6 +200,10 @@ func newSLOProcessor(set processor.Settings, cfg *Config, clock clockwork.Clock)
 			st.filterIdx = p.condSet(c.cfg.SLI.Spans.Conditions, c.filter)
 			st.badIdx = p.condSet(c.cfg.SLI.Spans.BadConditions, c.bad)
 			st.groupIdx = p.groupKeyIndex(st.groupBy)
+			if c.beat != nil {
+				st.beats = map[uint64]*series{}
+				st.beatIdx = p.groupKeyIndex(c.cfg.NoDataGroupBy)
+			}
 			p.spanSLOs = append(p.spanSLOs, st)
 			p.needOTTL = p.needOTTL || c.filter.NeedsOTTL() || c.bad.NeedsOTTL()
 		} else {
@@ -377,14 +388,12 @@ func (p *sloProcessor) consumeTraces(ctx context.Context, td ptrace.Traces) (ptr
 					if len(st.groupBy) == 0 {
 						ser = p.seriesFor(st, span.Attributes(), res.Attributes())
 					} else {
-						g := st.groupIdx
-						if !p.groupMemoOK[g] {
-							p.groupMemo[g] = p.groupKey(st, span.Attributes(), res.Attributes())
-							p.groupMemoOK[g] = true
-						}
-						ser = p.seriesByKey(st, p.groupMemo[g], span.Attributes(), res.Attributes())
+						ser = p.seriesByKey(st, p.memoKey(st.groupIdx, st.groupBy, span.Attributes(), res.Attributes()), span.Attributes(), res.Attributes())
 					}
 					st.c.model.Record(ser.s, now, bad)
+					if st.beats != nil {
+						p.recordBeat(st, p.memoKey(st.beatIdx, st.c.cfg.NoDataGroupBy, span.Attributes(), res.Attributes()), span.Attributes(), res.Attributes(), now)
+					}
 				}
 				if tctx != nil {
 					tctx.Close()
@@ -412,9 +421,24 @@ func (p *sloProcessor) seriesFor(st *sloState, attrs, resAttrs pcommon.Map) *ser
 
 // groupKey hashes the group_by values the attributes name (span or point first, then resource).
 func (p *sloProcessor) groupKey(st *sloState, attrs, resAttrs pcommon.Map) uint64 {
+	return p.keyOf(st.groupBy, attrs, resAttrs)
+}
+
+// memoKey is keyOf(keys) for the current span, hashed once per span and group_by list (index g
+// of p.groupKeys).
+func (p *sloProcessor) memoKey(g int, keys []string, attrs, resAttrs pcommon.Map) uint64 {
+	if !p.groupMemoOK[g] {
+		p.groupMemo[g] = p.keyOf(keys, attrs, resAttrs)
+		p.groupMemoOK[g] = true
+	}
+	return p.groupMemo[g]
+}
+
+// keyOf hashes the values of keys the attributes name (span or point first, then resource).
+func (p *sloProcessor) keyOf(keys []string, attrs, resAttrs pcommon.Map) uint64 {
 	d := p.digest
 	d.Reset()
-	for _, k := range st.groupBy {
+	for _, k := range keys {
 		v, ok := attrs.Get(k)
 		if !ok {
 			v, ok = resAttrs.Get(k)
@@ -436,8 +460,16 @@ func (p *sloProcessor) seriesByKey(st *sloState, key uint64, attrs, resAttrs pco
 		}
 		return st.overflow
 	}
-	labels := make([][2]string, len(st.groupBy))
-	for i, k := range st.groupBy {
+	s := &series{key: key, labels: labelsOf(st.groupBy, attrs, resAttrs), s: st.c.model.NewSeries()}
+	st.series[key] = s
+	return s
+}
+
+// labelsOf is the label pairs of a new group: each key with its value (span or point first,
+// then resource; "" when absent).
+func labelsOf(keys []string, attrs, resAttrs pcommon.Map) [][2]string {
+	labels := make([][2]string, len(keys))
+	for i, k := range keys {
 		v, ok := attrs.Get(k)
 		if !ok {
 			v, ok = resAttrs.Get(k)
@@ -447,9 +479,7 @@ func (p *sloProcessor) seriesByKey(st *sloState, key uint64, attrs, resAttrs pco
 			labels[i][1] = v.AsString()
 		}
 	}
-	s := &series{key: key, labels: labels, s: st.c.model.NewSeries()}
-	st.series[key] = s
-	return s
+	return labels
 }
 
 var sep = []byte{0xff}
@@ -684,6 +714,7 @@ func (p *sloProcessor) evaluate() pmetric.Metrics {
 				st.overflow = nil
 			}
 		}
+		evaluated = p.evaluateBeats(st, nowNs, evaluated)
 	}
 	p.evaluated = evaluated
 	p.mu.Unlock()
@@ -713,6 +744,10 @@ type evaluatedSeries struct {
 }
 
 func (p *sloProcessor) evaluateSeries(st *sloState, ser *series, now int64) {
+	if ser.beat {
+		p.evaluateBeat(st, ser, now)
+		return
+	}
 	m := st.c.model
 	m.Evaluate(ser.s, now, &ser.ev)
 	ser.evalOK = true
@@ -785,6 +820,10 @@ func putLabels(attrs pcommon.Map, st *sloState, ser *series) {
 }
 
 func (e *emitter) series(st *sloState, ser *series) {
+	if ser.beat {
+		e.beat(st, ser)
+		return
+	}
 	m := st.c.model
 	ev := &ser.ev
 	comp := 0.0
