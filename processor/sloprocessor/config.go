@@ -29,6 +29,11 @@ type Config struct {
 	Storage *component.ID `mapstructure:"storage"`
 	// CheckpointInterval is how often state is written to Storage (also written at shutdown).
 	CheckpointInterval time.Duration `mapstructure:"checkpoint_interval"`
+	// EventTime is where a span's event is placed in time: arrival (the processor's clock when
+	// the span arrives) or span_end (its end time, clamped to [arrival − MaxLateness, arrival]).
+	EventTime string `mapstructure:"event_time"`
+	// MaxLateness bounds how far back span_end may place an event.
+	MaxLateness time.Duration `mapstructure:"max_lateness"`
 	// Alerting is the default alerting of every SLO.
 	Alerting AlertingConfig `mapstructure:"alerting"`
 	// SLOs to evaluate; empty means the six seed SLOs (DefaultSLOs).
@@ -208,6 +213,7 @@ func (c *Config) compile(set component.TelemetrySettings) ([]*compiledSLO, error
 	if c.CheckpointInterval <= 0 {
 		add("checkpoint_interval: must be > 0, got %s", c.CheckpointInterval)
 	}
+	errs = append(errs, c.validateEventTime()...)
 	if err := c.Alerting.validate("alerting"); err != nil {
 		errs = append(errs, err)
 	}

@@ -37,6 +37,8 @@ func createDefaultConfig() component.Config {
 		MaxRatioStreams:    10000,
 		ResolvedRetention:  5 * time.Minute,
 		CheckpointInterval: time.Minute,
+		EventTime:          eventTimeArrival,
+		MaxLateness:        time.Minute,
 		Alerting: AlertingConfig{
 			BudgetThresholds: &BudgetThresholdsConfig{Critical: 0.05, High: 0.15, Warning: 0.25},
 			NoData: &NoDataConfig{

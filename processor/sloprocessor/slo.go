@@ -60,6 +60,7 @@ type sloProcessor struct {
 
 	slos       []*sloState
 	spanSLOs   []*sloState
+	spanEnd    bool // event_time: span_end
 	metricSLOs []*sloState
 	needOTTL   bool
 	// condSets are the distinct span condition sets of all SLOs (the default availability and
@@ -171,6 +172,7 @@ func newSLOProcessor(set processor.Settings, cfg *Config, clock clockwork.Clock)
 		digest:    xxhash.New(),
 		ratioPrev: map[uint64]ratioPoint{},
 		ckpt:      checkpointStatus{Enabled: cfg.Storage != nil},
+		spanEnd:   cfg.EventTime == eventTimeSpanEnd,
 	}
 	if cfg.Storage != nil {
 		p.ckpt.Storage = cfg.Storage.String()
@@ -379,6 +381,7 @@ func (p *sloProcessor) consumeTraces(ctx context.Context, td ptrace.Traces) (ptr
 				}
 				clear(p.memo)
 				clear(p.groupMemoOK)
+				at := p.eventTime(span, now)
 				for _, st := range p.spanSLOs {
 					if !p.eval(ctx, st.filterIdx, res, span, tctx) {
 						continue
@@ -390,9 +393,9 @@ func (p *sloProcessor) consumeTraces(ctx context.Context, td ptrace.Traces) (ptr
 					} else {
 						ser = p.seriesByKey(st, p.memoKey(st.groupIdx, st.groupBy, span.Attributes(), res.Attributes()), span.Attributes(), res.Attributes())
 					}
-					st.c.model.Record(ser.s, now, bad)
+					st.c.model.Record(ser.s, at, bad)
 					if st.beats != nil {
-						p.recordBeat(st, p.memoKey(st.beatIdx, st.c.cfg.NoDataGroupBy, span.Attributes(), res.Attributes()), span.Attributes(), res.Attributes(), now)
+						p.recordBeat(st, p.memoKey(st.beatIdx, st.c.cfg.NoDataGroupBy, span.Attributes(), res.Attributes()), span.Attributes(), res.Attributes(), at)
 					}
 				}
 				if tctx != nil {
