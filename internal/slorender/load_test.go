@@ -32,7 +32,7 @@ func TestLoadDefaultConfigurationGivesTheSeedSLOs(t *testing.T) {
 	assert.Equal(t, uint64(10), avail.MinEvents)
 	assert.Equal(t, uint64(1), c.SLOs[1].MinEvents, "timeslices SLOs need one slice")
 	assert.Equal(t, slomath.DefaultBudgetThresholds(), avail.Budget)
-	assert.Equal(t, sloprocessor.NoDataConfig{Enabled: true, After: 90 * time.Second, Severity: "warning"}, avail.NoData)
+	assert.Equal(t, sloprocessor.NoDataConfig{Enabled: true, After: 90 * time.Second, Severity: "warning", Lookback: time.Hour, MinPredicted: 5, RetireAfter: 24 * time.Hour}, avail.NoData)
 	assert.Equal(t, []time.Duration{time.Minute, 5 * time.Minute, 30 * time.Minute, time.Hour, 2 * time.Hour, 6 * time.Hour, 24 * time.Hour, 72 * time.Hour, 720 * time.Hour}, avail.Windows)
 }
 
@@ -49,7 +49,7 @@ func TestLoadInheritsAlertingAsTheProcessorDoes(t *testing.T) {
 	assert.Equal(t, slomath.DefaultRules(168*time.Hour, 5), c.SLOs[1].Rules, "the default table rescaled for 7 days, with the processor-level min_events")
 	for _, s := range c.SLOs {
 		assert.Equal(t, slomath.BudgetThresholds{Critical: 0.1, Warning: 0.5}, s.Budget)
-		assert.Equal(t, sloprocessor.NoDataConfig{Enabled: true, After: 2 * time.Minute, For: time.Minute, Severity: "critical"}, s.NoData)
+		assert.Equal(t, sloprocessor.NoDataConfig{Enabled: true, After: 2 * time.Minute, For: time.Minute, Severity: "critical", Lookback: time.Hour, MinPredicted: 5, RetireAfter: 24 * time.Hour}, s.NoData)
 	}
 }
 

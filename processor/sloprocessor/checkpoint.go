@@ -103,7 +103,7 @@ func (p *sloProcessor) restore(ctx context.Context) {
 		}
 		st.series, st.overflow = ck.series, ck.overflow
 		if st.beats != nil && ck.beats != nil {
-			st.beats = ck.beats
+			st.beats, st.lastBeat = ck.beats, nil
 		}
 		p.boundRestored(st)
 		for _, ser := range st.series {

@@ -62,6 +62,11 @@ func (cs *compiledSLO) compileBeat(retention time.Duration) error {
 // recordBeat counts one event of the no-data group key (caller holds p.mu). Allocates only when
 // a group is born.
 func (p *sloProcessor) recordBeat(st *sloState, key uint64, attrs, resAttrs pcommon.Map, now int64) {
+	// Spans of one agent come in runs (one batch per service): the last group saves the lookup.
+	if b := st.lastBeat; b != nil && b.key == key {
+		st.c.beat.Record(b.s, now, false)
+		return
+	}
 	b, ok := st.beats[key]
 	if !ok {
 		if len(st.beats) >= p.cfg.MaxGroupsPerSLO {
@@ -70,6 +75,7 @@ func (p *sloProcessor) recordBeat(st *sloState, key uint64, attrs, resAttrs pcom
 		b = &series{key: key, beat: true, labels: labelsOf(st.c.cfg.NoDataGroupBy, attrs, resAttrs), s: st.c.beat.NewSeries()}
 		st.beats[key] = b
 	}
+	st.lastBeat = b
 	st.c.beat.Record(b.s, now, false)
 }
 
@@ -83,6 +89,9 @@ func (p *sloProcessor) evaluateBeats(st *sloState, now int64, list []evaluatedSe
 		}
 		if st.c.beat.Idle(b.s, now) {
 			delete(st.beats, key)
+			if st.lastBeat == b {
+				st.lastBeat = nil
+			}
 		}
 	}
 	return list

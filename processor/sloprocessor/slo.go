@@ -120,8 +120,9 @@ type sloState struct {
 	overflow  *series
 	// beats are the per-group no-data series (no_data_group_by), nil without; beatIdx is the
 	// index of no_data_group_by in sloProcessor.groupKeys.
-	beats   map[uint64]*series
-	beatIdx int
+	beats    map[uint64]*series
+	beatIdx  int
+	lastBeat *series // the group of the last span, if still in beats
 	// dropped counts the events sent to overflow since the last tick.
 	dropped     int64
 	droppedAttr metric.AddOption
