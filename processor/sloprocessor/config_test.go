@@ -64,6 +64,8 @@ func TestLoadConfig(t *testing.T) {
 		require.NotNil(t, cfg.Storage)
 		assert.Equal(t, "file_storage", cfg.Storage.String())
 		assert.Equal(t, 30*time.Second, cfg.CheckpointInterval)
+		assert.Equal(t, eventTimeSpanEnd, cfg.EventTime)
+		assert.Equal(t, 2*time.Minute, cfg.MaxLateness)
 		assert.Equal(t, uint64(20), cfg.Alerting.MinEvents)
 		assert.Equal(t, &NoDataConfig{Enabled: true, After: 2 * time.Minute, For: 30 * time.Second, Severity: "critical", Lookback: 2 * time.Hour, MinPredicted: 10, RetireAfter: 12 * time.Hour}, cfg.Alerting.NoData)
 		require.Len(t, cfg.SLOs, 4)
@@ -72,6 +74,7 @@ func TestLoadConfig(t *testing.T) {
 		assert.Equal(t, 14.4, cfg.SLOs[0].Alerting.BurnRateRules[1].BurnRate)
 		assert.Equal(t, time.Minute, cfg.SLOs[0].Alerting.BurnRateRules[1].For)
 		assert.Equal(t, BudgetingConfig{Method: "timeslices", Slice: time.Minute, MaxBadRatio: 0.05}, cfg.SLOs[1].Budgeting)
+		assert.Equal(t, []string{"gen_ai.agent.name"}, cfg.SLOs[1].NoDataGroupBy)
 		assert.Equal(t, map[string]string{"state": "used"}, cfg.SLOs[2].SLI.Gauge.Metrics[1].Attributes)
 		assert.Equal(t, "amas.agent.requests", cfg.SLOs[3].SLI.Ratio.Denominator.Name)
 
@@ -82,6 +85,9 @@ func TestLoadConfig(t *testing.T) {
 		assert.Equal(t, uint64(20), compiled[0].model.Rules[0].MinEvents)
 		assert.InDelta(t, 43.2, compiled[0].model.Rules[0].Factor(compiled[0].model.Window), 1e-9)
 		require.Len(t, compiled[1].model.Rules, 5, "a 7-day window still fits the 3-day ticket pair")
+		require.NotNil(t, compiled[1].beat, "per-agent no-data")
+		assert.False(t, compiled[1].model.NoData.Enabled, "replaces the SLO-level no-data")
+		assert.Nil(t, compiled[0].beat, "group_by already gives per-group no-data")
 		assert.InDelta(t, 3.36, compiled[1].model.Rules[1].Factor(7*24*time.Hour), 1e-9, "2% of a 7-day budget in 1h is a 3.36× burn")
 	})
 }

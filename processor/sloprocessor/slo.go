@@ -298,7 +298,7 @@ func (p *sloProcessor) seriesCount() int64 {
 	defer p.mu.Unlock()
 	var n int64
 	for _, st := range p.slos {
-		n += int64(len(st.series))
+		n += int64(len(st.series) + len(st.beats))
 		if st.overflow != nil {
 			n++
 		}
