@@ -31,7 +31,7 @@ func (m *Model) MigrateSeries(data []byte) (s *Series, keepAlerts bool, err erro
 		buckets     []Counts
 	}
 	nt := r.uvarint()
-	if r.err == nil && nt > 64 {
+	if r.err == nil && nt > 16 {
 		return nil, false, errors.New("corrupt checkpoint: too many tiers")
 	}
 	var tiers []oldTier
@@ -40,7 +40,7 @@ func (m *Model) MigrateSeries(data []byte) (s *Series, keepAlerts bool, err erro
 		if r.err != nil {
 			return nil, false, r.err
 		}
-		if w <= 0 || l == 0 || l > 1<<16 {
+		if w <= 0 || l == 0 || l > 1<<14 {
 			return nil, false, errors.New("corrupt checkpoint: bad tier shape")
 		}
 		t := oldTier{width: w, head: r.varint(), buckets: make([]Counts, l)}

@@ -65,3 +65,29 @@ func TestMigrateSeries(t *testing.T) {
 		assert.ErrorIs(t, err, ErrCheckpointFormat)
 	})
 }
+
+// FuzzMigrateSeries: whatever a checkpoint holds, migrating it never panics, and what it accepts
+// can be evaluated and written again.
+func FuzzMigrateSeries(f *testing.F) {
+	old := availabilityModel(&testing.T{})
+	spec := old.Spec
+	spec.Rules = spec.Rules[:2]
+	m, err := NewModel(spec)
+	require.NoError(f, err)
+	s := old.NewSeries()
+	t0 := int64(1_700_000_000) * int64(time.Second)
+	for i := range 100 {
+		old.RecordN(s, t0+int64(i)*int64(17*time.Minute), Counts{Total: 3, Bad: 1})
+	}
+	f.Add(old.AppendBinary(nil, s))
+	f.Add(old.appendBinary(nil, s, checkpointVersionV1))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, _, err := m.MigrateSeries(data)
+		if err != nil {
+			return
+		}
+		var ev Evaluation
+		m.Evaluate(got, t0+int64(30*day), &ev)
+		_ = m.AppendBinary(nil, got)
+	})
+}
