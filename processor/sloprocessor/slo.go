@@ -671,9 +671,17 @@ func (p *sloProcessor) tick(ctx context.Context) {
 		}
 	}
 	p.tel.evaluated(ctx, time.Since(began))
-	if p.storage != nil && p.clock.Since(p.lastCkptAt) >= p.cfg.CheckpointInterval {
+	if p.storage != nil && p.checkpointDue() {
 		p.saveCheckpoint(ctx)
 	}
+}
+
+// checkpointDue reports whether checkpoint_interval has passed since the last save (saves write
+// lastCkptAt under p.mu, and a tick may run beside another).
+func (p *sloProcessor) checkpointDue() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.clock.Since(p.lastCkptAt) >= p.cfg.CheckpointInterval
 }
 
 func (p *sloProcessor) evaluate() pmetric.Metrics {
