@@ -10,12 +10,13 @@ import (
 // checkpointVersion is bumped whenever the encoding changes; an unknown version is refused (and
 // the series starts fresh) rather than misread. Version 2 writes each run of empty buckets as one
 // count (a quiet group's 30-day ring is mostly empty: ~2 KiB in version 1, tens of bytes in 2);
-// version 1 checkpoints are still read, so an upgrade loses no budget.
+// version 1 checkpoints are still read, so an upgrade loses no budget. Version 3 adds Series.Since
+// (when a timeslices series began); a version 1 or 2 checkpoint reads with Since 1 ("long ago").
 //
-// Version 3 adds the series' last restart times (no-data), after the data flag; versions 1 and 2
-// are still read (with no restart remembered).
+// Version 4 adds the series' last restart times (no-data) after Since; versions 1 to 3 are still
+// read (with no restart remembered).
 const (
-	checkpointVersion   = 3
+	checkpointVersion   = 4
 	checkpointVersionV2 = 2
 	checkpointVersionV1 = 1
 )
@@ -69,17 +70,20 @@ func (m *Model) appendBinary(b []byte, s *Series, version byte) []byte {
 	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(s.slice.den))
 	b = binary.AppendVarint(b, s.LastEvent)
 	b = appendBool(b, s.HadData)
-	if version >= 3 {
-		for _, r := range s.resumes {
-			b = binary.AppendVarint(b, r)
-		}
-	}
 	b = binary.AppendUvarint(b, uint64(len(s.Alerts)))
 	for i, a := range s.Alerts {
 		b = append(b, byte(a.Phase))
 		b = binary.AppendVarint(b, a.ActiveSince)
 		b = binary.AppendVarint(b, a.ResolvedAt)
 		b = binary.AppendUvarint(b, s.Violations[i])
+	}
+	if version >= 3 {
+		b = binary.AppendVarint(b, s.Since)
+	}
+	if version >= 4 {
+		for _, r := range s.resumes {
+			b = binary.AppendVarint(b, r)
+		}
 	}
 	return b
 }
@@ -206,11 +210,6 @@ func (m *Model) DecodeSeries(data []byte) (*Series, error) {
 	s.slice.den = r.float()
 	s.LastEvent = r.varint()
 	s.HadData = r.byte() == 1
-	if version >= 3 {
-		for i := range s.resumes {
-			s.resumes[i] = r.varint()
-		}
-	}
 	if n := r.uvarint(); r.err == nil && n != uint64(len(s.Alerts)) {
 		return nil, fmt.Errorf("%w: %d alerts, want %d", ErrCheckpointFormat, n, len(s.Alerts))
 	}
@@ -221,6 +220,17 @@ func (m *Model) DecodeSeries(data []byte) (*Series, error) {
 		}
 		s.Alerts[i] = Alert{Phase: p, ActiveSince: r.varint(), ResolvedAt: r.varint()}
 		s.Violations[i] = r.uvarint()
+	}
+	switch {
+	case version >= 3:
+		s.Since = r.varint()
+	case s.HadData:
+		s.Since = 1 // written before Since was kept: count every window as elapsed
+	}
+	if version >= 4 {
+		for i := range s.resumes {
+			s.resumes[i] = r.varint()
+		}
 	}
 	if r.err != nil {
 		return nil, r.err

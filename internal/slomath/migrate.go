@@ -76,11 +76,6 @@ func (m *Model) MigrateSeries(data []byte) (s *Series, keepAlerts bool, err erro
 	s.slice.den = r.float()
 	s.LastEvent = r.varint()
 	s.HadData = r.byte() == 1
-	if version >= 3 {
-		for i := range s.resumes {
-			s.resumes[i] = r.varint()
-		}
-	}
 	na := r.uvarint()
 	if r.err == nil && na > uint64(len(r.b)) {
 		return nil, false, errors.New("corrupt checkpoint: too many alerts")
@@ -94,6 +89,17 @@ func (m *Model) MigrateSeries(data []byte) (s *Series, keepAlerts bool, err erro
 		}
 		alerts[i] = Alert{Phase: p, ActiveSince: r.varint(), ResolvedAt: r.varint()}
 		violations[i] = r.uvarint()
+	}
+	switch {
+	case version >= 3:
+		s.Since = r.varint()
+	case s.HadData:
+		s.Since = 1 // written before Since was kept: count every window as elapsed
+	}
+	if version >= 4 {
+		for i := range s.resumes {
+			s.resumes[i] = r.varint()
+		}
 	}
 	if r.err != nil {
 		return nil, false, r.err

@@ -14,8 +14,8 @@ import (
 //
 //   - s ≥ After;
 //   - s ≥ 2 × the longest gap between events seen in the Lookback before L, measured in whole
-//     empty buckets of the ring (a cron agent that runs every 10 minutes has gaps of 9.5 minutes
-//     in 30 s buckets: it is silent after 19);
+//     empty buckets of the ring (a cron agent that runs every 10 minutes has gaps of 9 minutes
+//     in 1-minute buckets: it is silent after 18);
 //   - predicted = E × s / Lookback ≥ MinPredicted, where E is the events (slices for timeslices
 //     SLOs) in the Lookback before L: the recent rate predicted at least MinPredicted events in
 //     the silence, so a low-traffic or bursty series is not called dead for a normal gap;
@@ -115,8 +115,8 @@ func spansResume(from, to int64, resumes *[numResumes]int64) bool {
 
 // activity reads the lookback that ends at time at from the finest tier that spans it: the
 // events in it and the longest gap between two of its non-empty buckets, as the longest run of
-// empty buckets (so steady traffic has no gap, and a gap is known to within one bucket width: 30 s
-// for the default layout's 1h tier). A gap that spans a restart is the collector's downtime and
+// empty buckets (so steady traffic has no gap, and a gap is known to within one bucket width: 1
+// minute for the default layout's 1h tier). A gap that spans a restart is the collector's downtime and
 // does not count.
 func (r *Ring) activity(at int64, lookback time.Duration, resumes *[numResumes]int64) (events uint64, gap time.Duration) {
 	var tr *tierRing

@@ -13,13 +13,13 @@ var deadNoData = NoData{Enabled: true, After: 90 * time.Second, Lookback: time.H
 
 func noDataModel(t *testing.T, nd NoData, ts *Timeslices) *Model {
 	t.Helper()
-	minEv := uint64(10)
+	minEv, slice := uint64(10), time.Duration(0)
 	if ts != nil {
-		minEv = 1
+		minEv, slice = 1, ts.Slice
 	}
 	m, err := NewModel(Spec{
 		Objective: 0.995, Window: 30 * day, Timeslices: ts,
-		Rules: DefaultRules(30*day, minEv), Budget: DefaultBudgetThresholds(), BudgetMinEvents: minEv,
+		Rules: DefaultRules(30*day, 0.995, slice, minEv, DefaultMinBadEvents), Budget: DefaultBudgetThresholds(), BudgetMinEvents: minEv,
 		NoData: nd, ResolvedRetention: 5 * time.Minute,
 	})
 	require.NoError(t, err)
@@ -68,9 +68,18 @@ func TestNoDataMeansDead(t *testing.T) {
 		s.run(time.Hour, 0, 0, nil)
 		at, ok := s.fired[m.NoDataSlot()]
 		require.True(t, ok, "a cron agent that stopped is dead")
-		// Gaps of 19 empty 30 s buckets: silent after 19 minutes, when 48 events in the last hour
-		// predict 15.
-		assert.InDelta(t, float64(19*time.Minute), float64(at-last), float64(20*time.Second))
+		// Gaps of 10 minutes less one bucket of the tier that holds the lookback (1m for the
+		// default windows: 9 minutes): silent after twice that, when 48 events in the last hour
+		// predict 14.4.
+		var width time.Duration
+		for _, tr := range m.Layout.Tiers {
+			if tr.Width*time.Duration(tr.Len) >= time.Hour {
+				width = tr.Width
+				break
+			}
+		}
+		gap := 10*time.Minute - width
+		assert.InDelta(t, float64(2*gap), float64(at-last), float64(20*time.Second))
 	})
 	t.Run("A 60 s metric exporter that loses one export in seven never raises no-data.", func(t *testing.T) {
 		m := noDataModel(t, deadNoData, &Timeslices{Slice: time.Minute})

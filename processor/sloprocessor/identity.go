@@ -79,11 +79,16 @@ func sloIdentity(c *compiledSLO) identity {
 	add("budgeting.max_bad_ratio", ratio)
 	var rules []string
 	for _, r := range m.Rules {
-		rules = append(rules, fmt.Sprintf("%s %s∧%s ×%g min %d for %s", r.Severity, slomath.FormatWindow(r.LongWindow), slomath.FormatWindow(r.ShortWindow),
-			r.Factor(m.Window), r.MinEvents, slomath.FormatWindow(r.For)))
+		level := fmt.Sprintf("×%g", r.Factor(m.Window))
+		if r.HardDown() {
+			level = fmt.Sprintf("error ratio %g", r.ErrorRatio)
+		}
+		rules = append(rules, fmt.Sprintf("%s %s∧%s %s min %d bad %d for %s", r.Severity, slomath.FormatWindow(r.LongWindow), slomath.FormatWindow(r.ShortWindow),
+			level, r.MinEvents, r.MinBadEvents, slomath.FormatWindow(r.For)))
 	}
 	add("rules", strings.Join(rules, "; "))
-	add("budget_thresholds", fmt.Sprintf("%g/%g/%g min %d", m.Budget.Critical, m.Budget.High, m.Budget.Warning, m.BudgetMinEvents))
+	add("budget_thresholds", fmt.Sprintf("%g/%g/%g %s/%s/%s min %d", m.Budget.Critical, m.Budget.High, m.Budget.Warning,
+		m.Budget.Severity[0], m.Budget.Severity[1], m.Budget.Severity[2], m.BudgetMinEvents))
 	add("group_by", quoteList(s.GroupBy))
 	ndg := ""
 	if c.beat != nil {
