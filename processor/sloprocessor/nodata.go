@@ -48,7 +48,8 @@ func (cs *compiledSLO) compileBeat(retention time.Duration) error {
 		nd.RetireAfter = cs.model.Window
 	}
 	// The beat's window is only its lookback (its ring holds nothing older); retirement keeps
-	// the SLO's horizon.
+	// the SLO's horizon. It has no rules and no budget thresholds, so its objective is never
+	// read (any value in (0,1) validates).
 	w := max(nd.Lookback, nd.After, slomath.MinWindow).Truncate(time.Second)
 	beat, err := slomath.NewModel(slomath.Spec{Objective: 0.5, Window: min(w, cs.model.Window), NoData: nd, ResolvedRetention: retention})
 	if err != nil {
