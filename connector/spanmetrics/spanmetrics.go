@@ -184,7 +184,7 @@ func newConnector(set connector.Settings, cfg *Config, clock clockwork.Clock, ne
 		for i, b := range cfg.Histogram.Explicit.Buckets {
 			bounds[i] = b.Seconds()
 		}
-		c.histShape = &histogramShape{bounds: bounds}
+		c.histShape = &histogramShape{bounds: bounds, zeros: make([]uint64, len(bounds)+1)}
 	}
 	exemplars := 0
 	if cfg.Exemplars.Enabled {
@@ -266,7 +266,8 @@ func (c *spanMetricsConnector) ConsumeTraces(ctx context.Context, td ptrace.Trac
 }
 
 func (c *spanMetricsConnector) seriesCount() int {
-	return c.requests.len() + c.errors.len() + c.tools.len() + c.usage.len() + len(c.active) + len(c.queues)
+	return c.requests.len() + c.requests.zeroSiblings + c.errors.len() + c.tools.len() + c.tools.zeroSiblings +
+		c.usage.len() + len(c.active) + len(c.queues)
 }
 
 func (c *spanMetricsConnector) aggregate(td ptrace.Traces, now pcommon.Timestamp) {
@@ -775,7 +776,7 @@ func (c *spanMetricsConnector) buildMetrics(now pcommon.Timestamp) pmetric.Metri
 	if exp := c.cfg.SeriesExpiration; exp > 0 {
 		cutoff := now - pcommon.Timestamp(exp.Nanoseconds())
 		for _, s := range []*store{c.requests, c.errors, c.tools, c.usage} {
-			s.expire(cutoff)
+			s.expire(&c.kb, cutoff)
 		}
 		for q, g := range c.queues {
 			if g.lastSeen < cutoff {
@@ -820,6 +821,13 @@ func (c *spanMetricsConnector) buildMetrics(now pcommon.Timestamp) pmetric.Metri
 			dp.SetStartTimestamp(sr.start)
 			dp.SetTimestamp(now)
 			dp.SetIntValue(int64(sr.count))
+			if sr.sib == sibZero {
+				dp := dps.AppendEmpty()
+				s.zeroSiblingAttrs(sr, dp.Attributes())
+				dp.SetStartTimestamp(sr.start)
+				dp.SetTimestamp(now)
+				dp.SetIntValue(0)
+			}
 		})
 	}
 
@@ -842,6 +850,13 @@ func (c *spanMetricsConnector) buildMetrics(now pcommon.Timestamp) pmetric.Metri
 				dp.SetStartTimestamp(sr.start)
 				dp.SetTimestamp(now)
 				sr.writeHistogram(dp, c.histShape)
+				if sr.sib == sibZero {
+					dp := h.DataPoints().AppendEmpty()
+					c.requests.zeroSiblingAttrs(sr, dp.Attributes())
+					dp.SetStartTimestamp(sr.start)
+					dp.SetTimestamp(now)
+					writeZeroHistogram(dp, c.histShape)
+				}
 			})
 		} else {
 			h := m.SetEmptyExponentialHistogram()
@@ -855,6 +870,13 @@ func (c *spanMetricsConnector) buildMetrics(now pcommon.Timestamp) pmetric.Metri
 				dp.SetStartTimestamp(sr.start)
 				dp.SetTimestamp(now)
 				sr.writeExpoHistogram(dp)
+				if sr.sib == sibZero {
+					dp := h.DataPoints().AppendEmpty()
+					c.requests.zeroSiblingAttrs(sr, dp.Attributes())
+					dp.SetStartTimestamp(sr.start)
+					dp.SetTimestamp(now)
+					dp.SetSum(0) // an empty histogram: count 0, scale 0, no buckets
+				}
 			})
 		}
 	}
