@@ -34,6 +34,8 @@ func TestLoadConfig(t *testing.T) {
 	full.Pricing.UnknownModelsLimit = 50
 	full.ActiveAgents.Window = 10 * time.Minute
 	full.Limits = LimitsConfig{MaxSpanDuration: 12 * time.Hour, MaxTokensPerSpan: 5_000_000, MaxCostPerSpan: 100, MaxQueueDepth: 1_000_000, MaxBatchIndexSpans: 50_000}
+	full.AttributionWait = 10 * time.Minute
+	full.AttributionMaxPending = 20_000
 	full.Storage = &storageID
 	full.CheckpointInterval = 30 * time.Second
 
@@ -92,6 +94,8 @@ func TestValidate(t *testing.T) {
 		{"a zero token limit is rejected", func(c *Config) { c.Limits.MaxTokensPerSpan = 0 }, `limits.max_tokens_per_span: must be >= 1, got 0`},
 		{"a zero span-duration limit is rejected", func(c *Config) { c.Limits.MaxSpanDuration = 0 }, `limits.max_span_duration: must be > 0`},
 		{"a negative index bound is rejected", func(c *Config) { c.Limits.MaxBatchIndexSpans = -1 }, `limits.max_batch_index_spans: must be >= 0`},
+		{"a negative attribution wait is rejected", func(c *Config) { c.AttributionWait = -time.Second }, `attribution_wait: must be >= 0 (0 disables the wait), got -1s`},
+		{"a negative pending bound is rejected", func(c *Config) { c.AttributionMaxPending = -1 }, `attribution_max_pending: must be >= 0 (0 disables the wait), got -1`},
 		{"checkpointing delta state is rejected", func(c *Config) {
 			id := component.MustNewID("file_storage")
 			c.Storage = &id

@@ -105,7 +105,9 @@ func createDefaultConfig() component.Config {
 			MaxQueueDepth:      1e9,
 			MaxBatchIndexSpans: 100_000,
 		},
-		CheckpointInterval: time.Minute,
+		AttributionWait:       5 * time.Minute,
+		AttributionMaxPending: 50_000,
+		CheckpointInterval:    time.Minute,
 	}
 }
 

@@ -21,6 +21,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/otelcol-amas/otelcol-amas/connector/spanmetrics/internal/metadata"
+	"github.com/otelcol-amas/otelcol-amas/internal/spanindex"
 )
 
 const (
@@ -43,9 +44,6 @@ const (
 	// overflowKey is the attribute of the overflow series, as in the OpenTelemetry Go SDK and
 	// contrib's span_metrics.
 	overflowKey = "otel.metric.overflow"
-
-	// maxAncestorDepth bounds the walk up the parent chain (also guards against id cycles).
-	maxAncestorDepth = 64
 )
 
 type spanClass uint8
@@ -70,11 +68,6 @@ const (
 	nameActiveAgents = "active_agents.current"
 	nameQueueDepth   = "queue_depth.current"
 )
-
-type indexEntry struct {
-	parent pcommon.SpanID
-	agent  string
-}
 
 type gaugeValue struct {
 	value    float64
@@ -102,6 +95,9 @@ type spanMetricsConnector struct {
 	next      consumer.Metrics
 	clock     clockwork.Clock
 	telemetry *telemetry
+	attTel    *attributionTelemetry
+	// agentNameFn is c.spanAgentName, bound once (a method value made per batch would allocate).
+	agentNameFn func(ptrace.Span) string
 
 	// Classification, resolved once from the config.
 	agentOps, toolOps, modelOps []string
@@ -121,8 +117,9 @@ type spanMetricsConnector struct {
 	unknownModels                  map[string]struct{}
 	kb                             keyBuilder
 	vals                           []string
-	index                          map[pcommon.SpanID]indexEntry
-	indexBuilt                     bool
+	dimVals                        []string
+	index                          spanindex.Index
+	att                            attribution
 	stats                          batchStats
 	// dirty: spans were aggregated since the last checkpoint was written.
 	dirty bool
@@ -138,6 +135,10 @@ func newConnector(set connector.Settings, cfg *Config, clock clockwork.Clock, ne
 	if err != nil {
 		return nil, err
 	}
+	attTel, err := newAttributionTelemetry(set.TelemetrySettings.MeterProvider)
+	if err != nil {
+		return nil, err
+	}
 	c := &spanMetricsConnector{
 		cfg:           cfg,
 		id:            set.ID,
@@ -145,6 +146,7 @@ func newConnector(set connector.Settings, cfg *Config, clock clockwork.Clock, ne
 		next:          next,
 		clock:         clock,
 		telemetry:     tel,
+		attTel:        attTel,
 		agentOps:      cfg.Operations.Agent,
 		toolOps:       cfg.Operations.Tool,
 		modelOps:      cfg.Operations.Model,
@@ -153,9 +155,9 @@ func newConnector(set connector.Settings, cfg *Config, clock clockwork.Clock, ne
 		active:        make(map[string]pcommon.Timestamp),
 		queues:        make(map[string]*gaugeValue),
 		unknownModels: make(map[string]struct{}),
-		index:         make(map[pcommon.SpanID]indexEntry),
 		done:          make(chan struct{}),
 	}
+	c.agentNameFn = c.spanAgentName
 	c.tokenAttrs = [numTokenTypes]string{
 		cfg.Attributes.InputTokens, cfg.Attributes.OutputTokens, cfg.Attributes.CacheReadTokens,
 		cfg.Attributes.CacheCreationTokens, cfg.Attributes.ReasoningTokens,
@@ -193,6 +195,8 @@ func newConnector(set connector.Settings, cfg *Config, clock clockwork.Clock, ne
 	c.tools = newStore(labels(labelAgent, labelTool, labelStatus), 3, limit, nil, 0)
 	c.usage = newStore(labels(labelAgent, labelModel), 2, limit, nil, 0)
 	c.vals = make([]string, 0, 3+len(dimNames))
+	c.dimVals = make([]string, len(c.dims))
+	c.att.init(cfg.AttributionWait, cfg.AttributionMaxPending, len(c.dims))
 	return c, nil
 }
 
@@ -229,6 +233,17 @@ func (c *spanMetricsConnector) Shutdown(ctx context.Context) error {
 	c.shutdownOnce.Do(func() {
 		close(c.done)
 		c.wg.Wait()
+		// Held contributions are not checkpointed: they are counted under their service now, so
+		// the totals survive the restart (README, "Agent attribution across batches").
+		c.lock.Lock()
+		if c.settleAllPending(pcommon.NewTimestampFromTime(c.clock.Now())) {
+			c.dirty = true
+		}
+		att, pending, attChanged := c.takeAttributionStats()
+		c.lock.Unlock()
+		if attChanged {
+			c.attTel.record(ctx, &att, pending)
+		}
 		// The metrics pipeline shuts down after this connector: the last interval is not lost.
 		// The flush also writes the last checkpoint.
 		c.flush(ctx)
@@ -253,9 +268,13 @@ func (c *spanMetricsConnector) ConsumeTraces(ctx context.Context, td ptrace.Trac
 	c.dirty = true
 	stats := c.stats
 	c.stats = batchStats{}
+	att, pending, attChanged := c.takeAttributionStats()
 	c.telemetry.activeSeries.Store(int64(c.seriesCount()))
 	c.lock.Unlock()
 	c.telemetry.record(ctx, &stats)
+	if attChanged {
+		c.attTel.record(ctx, &att, pending)
+	}
 	return nil
 }
 
@@ -280,10 +299,10 @@ func (c *spanMetricsConnector) aggregate(td ptrace.Traces, now pcommon.Timestamp
 			}
 		}
 	}
-	if c.indexBuilt {
-		clear(c.index)
-		c.indexBuilt = false
+	if len(c.att.waiting) > 0 {
+		c.settleArrivals(td, now)
 	}
+	c.index.Reset()
 }
 
 func (c *spanMetricsConnector) consumeSpan(td ptrace.Traces, span ptrace.Span, res pcommon.Map, service string, now pcommon.Timestamp) {
@@ -314,47 +333,41 @@ func (c *spanMetricsConnector) consumeSpan(td ptrace.Traces, span ptrace.Span, r
 		c.stats.skipped[skipDurationTooLong]++
 		return
 	}
-	seconds := d.Seconds()
 
-	agent := c.agentOf(td, span, attrs, service)
-	isError := span.Status().Code() == ptrace.StatusCodeError
-	status := statusOK
-	if isError {
-		status = statusError
+	ct := contribution{
+		class: class, operation: operation, service: service,
+		traceID: span.TraceID(), spanID: span.SpanID(), end: end, seconds: d.Seconds(),
+		isError: span.Status().Code() == ptrace.StatusCodeError,
 	}
-
-	// requests + duration
-	sr := c.series(c.requests, ovRequests, now, res, attrs, agent, operation, status)
-	sr.observe(c.histShape, seconds)
-	if sr.labels != nil && !span.TraceID().IsEmpty() {
-		sr.addExemplar(span.TraceID(), span.SpanID(), seconds, end)
+	if ct.isError {
+		ct.errorType = c.errorType(span, attrs)
 	}
-
-	if isError {
-		c.series(c.errors, ovErrors, now, res, attrs, agent, operation, c.errorType(span, attrs)).count++
-	}
-
 	switch class {
 	case classTool:
-		tool := strAttr(attrs, c.cfg.Attributes.ToolName)
-		if tool == "" {
-			tool = unknownValue
+		if ct.tool = strAttr(attrs, c.cfg.Attributes.ToolName); ct.tool == "" {
+			ct.tool = unknownValue
 		}
-		c.series(c.tools, ovTools, now, res, attrs, agent, tool, status).count++
 	case classModel:
-		c.recordUsage(attrs, res, agent, now)
+		c.usageOf(attrs, &ct)
 	}
+	for i := range c.dims {
+		c.dimVals[i] = c.dimValue(&c.dims[i], attrs, res)
+	}
+	ct.dims = c.dimVals
 
-	c.markActive(agent, now)
+	agent, missing := c.agentOf(td, span, service)
+	if agent == "" {
+		c.hold(&ct, span.TraceID(), span.SpanID(), missing, now)
+		return
+	}
+	c.count(&ct, agent, now)
 }
 
-// series fills the reused label slice (fixed labels, then the extra dimensions) and returns the
-// series of the store, counting overflow.
-func (c *spanMetricsConnector) series(s *store, ov overflowMetric, now pcommon.Timestamp, res, attrs pcommon.Map, fixed ...string) *series {
+// series fills the reused label slice (fixed labels, then the extra dimension values) and returns
+// the series of the store, counting overflow.
+func (c *spanMetricsConnector) series(s *store, ov overflowMetric, now pcommon.Timestamp, dims []string, fixed ...string) *series {
 	c.vals = append(c.vals[:0], fixed...)
-	for i := range c.dims {
-		c.vals = append(c.vals, c.dimValue(&c.dims[i], attrs, res))
-	}
+	c.vals = append(c.vals, dims...)
 	sr, overflowed := s.get(&c.kb, c.vals, now)
 	if overflowed {
 		c.stats.overflowed[ov]++
@@ -405,55 +418,6 @@ func (c *spanMetricsConnector) matchRule(span ptrace.Span, attrs pcommon.Map) (s
 	return "", false
 }
 
-// agentOf applies the agent identity rule: the span's own agent name; else that of its nearest
-// ancestor in the same batch that carries one (normally the invoke_agent span); else the
-// resource's service name.
-func (c *spanMetricsConnector) agentOf(td ptrace.Traces, span ptrace.Span, attrs pcommon.Map, service string) string {
-	if a := strAttr(attrs, c.cfg.Attributes.AgentName); a != "" {
-		return a
-	}
-	cur := span.ParentSpanID()
-	if cur.IsEmpty() || c.cfg.Limits.MaxBatchIndexSpans == 0 {
-		return service
-	}
-	if !c.indexBuilt {
-		c.buildIndex(td)
-	}
-	for depth := 0; depth < maxAncestorDepth && !cur.IsEmpty(); depth++ {
-		e, ok := c.index[cur]
-		if !ok {
-			break
-		}
-		if e.agent != "" {
-			return e.agent
-		}
-		cur = e.parent
-	}
-	return service
-}
-
-// buildIndex maps span id → (parent id, agent name) for the whole batch, once per batch and
-// only when a span needs its ancestor. The map is cleared, not reallocated, between batches.
-func (c *spanMetricsConnector) buildIndex(td ptrace.Traces) {
-	c.indexBuilt = true
-	limit := c.cfg.Limits.MaxBatchIndexSpans
-	rss := td.ResourceSpans()
-	for i := 0; i < rss.Len(); i++ {
-		sss := rss.At(i).ScopeSpans()
-		for j := 0; j < sss.Len(); j++ {
-			spans := sss.At(j).Spans()
-			for k := 0; k < spans.Len(); k++ {
-				if len(c.index) >= limit {
-					c.stats.skipped[skipIndexFull]++
-					return
-				}
-				s := spans.At(k)
-				c.index[s.SpanID()] = indexEntry{parent: s.ParentSpanID(), agent: strAttr(s.Attributes(), c.cfg.Attributes.AgentName)}
-			}
-		}
-	}
-}
-
 // errorType is error.type, else the type of an exception event, else _OTHER.
 func (c *spanMetricsConnector) errorType(span ptrace.Span, attrs pcommon.Map) string {
 	if t := strAttr(attrs, c.cfg.Attributes.ErrorType); t != "" {
@@ -472,7 +436,8 @@ func (c *spanMetricsConnector) errorType(span ptrace.Span, attrs pcommon.Map) st
 	return errorTypeOther
 }
 
-func (c *spanMetricsConnector) recordUsage(attrs, res pcommon.Map, agent string, now pcommon.Timestamp) {
+// usageOf reads the tokens and cost of a model span into ct (hasUsage when it carries either).
+func (c *spanMetricsConnector) usageOf(attrs pcommon.Map, ct *contribution) {
 	var tokens [numTokenTypes]uint64
 	var seen uint8
 	for t, name := range c.tokenAttrs {
@@ -492,6 +457,7 @@ func (c *spanMetricsConnector) recordUsage(attrs, res pcommon.Map, agent string,
 	if seen == 0 && !hasCostAttr {
 		return
 	}
+	ct.hasUsage, ct.tokens, ct.tokenSeen = true, tokens, seen
 
 	model := strAttr(attrs, c.cfg.Attributes.RequestModel)
 	alt := strAttr(attrs, c.cfg.Attributes.ResponseModel)
@@ -501,17 +467,11 @@ func (c *spanMetricsConnector) recordUsage(attrs, res pcommon.Map, agent string,
 	if model == "" {
 		model = unknownValue
 	}
-
-	sr := c.series(c.usage, ovUsage, now, res, attrs, agent, model)
-	for t := range tokens {
-		sr.tokens[t] += tokens[t]
-	}
-	sr.tokenSeen |= seen
+	ct.model = model
 
 	if hasCostAttr {
 		if cost, ok := numberValue(costVal); ok && cost >= 0 && cost <= c.cfg.Limits.MaxCostPerSpan {
-			sr.cost += cost
-			sr.costSeen = true
+			ct.cost, ct.costSeen = cost, true
 		} else {
 			c.stats.skipped[skipInvalidCost]++
 		}
@@ -525,8 +485,7 @@ func (c *spanMetricsConnector) recordUsage(attrs, res pcommon.Map, agent string,
 		c.unknownModel(model)
 		return
 	}
-	sr.cost += costUSD(price, tokens[0], tokens[1], tokens[2])
-	sr.costSeen = true
+	ct.cost, ct.costSeen = costUSD(price, tokens[0], tokens[1], tokens[2]), true
 }
 
 // unknownModel counts a span whose model has no price and warns once per model name (the set of
@@ -692,7 +651,12 @@ func parseSpanKind(s string) (ptrace.SpanKind, bool) {
 // meant to prevent.
 func (c *spanMetricsConnector) flush(ctx context.Context) {
 	c.lock.Lock()
-	md := c.buildMetrics(pcommon.NewTimestampFromTime(c.clock.Now()))
+	now := pcommon.NewTimestampFromTime(c.clock.Now())
+	if c.expirePending(now) {
+		c.dirty = true
+	}
+	att, pending, attChanged := c.takeAttributionStats()
+	md := c.buildMetrics(now)
 	var checkpoint []byte
 	if c.storageClient != nil && c.dirty {
 		checkpoint = c.encodeCheckpoint()
@@ -700,6 +664,9 @@ func (c *spanMetricsConnector) flush(ctx context.Context) {
 	}
 	c.telemetry.activeSeries.Store(int64(c.seriesCount()))
 	c.lock.Unlock()
+	if attChanged {
+		c.attTel.record(ctx, &att, pending)
+	}
 	if checkpoint != nil && !c.writeCheckpoint(ctx, checkpoint) {
 		c.lock.Lock()
 		c.dirty = true // retried at the next flush
