@@ -184,7 +184,7 @@ func TestAChainExportedOverThreeBatchesResolvesToTheAgent(t *testing.T) {
 	h.consume(t, sp{trace: 7, id: 4, parent: 3, op: "chat", model: "gpt-4o", in: 10, out: 5})
 	h.clock.Advance(5 * time.Second)
 	h.consume(t,
-		sp{trace: 7, id: 3, parent: 2},                                  // the chain: the chat now waits for 2
+		sp{trace: 7, id: 3, parent: 2},                                   // the chain: the chat now waits for 2
 		sp{trace: 7, id: 5, parent: 2, op: "execute_tool", tool: "calc"}, // a sibling waiting for 2 too
 	)
 	md := h.flushed(t)
