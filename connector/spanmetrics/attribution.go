@@ -100,7 +100,7 @@ func (c *spanMetricsConnector) agentOf(td ptrace.Traces, span ptrace.Span, servi
 		return service, pcommon.SpanID{}
 	}
 	c.ensureIndex(td)
-	agent, missing, out := c.walk(span.TraceID(), parent)
+	agent, missing, out := c.walk(span.TraceID(), parent, spanindex.IsBoundary(span))
 	switch {
 	case out == spanindex.Found:
 		return agent, pcommon.SpanID{}
@@ -116,10 +116,11 @@ func (c *spanMetricsConnector) ensureIndex(td ptrace.Traces) {
 	}
 }
 
-// walk follows parent ids through the batch index and the links remembered from earlier batches.
-func (c *spanMetricsConnector) walk(trace pcommon.TraceID, parent pcommon.SpanID) (string, pcommon.SpanID, spanindex.Outcome) {
+// walk follows parent ids through the batch index and the links remembered from earlier batches
+// (crossed: the span being resolved is itself a process boundary).
+func (c *spanMetricsConnector) walk(trace pcommon.TraceID, parent pcommon.SpanID, crossed bool) (string, pcommon.SpanID, spanindex.Outcome) {
 	if len(c.att.links) == 0 {
-		return c.index.Walk(parent) // the common case: one batch holds the run
+		return c.index.Walk(parent, crossed) // the common case: one batch holds the run
 	}
 	cur := parent
 	for depth := 0; depth < spanindex.MaxDepth; depth++ {
@@ -130,11 +131,15 @@ func (c *spanMetricsConnector) walk(trace pcommon.TraceID, parent pcommon.SpanID
 			if e.Agent != "" {
 				return e.Agent, cur, spanindex.Found
 			}
+			crossed = crossed || e.Boundary
 			cur = e.Parent
 			continue
 		}
 		l, ok := c.att.links[pendKey{trace, cur}]
 		if !ok {
+			if crossed {
+				return "", cur, spanindex.MissingBeyondBoundary
+			}
 			return "", cur, spanindex.Missing
 		}
 		if l.agent != "" {
@@ -362,7 +367,7 @@ func (c *spanMetricsConnector) arrived(td ptrace.Traces, s ptrace.Span, key pend
 		return
 	}
 	c.ensureIndex(td)
-	agent, missing, out := c.walk(key.trace, s.ParentSpanID())
+	agent, missing, out := c.walk(key.trace, s.ParentSpanID(), spanindex.IsBoundary(s))
 	switch {
 	case out == spanindex.Found:
 		agent = a.str(agent)
@@ -371,8 +376,9 @@ func (c *spanMetricsConnector) arrived(td ptrace.Traces, s ptrace.Span, key pend
 	case out == spanindex.Missing && !c.index.Full():
 		a.append(pendKey{key.trace, missing}, l)
 		a.link(key, link{parent: missing, deadline: deadline})
-	case out == spanindex.Root:
-		c.settle(l, "", now) // no agent above: each under its service, as in one batch
+	case out == spanindex.Root || out == spanindex.MissingBeyondBoundary:
+		// No agent above in this process: each under its service, as in one batch.
+		c.settle(l, "", now)
 		a.link(key, link{deadline: deadline})
 	default: // too deep, or the batch was too large to index: as in one batch, the service
 		c.settle(l, "", now)

@@ -30,6 +30,7 @@ type sp struct {
 	service           string // default "svc"
 	dur               time.Duration
 	noTrace           bool // an empty trace id (malformed input)
+	kind              ptrace.SpanKind
 }
 
 func traceID(n uint64) pcommon.TraceID {
@@ -69,6 +70,7 @@ func batchOf(spans ...sp) ptrace.Traces {
 			span.SetParentSpanID(spanID(s.parent))
 		}
 		span.SetName(s.op)
+		span.SetKind(s.kind)
 		dur := s.dur
 		if dur == 0 {
 			dur = time.Duration(s.id%50+1) * 10 * time.Millisecond
@@ -262,6 +264,40 @@ func TestARootWithoutAnAgentSettlesItsDescendantsUnderTheServiceAtOnce(t *testin
 	assert.Equal(t, 1.0, value(t, md, "amas.agent.requests", "agent", "svc", "operation", "chat"), "as if the trace came in one batch")
 	assert.Equal(t, int64(0), h.internalCount(t, unattributedMetric, "", ""), "that is the rule, not a failure to attribute")
 	assert.Zero(t, h.c.att.n)
+}
+
+func TestSpansUnderAServerSpanWhoseCallerIsElsewhereAreNotHeld(t *testing.T) {
+	h := newTestConnector(t, createDefaultConfig().(*Config))
+	// A plain LLM service: an HTTP server span (its parent is the caller's client span, in another
+	// process, never sent here) and a chat under it. Waiting for the caller would only delay them.
+	h.consume(t,
+		sp{trace: 1, id: 2, parent: 1, kind: ptrace.SpanKindServer},
+		sp{trace: 1, id: 3, parent: 2, op: "chat"},
+	)
+	assert.Zero(t, h.c.att.n)
+	// A chat exported before its server span waits for it, then settles at once when it arrives.
+	h.consume(t, sp{trace: 2, id: 13, parent: 12, op: "chat"})
+	assert.Equal(t, 1, h.c.att.n)
+	h.consume(t, sp{trace: 2, id: 12, parent: 11, kind: ptrace.SpanKindServer})
+	assert.Zero(t, h.c.att.n)
+	// The same through a parent flagged remote (OTLP span flags), of any kind.
+	td := batchOf(sp{trace: 3, id: 22, parent: 21}, sp{trace: 3, id: 23, parent: 22, op: "chat"})
+	td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0).SetFlags(0x300)
+	require.NoError(t, h.c.ConsumeTraces(context.Background(), td))
+	assert.Zero(t, h.c.att.n)
+
+	md := h.flushed(t)
+	assert.Equal(t, 3.0, value(t, md, "amas.agent.requests", "agent", "svc", "operation", "chat"))
+	assert.Equal(t, int64(0), h.internalCount(t, unattributedMetric, "", ""))
+
+	// In one batch, an agent beyond the boundary is still found (the rule of one batch is unchanged).
+	h.consume(t,
+		sp{trace: 4, id: 31, op: "invoke_agent", agent: "caller", kind: ptrace.SpanKindClient},
+		sp{trace: 4, id: 32, parent: 31, kind: ptrace.SpanKindServer},
+		sp{trace: 4, id: 33, parent: 32, op: "chat"},
+	)
+	md = h.flushed(t)
+	assert.Equal(t, 1.0, value(t, md, "amas.agent.requests", "agent", "caller", "operation", "chat"))
 }
 
 func TestOverflowCountsUnderTheServiceAtOnceAndIsCounted(t *testing.T) {

@@ -20,6 +20,25 @@ type Entry struct {
 	// Agent is the span's own agent name (empty when it has none). It points into the batch and
 	// is valid only while the batch is.
 	Agent string
+	// Boundary: the span entered its process (see IsBoundary), so its parent lives in another one.
+	Boundary bool
+}
+
+// Span flags of OTLP (SpanFlags): whether the parent's remoteness is known, and whether it is remote.
+const (
+	flagHasIsRemote = 0x100
+	flagIsRemote    = 0x200
+)
+
+// IsBoundary reports whether the span entered its process: a server or consumer span, or one
+// whose parent is flagged remote. An agent run lives inside a process, so an ancestor missing
+// beyond such a span is the caller's, and waiting for it would only delay the span.
+func IsBoundary(s ptrace.Span) bool {
+	if k := s.Kind(); k == ptrace.SpanKindServer || k == ptrace.SpanKindConsumer {
+		return true
+	}
+	f := s.Flags()
+	return f&flagHasIsRemote != 0 && f&flagIsRemote != 0
 }
 
 // Index is the span index of one batch.
@@ -53,7 +72,7 @@ func (x *Index) Build(td ptrace.Traces, limit int, agentName func(ptrace.Span) s
 					return false
 				}
 				s := spans.At(k)
-				x.m[s.SpanID()] = Entry{Parent: s.ParentSpanID(), Agent: agentName(s)}
+				x.m[s.SpanID()] = Entry{Parent: s.ParentSpanID(), Agent: agentName(s), Boundary: IsBoundary(s)}
 			}
 		}
 	}
@@ -84,14 +103,17 @@ const (
 	Root
 	// Missing: an ancestor is not in the batch (it was exported in another batch).
 	Missing
+	// MissingBeyondBoundary: an ancestor is not in the batch, and the chain crossed a process
+	// boundary (IsBoundary) before it: that ancestor belongs to another process.
+	MissingBeyondBoundary
 	// TooDeep: MaxDepth ancestors were followed (a very deep tree or a cycle of parent ids).
 	TooDeep
 )
 
-// Walk follows parent ids from parent (the parent span id of the span being resolved) through the
-// batch. It returns the agent name with Found, and the id of the first ancestor not in the batch
-// with Missing.
-func (x *Index) Walk(parent pcommon.SpanID) (agent string, missing pcommon.SpanID, out Outcome) {
+// Walk follows parent ids from parent (the parent span id of the span being resolved, which is
+// itself a boundary when crossed is true) through the batch. It returns the agent name with
+// Found, and the id of the first ancestor not in the batch with Missing.
+func (x *Index) Walk(parent pcommon.SpanID, crossed bool) (agent string, missing pcommon.SpanID, out Outcome) {
 	cur := parent
 	for depth := 0; depth < MaxDepth; depth++ {
 		if cur.IsEmpty() {
@@ -99,11 +121,15 @@ func (x *Index) Walk(parent pcommon.SpanID) (agent string, missing pcommon.SpanI
 		}
 		e, ok := x.m[cur]
 		if !ok {
+			if crossed {
+				return "", cur, MissingBeyondBoundary
+			}
 			return "", cur, Missing
 		}
 		if e.Agent != "" {
 			return e.Agent, cur, Found
 		}
+		crossed = crossed || e.Boundary
 		cur = e.Parent
 	}
 	return "", cur, TooDeep

@@ -391,7 +391,7 @@ func (p *regressionProcessor) ancestorAgent(td ptrace.Traces, span ptrace.Span) 
 	if !p.index.Built() {
 		p.index.Build(td, p.cfg.MaxBatchIndexSpans, spanAgentName)
 	}
-	agent, _, out := p.index.Walk(parent)
+	agent, _, out := p.index.Walk(parent, false)
 	if out != spanindex.Found {
 		return ""
 	}
