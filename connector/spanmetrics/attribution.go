@@ -99,8 +99,17 @@ func (c *spanMetricsConnector) agentOf(td ptrace.Traces, span ptrace.Span, servi
 	if parent.IsEmpty() || c.cfg.Limits.MaxBatchIndexSpans == 0 {
 		return service, pcommon.SpanID{}
 	}
-	c.ensureIndex(td)
-	agent, missing, out := c.walk(span.TraceID(), parent, spanindex.IsBoundary(span))
+	if !c.index.Built() {
+		c.buildIndex(td)
+	}
+	var agent string
+	var missing pcommon.SpanID
+	var out spanindex.Outcome
+	if len(c.att.links) == 0 { // the common case: one batch holds the run
+		agent, missing, out = c.index.Walk(parent, spanindex.IsBoundary(span))
+	} else {
+		agent, missing, out = c.walk(span.TraceID(), parent, spanindex.IsBoundary(span))
+	}
 	switch {
 	case out == spanindex.Found:
 		return agent, pcommon.SpanID{}
@@ -110,8 +119,8 @@ func (c *spanMetricsConnector) agentOf(td ptrace.Traces, span ptrace.Span, servi
 	return service, pcommon.SpanID{}
 }
 
-func (c *spanMetricsConnector) ensureIndex(td ptrace.Traces) {
-	if !c.index.Built() && !c.index.Build(td, c.cfg.Limits.MaxBatchIndexSpans, c.agentNameFn) {
+func (c *spanMetricsConnector) buildIndex(td ptrace.Traces) {
+	if !c.index.Build(td, c.cfg.Limits.MaxBatchIndexSpans, c.agentNameFn) {
 		c.stats.skipped[skipIndexFull]++
 	}
 }
@@ -131,7 +140,7 @@ func (c *spanMetricsConnector) walk(trace pcommon.TraceID, parent pcommon.SpanID
 			if e.Agent != "" {
 				return e.Agent, cur, spanindex.Found
 			}
-			crossed = crossed || e.Boundary
+			crossed = crossed || c.index.Boundary(cur)
 			cur = e.Parent
 			continue
 		}
@@ -366,7 +375,9 @@ func (c *spanMetricsConnector) arrived(td ptrace.Traces, s ptrace.Span, key pend
 		a.link(key, link{agent: agent, deadline: deadline})
 		return
 	}
-	c.ensureIndex(td)
+	if !c.index.Built() {
+		c.buildIndex(td)
+	}
 	agent, missing, out := c.walk(key.trace, s.ParentSpanID(), spanindex.IsBoundary(s))
 	switch {
 	case out == spanindex.Found:

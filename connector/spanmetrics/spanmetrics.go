@@ -334,11 +334,10 @@ func (c *spanMetricsConnector) consumeSpan(td ptrace.Traces, span ptrace.Span, r
 		return
 	}
 
-	ct := contribution{
-		class: class, operation: operation, service: service,
-		traceID: span.TraceID(), spanID: span.SpanID(), end: end, seconds: d.Seconds(),
-		isError: span.Status().Code() == ptrace.StatusCodeError,
-	}
+	var ct contribution
+	ct.class, ct.operation, ct.service = class, operation, service
+	ct.traceID, ct.spanID, ct.end, ct.seconds = span.TraceID(), span.SpanID(), end, d.Seconds()
+	ct.isError = span.Status().Code() == ptrace.StatusCodeError
 	if ct.isError {
 		ct.errorType = c.errorType(span, attrs)
 	}
@@ -367,7 +366,9 @@ func (c *spanMetricsConnector) consumeSpan(td ptrace.Traces, span ptrace.Span, r
 // the series of the store, counting overflow.
 func (c *spanMetricsConnector) series(s *store, ov overflowMetric, now pcommon.Timestamp, dims []string, fixed ...string) *series {
 	c.vals = append(c.vals[:0], fixed...)
-	c.vals = append(c.vals, dims...)
+	if len(dims) > 0 {
+		c.vals = append(c.vals, dims...)
+	}
 	sr, overflowed := s.get(&c.kb, c.vals, now)
 	if overflowed {
 		c.stats.overflowed[ov]++

@@ -20,8 +20,6 @@ type Entry struct {
 	// Agent is the span's own agent name (empty when it has none). It points into the batch and
 	// is valid only while the batch is.
 	Agent string
-	// Boundary: the span entered its process (see IsBoundary), so its parent lives in another one.
-	Boundary bool
 }
 
 // Span flags of OTLP (SpanFlags): whether the parent's remoteness is known, and whether it is remote.
@@ -43,9 +41,12 @@ func IsBoundary(s ptrace.Span) bool {
 
 // Index is the span index of one batch.
 type Index struct {
-	m     map[pcommon.SpanID]Entry
-	built bool
-	full  bool
+	m map[pcommon.SpanID]Entry
+	// boundary holds the spans of the batch that entered their process (IsBoundary); kept apart
+	// so that the common entry stays small and a batch without such spans pays nothing.
+	boundary map[pcommon.SpanID]struct{}
+	built    bool
+	full     bool
 }
 
 // Built reports whether Build ran since the last Reset.
@@ -59,6 +60,7 @@ func (x *Index) Full() bool { return x.full }
 func (x *Index) Build(td ptrace.Traces, limit int, agentName func(ptrace.Span) string) bool {
 	if x.m == nil {
 		x.m = make(map[pcommon.SpanID]Entry)
+		x.boundary = make(map[pcommon.SpanID]struct{})
 	}
 	x.built, x.full = true, false
 	rss := td.ResourceSpans()
@@ -72,7 +74,10 @@ func (x *Index) Build(td ptrace.Traces, limit int, agentName func(ptrace.Span) s
 					return false
 				}
 				s := spans.At(k)
-				x.m[s.SpanID()] = Entry{Parent: s.ParentSpanID(), Agent: agentName(s), Boundary: IsBoundary(s)}
+				x.m[s.SpanID()] = Entry{Parent: s.ParentSpanID(), Agent: agentName(s)}
+				if IsBoundary(s) {
+					x.boundary[s.SpanID()] = struct{}{}
+				}
 			}
 		}
 	}
@@ -83,8 +88,20 @@ func (x *Index) Build(td ptrace.Traces, limit int, agentName func(ptrace.Span) s
 func (x *Index) Reset() {
 	if x.built {
 		clear(x.m)
+		if len(x.boundary) > 0 {
+			clear(x.boundary)
+		}
 		x.built, x.full = false, false
 	}
+}
+
+// Boundary reports whether a span of the batch entered its process (IsBoundary).
+func (x *Index) Boundary(id pcommon.SpanID) bool {
+	if len(x.boundary) == 0 {
+		return false
+	}
+	_, ok := x.boundary[id]
+	return ok
 }
 
 // Get returns the entry of a span of the batch.
@@ -129,7 +146,7 @@ func (x *Index) Walk(parent pcommon.SpanID, crossed bool) (agent string, missing
 		if e.Agent != "" {
 			return e.Agent, cur, Found
 		}
-		crossed = crossed || e.Boundary
+		crossed = crossed || x.Boundary(cur)
 		cur = e.Parent
 	}
 	return "", cur, TooDeep
