@@ -24,12 +24,6 @@ import (
 // under its own service (as one batch would), and an ancestor still missing takes the list over.
 // Expiry runs on the flush tick. Everything here is guarded by the connector's lock.
 
-// spanAgentName is the span's own agent name ("" when it has none). It is the one place that
-// says which attributes name an agent: used for the span itself and for each ancestor.
-func (c *spanMetricsConnector) spanAgentName(span ptrace.Span) string {
-	return strAttr(span.Attributes(), c.cfg.Attributes.AgentName)
-}
-
 // contribution is what one classified span adds to the metrics. In flight its strings point into
 // the batch; once held they are interned copies.
 type contribution struct {
@@ -87,13 +81,14 @@ func (c *spanMetricsConnector) count(ct *contribution, agent string, now pcommon
 	c.markActive(agent, now)
 }
 
-// agentOf applies the agent identity rule: the span's own agent name; else that of its nearest
-// ancestor that carries one, in the same batch or remembered from an earlier one; else the
+// agentOf applies the agent identity rule: the span's own agent name (own: spanAgentName, here
+// from the classification consumeSpan already made); else that of its nearest ancestor that
+// names one (spanAgentName), in the same batch or remembered from an earlier one; else the
 // resource's service name. When an ancestor is missing and the wait is on, it returns "" and the
-// id of that ancestor: the span's contribution is to be held for it.
-func (c *spanMetricsConnector) agentOf(td ptrace.Traces, span ptrace.Span, service string) (string, pcommon.SpanID) {
-	if a := c.spanAgentName(span); a != "" {
-		return a, pcommon.SpanID{}
+// id of that ancestor: the span's contribution is to be held for it. The name is not sanitized.
+func (c *spanMetricsConnector) agentOf(td ptrace.Traces, span ptrace.Span, own, service string) (string, pcommon.SpanID) {
+	if own != "" {
+		return own, pcommon.SpanID{}
 	}
 	parent := span.ParentSpanID()
 	if parent.IsEmpty() || c.cfg.Limits.MaxBatchIndexSpans == 0 {
@@ -106,7 +101,7 @@ func (c *spanMetricsConnector) agentOf(td ptrace.Traces, span ptrace.Span, servi
 	var missing pcommon.SpanID
 	var out spanindex.Outcome
 	if len(c.att.links) == 0 { // the common case: one batch holds the run
-		agent, missing, out = c.index.Walk(parent, spanindex.IsBoundary(span))
+		agent, missing, out = c.index.Walk(parent, spanindex.IsBoundary(span), c.agentNameFn)
 	} else {
 		agent, missing, out = c.walk(span.TraceID(), parent, spanindex.IsBoundary(span))
 	}
@@ -120,7 +115,7 @@ func (c *spanMetricsConnector) agentOf(td ptrace.Traces, span ptrace.Span, servi
 }
 
 func (c *spanMetricsConnector) buildIndex(td ptrace.Traces) {
-	if !c.index.Build(td, c.cfg.Limits.MaxBatchIndexSpans, c.agentNameFn) {
+	if !c.index.Build(td, c.cfg.Limits.MaxBatchIndexSpans) {
 		c.stats.skipped[skipIndexFull]++
 	}
 }
@@ -129,7 +124,7 @@ func (c *spanMetricsConnector) buildIndex(td ptrace.Traces) {
 // (crossed: the span being resolved is itself a process boundary).
 func (c *spanMetricsConnector) walk(trace pcommon.TraceID, parent pcommon.SpanID, crossed bool) (string, pcommon.SpanID, spanindex.Outcome) {
 	if len(c.att.links) == 0 {
-		return c.index.Walk(parent, crossed) // the common case: one batch holds the run
+		return c.index.Walk(parent, crossed, c.agentNameFn) // the common case: one batch holds the run
 	}
 	cur := parent
 	for depth := 0; depth < spanindex.MaxDepth; depth++ {
@@ -137,10 +132,10 @@ func (c *spanMetricsConnector) walk(trace pcommon.TraceID, parent pcommon.SpanID
 			return "", cur, spanindex.Root
 		}
 		if e, ok := c.index.Get(cur); ok {
-			if e.Agent != "" {
-				return e.Agent, cur, spanindex.Found
+			if a := c.spanAgentName(e.Span); a != "" {
+				return a, cur, spanindex.Found
 			}
-			crossed = crossed || c.index.Boundary(cur)
+			crossed = crossed || spanindex.IsBoundary(e.Span)
 			cur = e.Parent
 			continue
 		}
@@ -370,7 +365,7 @@ func (c *spanMetricsConnector) arrived(td ptrace.Traces, s ptrace.Span, key pend
 	deadline := now + a.wait
 	agent := c.spanAgentName(s)
 	if agent != "" {
-		agent = a.str(agent)
+		agent = a.str(c.safe(agent))
 		c.settle(l, agent, now)
 		a.link(key, link{agent: agent, deadline: deadline})
 		return
@@ -381,7 +376,7 @@ func (c *spanMetricsConnector) arrived(td ptrace.Traces, s ptrace.Span, key pend
 	agent, missing, out := c.walk(key.trace, s.ParentSpanID(), spanindex.IsBoundary(s))
 	switch {
 	case out == spanindex.Found:
-		agent = a.str(agent)
+		agent = a.str(c.safe(agent)) // a remembered agent is already safe; sanitizing is idempotent
 		c.settle(l, agent, now)
 		a.link(key, link{agent: agent, deadline: deadline})
 	case out == spanindex.Missing && !c.index.Full():

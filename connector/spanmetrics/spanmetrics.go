@@ -21,6 +21,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/otelcol-amas/otelcol-amas/connector/spanmetrics/internal/metadata"
+	"github.com/otelcol-amas/otelcol-amas/internal/safelabel"
+	"github.com/otelcol-amas/otelcol-amas/internal/spanclass"
 	"github.com/otelcol-amas/otelcol-amas/internal/spanindex"
 )
 
@@ -103,7 +105,7 @@ type spanMetricsConnector struct {
 	agentOps, toolOps, modelOps []string
 	rules                       []requestRule
 	dims                        []dimension
-	tokenAttrs                  [numTokenTypes]string
+	profiles                    profiles
 	prices                      priceTable
 	histShape                   *histogramShape
 	delta                       bool
@@ -115,6 +117,8 @@ type spanMetricsConnector struct {
 	queues                         map[string]*gaugeValue
 	queueOverflow                  *gaugeValue
 	unknownModels                  map[string]struct{}
+	services                       map[string]*serviceStats
+	agentSafe, modelSafe           safeCache
 	kb                             keyBuilder
 	vals                           []string
 	dimVals                        []string
@@ -155,13 +159,10 @@ func newConnector(set connector.Settings, cfg *Config, clock clockwork.Clock, ne
 		active:        make(map[string]pcommon.Timestamp),
 		queues:        make(map[string]*gaugeValue),
 		unknownModels: make(map[string]struct{}),
+		services:      make(map[string]*serviceStats),
 		done:          make(chan struct{}),
 	}
-	c.agentNameFn = c.spanAgentName
-	c.tokenAttrs = [numTokenTypes]string{
-		cfg.Attributes.InputTokens, cfg.Attributes.OutputTokens, cfg.Attributes.CacheReadTokens,
-		cfg.Attributes.CacheCreationTokens, cfg.Attributes.ReasoningTokens,
-	}
+	c.profiles = newProfiles(cfg)
 	for _, r := range cfg.RequestRules {
 		kind, _ := parseSpanKind(r.SpanKind)
 		c.rules = append(c.rules, requestRule{kind: kind, requireAttribute: r.RequireAttribute, operationAttr: r.OperationAttribute})
@@ -182,7 +183,7 @@ func newConnector(set connector.Settings, cfg *Config, clock clockwork.Clock, ne
 		for i, b := range cfg.Histogram.Explicit.Buckets {
 			bounds[i] = b.Seconds()
 		}
-		c.histShape = &histogramShape{bounds: bounds}
+		c.histShape = &histogramShape{bounds: bounds, zeros: make([]uint64, len(bounds)+1)}
 	}
 	exemplars := 0
 	if cfg.Exemplars.Enabled {
@@ -196,6 +197,7 @@ func newConnector(set connector.Settings, cfg *Config, clock clockwork.Clock, ne
 	c.usage = newStore(labels(labelAgent, labelModel), 2, limit, nil, 0)
 	c.vals = make([]string, 0, 3+len(dimNames))
 	c.dimVals = make([]string, len(c.dims))
+	c.agentNameFn = c.spanAgentName
 	c.att.init(cfg.AttributionWait, cfg.AttributionMaxPending, len(c.dims))
 	return c, nil
 }
@@ -208,6 +210,7 @@ func (c *spanMetricsConnector) Start(ctx context.Context, host component.Host) e
 		}
 		c.restore(ctx)
 	}
+	spanclass.Running.Register(c.id, c)
 	c.wg.Add(1)
 	go c.loop()
 	return nil
@@ -231,6 +234,7 @@ func (c *spanMetricsConnector) loop() {
 func (c *spanMetricsConnector) Shutdown(ctx context.Context) error {
 	var err error
 	c.shutdownOnce.Do(func() {
+		spanclass.Running.Unregister(c.id, c)
 		close(c.done)
 		c.wg.Wait()
 		// Held contributions are not checkpointed: they are counted under their service now, so
@@ -279,7 +283,8 @@ func (c *spanMetricsConnector) ConsumeTraces(ctx context.Context, td ptrace.Trac
 }
 
 func (c *spanMetricsConnector) seriesCount() int {
-	return c.requests.len() + c.errors.len() + c.tools.len() + c.usage.len() + len(c.active) + len(c.queues)
+	return c.requests.len() + c.requests.zeroSiblings + c.errors.len() + c.tools.len() + c.tools.zeroSiblings +
+		c.usage.len() + len(c.active) + len(c.queues)
 }
 
 func (c *spanMetricsConnector) aggregate(td ptrace.Traces, now pcommon.Timestamp) {
@@ -287,15 +292,16 @@ func (c *spanMetricsConnector) aggregate(td ptrace.Traces, now pcommon.Timestamp
 	for i := 0; i < rss.Len(); i++ {
 		rs := rss.At(i)
 		res := rs.Resource().Attributes()
-		service := strAttr(res, c.cfg.Attributes.ServiceName)
+		service := c.safe(strAttr(res, c.cfg.Attributes.ServiceName))
 		if service == "" {
 			service = unknownService
 		}
+		svc := c.serviceOf(service, now)
 		sss := rs.ScopeSpans()
 		for j := 0; j < sss.Len(); j++ {
 			spans := sss.At(j).Spans()
 			for k := 0; k < spans.Len(); k++ {
-				c.consumeSpan(td, spans.At(k), res, service, now)
+				c.consumeSpan(td, spans.At(k), res, service, svc, now)
 			}
 		}
 	}
@@ -303,24 +309,31 @@ func (c *spanMetricsConnector) aggregate(td ptrace.Traces, now pcommon.Timestamp
 		c.settleArrivals(td, now)
 	}
 	c.index.Reset()
+	c.agentSafe, c.modelSafe = safeCache{}, safeCache{}
 }
 
-func (c *spanMetricsConnector) consumeSpan(td ptrace.Traces, span ptrace.Span, res pcommon.Map, service string, now pcommon.Timestamp) {
+func (c *spanMetricsConnector) consumeSpan(td ptrace.Traces, span ptrace.Span, res pcommon.Map, service string, svc *serviceStats, now pcommon.Timestamp) {
 	c.stats.spans++
 	attrs := span.Attributes()
 	if v, ok := attrs.Get(c.cfg.QueueDepth.Attribute); ok {
 		c.recordQueueDepth(attrs, v, now)
 	}
 
-	op := strAttr(attrs, c.cfg.Attributes.OperationName)
-	class := classify(op, c.agentOps, c.toolOps, c.modelOps)
-	operation := op
+	info := c.classifySpan(span, attrs)
+	class, operation := info.class, info.operation
 	if class == classNone {
 		var ok bool
 		if operation, ok = c.matchRule(span, attrs); !ok {
+			c.noteUnclassified(svc, attrs, info.reason)
 			return
 		}
 		class = classRule
+		// A profile's operation is a configured or built-in name; a rule's comes from the span.
+		operation = c.safe(operation)
+	}
+	if svc != nil {
+		svc.classified++
+		svc.winClassified++
 	}
 
 	start, end := span.StartTimestamp(), span.EndTimestamp()
@@ -339,27 +352,25 @@ func (c *spanMetricsConnector) consumeSpan(td ptrace.Traces, span ptrace.Span, r
 	ct.traceID, ct.spanID, ct.end, ct.seconds = span.TraceID(), span.SpanID(), end, d.Seconds()
 	ct.isError = span.Status().Code() == ptrace.StatusCodeError
 	if ct.isError {
-		ct.errorType = c.errorType(span, attrs)
+		ct.errorType = c.safe(c.errorType(span, attrs))
 	}
 	switch class {
 	case classTool:
-		if ct.tool = strAttr(attrs, c.cfg.Attributes.ToolName); ct.tool == "" {
-			ct.tool = unknownValue
-		}
+		ct.tool = c.safe(c.toolName(span, attrs, info.profile))
 	case classModel:
-		c.usageOf(attrs, &ct)
+		c.usageOf(attrs, &ct, &c.profiles.attrs[info.profile])
 	}
 	for i := range c.dims {
-		c.dimVals[i] = c.dimValue(&c.dims[i], attrs, res)
+		c.dimVals[i] = c.safe(c.dimValue(&c.dims[i], attrs, res))
 	}
 	ct.dims = c.dimVals
 
-	agent, missing := c.agentOf(td, span, service)
+	agent, missing := c.agentOf(td, span, c.ownAgentName(span, attrs, info), service)
 	if agent == "" {
 		c.hold(&ct, span.TraceID(), span.SpanID(), missing, now)
 		return
 	}
-	c.count(&ct, agent, now)
+	c.count(&ct, c.safeCached(&c.agentSafe, agent), now)
 }
 
 // series fills the reused label slice (fixed labels, then the extra dimension values) and returns
@@ -438,11 +449,11 @@ func (c *spanMetricsConnector) errorType(span ptrace.Span, attrs pcommon.Map) st
 }
 
 // usageOf reads the tokens and cost of a model span into ct (hasUsage when it carries either).
-func (c *spanMetricsConnector) usageOf(attrs pcommon.Map, ct *contribution) {
+func (c *spanMetricsConnector) usageOf(attrs pcommon.Map, ct *contribution, pa *profileAttrs) {
 	var tokens [numTokenTypes]uint64
 	var seen uint8
-	for t, name := range c.tokenAttrs {
-		v, ok := attrs.Get(name)
+	for t, names := range pa.tokens {
+		v, ok := firstAttr(attrs, names)
 		if !ok {
 			continue
 		}
@@ -460,14 +471,11 @@ func (c *spanMetricsConnector) usageOf(attrs pcommon.Map, ct *contribution) {
 	}
 	ct.hasUsage, ct.tokens, ct.tokenSeen = true, tokens, seen
 
-	model := strAttr(attrs, c.cfg.Attributes.RequestModel)
-	alt := strAttr(attrs, c.cfg.Attributes.ResponseModel)
-	if model == "" {
-		model, alt = alt, ""
-	}
+	model, alt := modelNames(attrs, pa.model)
 	if model == "" {
 		model = unknownValue
 	}
+	model = c.safeCached(&c.modelSafe, model)
 	ct.model = model
 
 	if hasCostAttr {
@@ -520,7 +528,7 @@ func (c *spanMetricsConnector) recordQueueDepth(attrs pcommon.Map, v pcommon.Val
 		c.stats.skipped[skipInvalidQueueDepth]++
 		return
 	}
-	queue := strAttr(attrs, c.cfg.QueueDepth.QueueAttribute)
+	queue := c.safe(strAttr(attrs, c.cfg.QueueDepth.QueueAttribute))
 	if queue == "" {
 		queue = c.cfg.QueueDepth.DefaultQueue
 	}
@@ -539,6 +547,52 @@ func (c *spanMetricsConnector) recordQueueDepth(attrs pcommon.Map, v pcommon.Val
 	}
 	g.value = depth
 	g.lastSeen = now
+}
+
+// safe makes a label value taken from telemetry safe (limits.max_label_length, no control
+// characters), counting what changed; an already safe value is returned without allocating.
+func (c *spanMetricsConnector) safe(v string) string {
+	out, res := safelabel.Sanitize(v, c.cfg.Limits.MaxLabelLength)
+	c.countSanitized(res)
+	return out
+}
+
+func (c *spanMetricsConnector) countSanitized(res safelabel.Result) {
+	if res != 0 {
+		if res.Has(safelabel.Truncated) {
+			c.stats.sanitized[sanitizeTruncated]++
+		}
+		if res.Has(safelabel.Replaced) {
+			c.stats.sanitized[sanitizeReplaced]++
+		}
+	}
+}
+
+// safeCache remembers the last value made safe at one call site: consecutive spans of a run
+// repeat their agent and model, and a string comparison is cheaper than the check. It holds
+// strings of the current batch only (reset at the end of each batch).
+type safeCache struct {
+	raw, out string
+	res      safelabel.Result
+}
+
+func (c *spanMetricsConnector) safeCached(sc *safeCache, v string) string {
+	if v != sc.raw || v == "" {
+		sc.out, sc.res = safelabel.Sanitize(v, c.cfg.Limits.MaxLabelLength)
+		sc.raw = v
+	}
+	c.countSanitized(sc.res)
+	return sc.out
+}
+
+// firstAttr is the first attribute of names that is present.
+func firstAttr(m pcommon.Map, names []string) (pcommon.Value, bool) {
+	for _, n := range names {
+		if v, ok := m.Get(n); ok {
+			return v, true
+		}
+	}
+	return pcommon.Value{}, false
 }
 
 func strAttr(m pcommon.Map, key string) string {
@@ -663,8 +717,10 @@ func (c *spanMetricsConnector) flush(ctx context.Context) {
 		checkpoint = c.encodeCheckpoint()
 		c.dirty = false
 	}
+	warns := c.checkUnclassified(pcommon.NewTimestampFromTime(c.clock.Now()))
 	c.telemetry.activeSeries.Store(int64(c.seriesCount()))
 	c.lock.Unlock()
+	c.logUnclassified(warns)
 	if attChanged {
 		c.attTel.record(ctx, &att, pending)
 	}
@@ -687,7 +743,7 @@ func (c *spanMetricsConnector) buildMetrics(now pcommon.Timestamp) pmetric.Metri
 	if exp := c.cfg.SeriesExpiration; exp > 0 {
 		cutoff := now - pcommon.Timestamp(exp.Nanoseconds())
 		for _, s := range []*store{c.requests, c.errors, c.tools, c.usage} {
-			s.expire(cutoff)
+			s.expire(&c.kb, cutoff)
 		}
 		for q, g := range c.queues {
 			if g.lastSeen < cutoff {
@@ -732,6 +788,13 @@ func (c *spanMetricsConnector) buildMetrics(now pcommon.Timestamp) pmetric.Metri
 			dp.SetStartTimestamp(sr.start)
 			dp.SetTimestamp(now)
 			dp.SetIntValue(int64(sr.count))
+			if sr.sib == sibZero {
+				dp := dps.AppendEmpty()
+				s.zeroSiblingAttrs(sr, dp.Attributes())
+				dp.SetStartTimestamp(sr.start)
+				dp.SetTimestamp(now)
+				dp.SetIntValue(0)
+			}
 		})
 	}
 
@@ -754,6 +817,13 @@ func (c *spanMetricsConnector) buildMetrics(now pcommon.Timestamp) pmetric.Metri
 				dp.SetStartTimestamp(sr.start)
 				dp.SetTimestamp(now)
 				sr.writeHistogram(dp, c.histShape)
+				if sr.sib == sibZero {
+					dp := h.DataPoints().AppendEmpty()
+					c.requests.zeroSiblingAttrs(sr, dp.Attributes())
+					dp.SetStartTimestamp(sr.start)
+					dp.SetTimestamp(now)
+					writeZeroHistogram(dp, c.histShape)
+				}
 			})
 		} else {
 			h := m.SetEmptyExponentialHistogram()
@@ -767,6 +837,13 @@ func (c *spanMetricsConnector) buildMetrics(now pcommon.Timestamp) pmetric.Metri
 				dp.SetStartTimestamp(sr.start)
 				dp.SetTimestamp(now)
 				sr.writeExpoHistogram(dp)
+				if sr.sib == sibZero {
+					dp := h.DataPoints().AppendEmpty()
+					c.requests.zeroSiblingAttrs(sr, dp.Attributes())
+					dp.SetStartTimestamp(sr.start)
+					dp.SetTimestamp(now)
+					dp.SetSum(0) // an empty histogram: count 0, scale 0, no buckets
+				}
 			})
 		}
 	}

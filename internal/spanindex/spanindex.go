@@ -1,8 +1,9 @@
 // Package spanindex finds the agent of a span among its ancestors in the same batch of spans.
 //
-// An Index maps span id → (parent span id, the span's own agent name) for one batch. It is built
-// lazily, only when a span of the batch needs an ancestor, and reused from batch to batch (the
-// map is cleared, not reallocated), so the common case costs no allocation per batch once warm.
+// An Index maps span id → (parent span id, span) for one batch. It is built lazily, only when a
+// span of the batch needs an ancestor, and reused from batch to batch (the map is cleared, not
+// reallocated), so the common case costs no allocation per batch once warm. A span's agent name
+// is read only when a walk reaches it: most spans of a batch are never anyone's ancestor.
 // The caller owns the locking: an Index is not safe for concurrent use.
 package spanindex // import "github.com/otelcol-amas/otelcol-amas/internal/spanindex"
 
@@ -17,9 +18,8 @@ const MaxDepth = 64
 // Entry is what the index holds for one span.
 type Entry struct {
 	Parent pcommon.SpanID
-	// Agent is the span's own agent name (empty when it has none). It points into the batch and
-	// is valid only while the batch is.
-	Agent string
+	// Span is valid only while the batch is.
+	Span ptrace.Span
 }
 
 // Span flags of OTLP (SpanFlags): whether the parent's remoteness is known, and whether it is remote.
@@ -41,12 +41,9 @@ func IsBoundary(s ptrace.Span) bool {
 
 // Index is the span index of one batch.
 type Index struct {
-	m map[pcommon.SpanID]Entry
-	// boundary holds the spans of the batch that entered their process (IsBoundary); kept apart
-	// so that the common entry stays small and a batch without such spans pays nothing.
-	boundary map[pcommon.SpanID]struct{}
-	built    bool
-	full     bool
+	m     map[pcommon.SpanID]Entry
+	built bool
+	full  bool
 }
 
 // Built reports whether Build ran since the last Reset.
@@ -55,12 +52,11 @@ func (x *Index) Built() bool { return x.built }
 // Full reports whether the last Build stopped at its limit (some spans are not indexed).
 func (x *Index) Full() bool { return x.full }
 
-// Build indexes the spans of td, at most limit of them, with agentName giving a span's own agent
-// name. It returns false when the limit was reached before the end of the batch.
-func (x *Index) Build(td ptrace.Traces, limit int, agentName func(ptrace.Span) string) bool {
+// Build indexes the spans of td, at most limit of them. It returns false when the limit was
+// reached before the end of the batch.
+func (x *Index) Build(td ptrace.Traces, limit int) bool {
 	if x.m == nil {
 		x.m = make(map[pcommon.SpanID]Entry)
-		x.boundary = make(map[pcommon.SpanID]struct{})
 	}
 	x.built, x.full = true, false
 	rss := td.ResourceSpans()
@@ -74,10 +70,7 @@ func (x *Index) Build(td ptrace.Traces, limit int, agentName func(ptrace.Span) s
 					return false
 				}
 				s := spans.At(k)
-				x.m[s.SpanID()] = Entry{Parent: s.ParentSpanID(), Agent: agentName(s)}
-				if IsBoundary(s) {
-					x.boundary[s.SpanID()] = struct{}{}
-				}
+				x.m[s.SpanID()] = Entry{Parent: s.ParentSpanID(), Span: s}
 			}
 		}
 	}
@@ -88,20 +81,8 @@ func (x *Index) Build(td ptrace.Traces, limit int, agentName func(ptrace.Span) s
 func (x *Index) Reset() {
 	if x.built {
 		clear(x.m)
-		if len(x.boundary) > 0 {
-			clear(x.boundary)
-		}
 		x.built, x.full = false, false
 	}
-}
-
-// Boundary reports whether a span of the batch entered its process (IsBoundary).
-func (x *Index) Boundary(id pcommon.SpanID) bool {
-	if len(x.boundary) == 0 {
-		return false
-	}
-	_, ok := x.boundary[id]
-	return ok
 }
 
 // Get returns the entry of a span of the batch.
@@ -128,9 +109,10 @@ const (
 )
 
 // Walk follows parent ids from parent (the parent span id of the span being resolved, which is
-// itself a boundary when crossed is true) through the batch. It returns the agent name with
-// Found, and the id of the first ancestor not in the batch with Missing.
-func (x *Index) Walk(parent pcommon.SpanID, crossed bool) (agent string, missing pcommon.SpanID, out Outcome) {
+// itself a boundary when crossed is true) through the batch, agentName giving a span's own agent
+// name. It returns the agent name with Found, and the id of the first ancestor not in the batch
+// with Missing.
+func (x *Index) Walk(parent pcommon.SpanID, crossed bool, agentName func(ptrace.Span) string) (agent string, missing pcommon.SpanID, out Outcome) {
 	cur := parent
 	for depth := 0; depth < MaxDepth; depth++ {
 		if cur.IsEmpty() {
@@ -143,10 +125,10 @@ func (x *Index) Walk(parent pcommon.SpanID, crossed bool) (agent string, missing
 			}
 			return "", cur, Missing
 		}
-		if e.Agent != "" {
-			return e.Agent, cur, Found
+		if a := agentName(e.Span); a != "" {
+			return a, cur, Found
 		}
-		crossed = crossed || x.Boundary(cur)
+		crossed = crossed || IsBoundary(e.Span)
 		cur = e.Parent
 	}
 	return "", cur, TooDeep

@@ -40,7 +40,7 @@ func TestWalk(t *testing.T) {
 		map[byte]ptrace.SpanKind{7: ptrace.SpanKindServer},
 	)
 	var x Index
-	assert.True(t, x.Build(td, 100, agentAttr))
+	assert.True(t, x.Build(td, 100))
 	tests := []struct {
 		name    string
 		parent  byte
@@ -62,7 +62,7 @@ func TestWalk(t *testing.T) {
 			if tt.parent != 0 {
 				p = id(tt.parent)
 			}
-			agent, missing, out := x.Walk(p, tt.crossed)
+			agent, missing, out := x.Walk(p, tt.crossed, agentAttr)
 			assert.Equal(t, tt.out, out)
 			assert.Equal(t, tt.agent, agent)
 			if tt.out == Missing || tt.out == MissingBeyondBoundary {
@@ -75,7 +75,7 @@ func TestWalk(t *testing.T) {
 func TestBuildStopsAtTheLimitAndResetKeepsNothing(t *testing.T) {
 	td := batch(map[byte]byte{1: 0, 2: 1, 3: 2}, map[byte]string{1: "a"}, nil)
 	var x Index
-	assert.False(t, x.Build(td, 2, agentAttr))
+	assert.False(t, x.Build(td, 2))
 	assert.True(t, x.Full())
 	x.Reset()
 	assert.False(t, x.Built())

@@ -11,6 +11,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/otelcol-amas/otelcol-amas/internal/alertstate"
 )
 
 // warmUp runs the streams long enough that the default warm-up (1 h) has passed and the
@@ -110,7 +112,10 @@ func TestStepsAreDetectedWithinBoundedEvaluationsAndRecoveryResolves(t *testing.
 			}
 			require.NotZero(t, resolved, "resolves within %d evaluations of recovery", resolveBound)
 			assert.GreaterOrEqual(t, resolved, cfg.ResolveAfter, "needs resolve_after clean evaluations")
-			assertRegressionSeries(t, s.sink.AllMetrics()[len(s.sink.AllMetrics())-1], st.label(), tt.kind, "resolved")
+			last := s.sink.AllMetrics()[len(s.sink.AllMetrics())-1]
+			assertRegressionSeries(t, last, st.label(), tt.kind, "resolved")
+			assert.Equal(t, []string{"firing"}, endedStates(last, st.label(), tt.kind),
+				"the tick that resolves ends the firing series, so Prometheus drops it at the next scrape")
 			t.Logf("fired after %d evaluations (bound %d), resolved %d evaluations after recovery (bound %d)", fired, fireBound, resolved, resolveBound)
 		})
 	}
@@ -137,6 +142,9 @@ func assertRegressionSeries(t *testing.T, md pmetric.Metrics, label string, k ki
 			}
 			switch m.Name() {
 			case "amas_alerts":
+				if alertstate.Ended(dp) {
+					continue // the end of the previous state's series, not a state
+				}
 				sawAlert = true
 				st, _ := dp.Attributes().Get("alertstate")
 				name, _ := dp.Attributes().Get("alertname")
@@ -150,6 +158,25 @@ func assertRegressionSeries(t *testing.T, md pmetric.Metrics, label string, k ki
 	}
 	assert.True(t, sawAlert, "an amas_alerts point for %s %s", label, kindNames[k])
 	assert.True(t, sawFlag, "an amas_performance_regression point for %s %s", label, kindNames[k])
+}
+
+// endedStates lists the alertstate of every amas_alerts series of (operation, type) that md ends.
+func endedStates(md pmetric.Metrics, label string, k kind) []string {
+	var out []string
+	ms := md.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics()
+	for i := range ms.Len() {
+		if ms.At(i).Name() != alertstate.MetricName {
+			continue
+		}
+		dps := ms.At(i).Gauge().DataPoints()
+		for j := range dps.Len() {
+			attrs := dps.At(j).Attributes().AsRaw()
+			if alertstate.Ended(dps.At(j)) && attrs["operation"] == label && attrs["type"] == kindNames[k] {
+				out = append(out, attrs["alertstate"].(string))
+			}
+		}
+	}
+	return out
 }
 
 func TestASingleSlowOutlierDoesNotFire(t *testing.T) {
