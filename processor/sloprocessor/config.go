@@ -611,8 +611,8 @@ func ProfileConditions(operation string) []string {
 }
 
 const (
-	condError     = `status.code == STATUS_CODE_ERROR`
-	condSlow      = `end_time_unix_nano - start_time_unix_nano > 1500000000`
+	condError = `status.code == STATUS_CODE_ERROR`
+	condSlow  = `end_time_unix_nano - start_time_unix_nano > 1500000000`
 
 	defaultCostMetric     = "amas.cost.usd"
 	defaultRequestsMetric = "amas.agent.requests"
