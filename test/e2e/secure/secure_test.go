@@ -178,7 +178,7 @@ func requests(t *testing.T, promPort int, agent string) (float64, bool) {
 	if err != nil {
 		return 0, false
 	}
-	return harness.SeriesValue(fams, "amas_agent_requests_total", map[string]string{"agent": agent})
+	return harness.SeriesValue(fams, "amas_agent_requests_total", map[string]string{"agent": agent, "operation": "invoke_agent"})
 }
 
 func TestWithTheSecureOverlaysOnlyTheTokenGetsIn(t *testing.T) {
