@@ -82,35 +82,48 @@ func selfSigned(t *testing.T, dir string) (*x509.CertPool, string, string) {
 	return pool, certPath, keyPath
 }
 
-// secureCollector is a running collector with the auth and TLS overlays.
-type secureCollector struct {
-	*harness.Collector
-	ports *harness.DefaultConfigPorts
-	token string
-	pool  *x509.CertPool
+// secrets are what a deployment mounts: a random token in a file and a self-signed certificate.
+type secrets struct {
+	token, tokenFile, certFile, keyFile string
+	pool                                *x509.CertPool
 }
 
-func startSecureCollector(t *testing.T) *secureCollector {
+func newSecrets(t *testing.T) *secrets {
 	t.Helper()
 	dir := t.TempDir()
 	b := make([]byte, 32)
 	_, err := rand.Read(b)
 	require.NoError(t, err)
-	token := hex.EncodeToString(b)
-	tokenFile := filepath.Join(dir, "token")
-	require.NoError(t, os.WriteFile(tokenFile, []byte(token+"\n"), 0o600))
-	pool, certFile, keyFile := selfSigned(t, dir)
+	s := &secrets{token: hex.EncodeToString(b), tokenFile: filepath.Join(dir, "token")}
+	require.NoError(t, os.WriteFile(s.tokenFile, []byte(s.token+"\n"), 0o600))
+	s.pool, s.certFile, s.keyFile = selfSigned(t, dir)
+	return s
+}
 
+// env points the overlays at the files.
+func (s *secrets) env() []string {
+	return []string{"AMAS_AUTH_TOKEN_FILE=" + s.tokenFile, "AMAS_TLS_CERT_FILE=" + s.certFile,
+		"AMAS_TLS_KEY_FILE=" + s.keyFile, "AMAS_TLS_CA_FILE=" + s.certFile}
+}
+
+// secureCollector is a running collector with the auth and TLS overlays.
+type secureCollector struct {
+	*harness.Collector
+	*secrets
+	ports *harness.DefaultConfigPorts
+}
+
+func startSecureCollector(t *testing.T, sec *secrets) *secureCollector {
+	t.Helper()
 	ports := harness.NewDefaultConfigPorts(t)
-	ports.Env = append(ports.Env,
-		"AMAS_AUTH_TOKEN_FILE="+tokenFile, "AMAS_TLS_CERT_FILE="+certFile, "AMAS_TLS_KEY_FILE="+keyFile)
+	ports.Env = append(ports.Env, sec.env()...)
 	// Debug logs: the most the collector ever writes, so a leak of the token would show.
 	debug := harness.WriteConfig(t, "debug.yaml", "service:\n  telemetry:\n    logs:\n      level: debug\n")
 	c := harness.StartDefaultCollector(t, ports, harness.OverlayPath(t, "auth.yaml"), harness.OverlayPath(t, "tls.yaml"), debug)
-	return &secureCollector{Collector: c, ports: ports, token: token, pool: pool}
+	return &secureCollector{Collector: c, secrets: sec, ports: ports}
 }
 
-func (s *secureCollector) httpClient() *http.Client {
+func (s *secrets) httpClient() *http.Client {
 	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: s.pool, MinVersion: tls.VersionTLS12}}}
 }
 
@@ -140,7 +153,7 @@ func agentRuns(agent string, n int) ptrace.Traces {
 }
 
 // sdkProvider is the OpenTelemetry Go SDK over TLS with the token header, as a configured agent.
-func (s *secureCollector) sdkProvider(t *testing.T, proto harness.Protocol, service string) *sdktrace.TracerProvider {
+func (s *secrets) sdkProvider(t *testing.T, proto harness.Protocol, grpcEndpoint, httpEndpoint, service string) *sdktrace.TracerProvider {
 	t.Helper()
 	ctx := context.Background()
 	hdr := map[string]string{"Authorization": "Bearer " + s.token}
@@ -148,10 +161,10 @@ func (s *secureCollector) sdkProvider(t *testing.T, proto harness.Protocol, serv
 	var exp sdktrace.SpanExporter
 	var err error
 	if proto == harness.GRPC {
-		exp, err = otlptracegrpc.New(ctx, otlptracegrpc.WithEndpoint(harness.Addr(s.ports.OTLPGRPC)),
+		exp, err = otlptracegrpc.New(ctx, otlptracegrpc.WithEndpoint(grpcEndpoint),
 			otlptracegrpc.WithTLSCredentials(credentials.NewTLS(tlsCfg)), otlptracegrpc.WithHeaders(hdr))
 	} else {
-		exp, err = otlptracehttp.New(ctx, otlptracehttp.WithEndpoint(harness.Addr(s.ports.OTLPHTTP)),
+		exp, err = otlptracehttp.New(ctx, otlptracehttp.WithEndpoint(httpEndpoint),
 			otlptracehttp.WithTLSClientConfig(tlsCfg), otlptracehttp.WithHeaders(hdr))
 	}
 	require.NoError(t, err)
@@ -182,7 +195,7 @@ func requests(t *testing.T, promPort int, agent string) (float64, bool) {
 }
 
 func TestWithTheSecureOverlaysOnlyTheTokenGetsIn(t *testing.T) {
-	s := startSecureCollector(t)
+	s := startSecureCollector(t, newSecrets(t))
 	hc := s.httpClient()
 	body, err := ptraceotlp.NewExportRequestFromTraces(agentRuns("intruder", 7)).MarshalProto()
 	require.NoError(t, err)
@@ -224,8 +237,9 @@ func TestWithTheSecureOverlaysOnlyTheTokenGetsIn(t *testing.T) {
 	}
 
 	// With the token, over both protocols with the real SDK: counted exactly.
-	sendRuns(t, s.sdkProvider(t, harness.GRPC, "planner-service"), "planner", 11)
-	sendRuns(t, s.sdkProvider(t, harness.HTTP, "writer-service"), "writer", 13)
+	grpcEP, httpEP := harness.Addr(s.ports.OTLPGRPC), harness.Addr(s.ports.OTLPHTTP)
+	sendRuns(t, s.sdkProvider(t, harness.GRPC, grpcEP, httpEP, "planner-service"), "planner", 11)
+	sendRuns(t, s.sdkProvider(t, harness.HTTP, grpcEP, httpEP, "writer-service"), "writer", 13)
 	// And a raw gRPC request with the token: counted too (the same client that was refused).
 	ctx := metadata.NewOutgoingContext(context.Background(), metadata.Pairs("authorization", "Bearer "+s.token))
 	_, err = client.Export(ctx, ptraceotlp.NewExportRequestFromTraces(agentRuns("reviewer", 5)))
