@@ -23,6 +23,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -296,3 +297,69 @@ func TestWithTheSecureOverlaysOnlyTheTokenGetsIn(t *testing.T) {
 }
 
 func ftoa(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+
+// otlpStatus posts an empty OTLP/HTTP trace request with auth and returns the status code.
+func (s *secrets) otlpStatus(t *testing.T, port int, auth string) int {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, "https://"+harness.Addr(port)+"/v1/traces", bytes.NewReader(nil))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/x-protobuf")
+	req.Header.Set("Authorization", auth)
+	resp, err := s.httpClient().Do(req)
+	require.NoError(t, err)
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// The token file is watched: a rotation adds the new token as a second line, clients move, and
+// the old line is removed; no restart.
+func TestATokenRotatesWithoutARestart(t *testing.T) {
+	s := startSecureCollector(t, newSecrets(t))
+	oldToken := s.token
+	require.Equal(t, http.StatusOK, s.otlpStatus(t, s.ports.OTLPHTTP, "Bearer "+oldToken))
+	newToken := strings.Repeat("ab", 32)
+	require.NoError(t, os.WriteFile(s.tokenFile, []byte(oldToken+"\n"+newToken+"\n"), 0o600))
+	harness.Eventually(t, 30*time.Second, 200*time.Millisecond, func() (bool, string) {
+		return s.otlpStatus(t, s.ports.OTLPHTTP, "Bearer "+newToken) == http.StatusOK, "the new token is accepted"
+	})
+	assert.Equal(t, http.StatusOK, s.otlpStatus(t, s.ports.OTLPHTTP, "Bearer "+oldToken), "both tokens during the rotation")
+	require.NoError(t, os.WriteFile(s.tokenFile, []byte(newToken+"\n"), 0o600))
+	harness.Eventually(t, 30*time.Second, 200*time.Millisecond, func() (bool, string) {
+		return s.otlpStatus(t, s.ports.OTLPHTTP, "Bearer "+oldToken) == http.StatusUnauthorized, "the old token is refused once removed"
+	})
+	assert.Equal(t, http.StatusOK, s.otlpStatus(t, s.ports.OTLPHTTP, "Bearer "+newToken))
+	s.Stop(t)
+	assert.NotContains(t, s.Output(), newToken[:16])
+	assert.NotContains(t, s.Output(), oldToken[:16])
+}
+
+// A missing token file fails the start (wait_for_token_file with 5 retries) instead of running a
+// collector that refuses everyone.
+func TestAMissingTokenFileFailsTheStart(t *testing.T) {
+	ports := harness.NewDefaultConfigPorts(t)
+	missing := filepath.Join(t.TempDir(), "no-such-token")
+	cmd := exec.Command(harness.CollectorBinary(t), "--config", harness.DefaultConfigPath(t), "--config", harness.OverlayPath(t, "auth.yaml"))
+	cmd.Dir = t.TempDir()
+	cmd.Env = append(os.Environ(),
+		"AMAS_OTLP_GRPC_ENDPOINT="+harness.Addr(ports.OTLPGRPC), "AMAS_OTLP_HTTP_ENDPOINT="+harness.Addr(ports.OTLPHTTP),
+		"AMAS_PROMETHEUS_ENDPOINT="+harness.Addr(ports.Prometheus), "AMAS_HEALTH_ENDPOINT="+harness.Addr(ports.Health),
+		"AMAS_TELEMETRY_PORT="+strconv.Itoa(ports.Telemetry), "AMAS_STORAGE_DIR="+ports.StorageDir,
+		"AMAS_SLO_STATUS_ENDPOINT="+harness.Addr(ports.SLOStatus), "AMAS_AUTH_TOKEN_FILE="+missing)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	require.NoError(t, cmd.Start())
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		var ee *exec.ExitError
+		require.ErrorAs(t, err, &ee, "the collector exits with an error:\n%s", out.String())
+		assert.NotEqual(t, 0, ee.ExitCode())
+		assert.Contains(t, out.String(), "no-such-token", "the error names the file")
+	case <-time.After(60 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+		t.Fatalf("the collector still runs 60 s after start without its token file:\n%s", out.String())
+	}
+}
