@@ -112,7 +112,7 @@ func hasLabels(m *dto.Metric, want map[string]string) bool {
 // TestBadOTLPInputNeverCostsAGoodSpan runs the default configuration and sends, over OTLP/HTTP,
 // batches in which every kind of bad input sits between good spans. Every good span is counted
 // exactly, the bad values are counted in the connector's internal telemetry, label values from
-// telemetry are capped, and the collector stays up.
+// telemetry are capped, and the collector stays up. Its status page answers only to loopback names.
 func TestBadOTLPInputNeverCostsAGoodSpan(t *testing.T) {
 	ports := harness.NewDefaultConfigPorts(t)
 	c := harness.StartDefaultCollector(t, ports)
@@ -344,6 +344,23 @@ func TestBadOTLPInputNeverCostsAGoodSpan(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, http.StatusOK, code)
 	assert.NotContains(t, c.Output(), "panic")
+
+	// The default configuration's status page (no token: loopback) checks the Host header.
+	for host, want := range map[string]int{
+		"127.0.0.1:" + strconv.Itoa(ports.SLOStatus):               http.StatusOK,
+		"localhost:" + strconv.Itoa(ports.SLOStatus):               http.StatusOK,
+		"rebind.attacker.example:" + strconv.Itoa(ports.SLOStatus): http.StatusForbidden,
+		"rebind.attacker.example":                                  http.StatusForbidden,
+	} {
+		req, err := http.NewRequest(http.MethodGet, "http://"+harness.Addr(ports.SLOStatus)+"/observability/slo/status", nil)
+		require.NoError(t, err)
+		req.Host = host
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		assert.Equal(t, want, resp.StatusCode, "status API with Host %q", host)
+	}
 }
 
 // goodNames lists the agent names of the spans of p, each followed by "|".
