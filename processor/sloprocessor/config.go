@@ -608,12 +608,41 @@ func prefixErr(path string, err error) error {
 	return fmt.Errorf("%s.%w", path, err)
 }
 
-// Where the default SLOs read from. The agent operations follow the GenAI conventions the
-// amas_spanmetrics connector uses; the cost and request counters are that connector's.
+// Where the default SLOs read from. Agent and tool spans are recognised as the
+// amas_spanmetrics connector's built-in profiles recognise them (any condition may hold): the
+// GenAI conventions' operation name, then ProfileConditions. The cost and request counters are
+// that connector's.
+var (
+	condAgentSpans = append([]string{`attributes["gen_ai.operation.name"] == "invoke_agent"`}, ProfileConditions("invoke_agent")...)
+	condToolSpans  = append([]string{`attributes["gen_ai.operation.name"] == "execute_tool"`}, ProfileConditions("execute_tool")...)
+)
+
+// ProfileConditions are the conditions that select the spans the amas_spanmetrics connector's
+// OpenInference and Traceloop profiles label with a GenAI operation (invoke_agent or
+// execute_tool; nil for any other): OpenInference's AGENT/TOOL span kinds, without the OpenAI
+// Agents SDK's "Agent workflow" root, which the connector does not count either, then Traceloop's
+// agent/tool span kinds. A span that carries a GenAI operation name is judged by it alone, as in
+// the connector, so a Traceloop chat span below an agent is never an agent request. The rules
+// renderer recognises them beside the GenAI condition, since the connector's metrics already
+// carry these spans under that operation.
+func ProfileConditions(operation string) []string {
+	var oiKind, tlKind, notWorkflow string
+	switch operation {
+	case "invoke_agent":
+		oiKind, tlKind, notWorkflow = "AGENT", "agent", ` and name != "Agent workflow"`
+	case "execute_tool":
+		oiKind, tlKind = "TOOL", "tool"
+	default:
+		return nil
+	}
+	return []string{
+		`attributes["gen_ai.operation.name"] == nil and attributes["openinference.span.kind"] == "` + oiKind + `"` + notWorkflow,
+		`attributes["gen_ai.operation.name"] == nil and attributes["openinference.span.kind"] == nil and attributes["traceloop.span.kind"] == "` + tlKind + `"`,
+	}
+}
+
 const (
 	attrAgentName = "gen_ai.agent.name"
-	condAgentSpan = `attributes["gen_ai.operation.name"] == "invoke_agent"`
-	condToolSpan  = `attributes["gen_ai.operation.name"] == "execute_tool"`
 	condError     = `status.code == STATUS_CODE_ERROR`
 	condSlow      = `end_time_unix_nano - start_time_unix_nano > 1500000000`
 
@@ -632,18 +661,18 @@ func DefaultSLOs() []SLOConfig {
 		{
 			Name: "agent_availability", Description: "Agent request success rate ≥ 99.5%",
 			Objective: 0.995, Window: month, Budgeting: BudgetingConfig{Method: methodOccurrences},
-			SLI:           SLIConfig{Spans: &SpansSLIConfig{Conditions: []string{condAgentSpan}, BadConditions: []string{condError}}},
+			SLI:           SLIConfig{Spans: &SpansSLIConfig{Conditions: condAgentSpans, BadConditions: []string{condError}}},
 			NoDataGroupBy: []string{attrAgentName},
 		},
 		{
 			Name: "agent_latency_p95", Description: "95th percentile agent response time ≤ 1.5 s, in 90% of minutes",
 			Objective: 0.90, Window: month, Budgeting: latency,
-			SLI: SLIConfig{Spans: &SpansSLIConfig{Conditions: []string{condAgentSpan}, BadConditions: []string{condSlow}}},
+			SLI: SLIConfig{Spans: &SpansSLIConfig{Conditions: condAgentSpans, BadConditions: []string{condSlow}}},
 		},
 		{
 			Name: "tool_call_success_rate", Description: "Tool call success rate ≥ 99%",
 			Objective: 0.99, Window: month, Budgeting: BudgetingConfig{Method: methodOccurrences},
-			SLI: SLIConfig{Spans: &SpansSLIConfig{Conditions: []string{condToolSpan}, BadConditions: []string{condError}}},
+			SLI: SLIConfig{Spans: &SpansSLIConfig{Conditions: condToolSpans, BadConditions: []string{condError}}},
 		},
 		{
 			Name: "memory_usage", Description: "Memory utilisation ≤ 80%, in 85% of minutes",
