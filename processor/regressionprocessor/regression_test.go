@@ -419,3 +419,47 @@ func TestAutomaticRebaselineAcceptsALastingRegression(t *testing.T) {
 	trueP95 := 2 * st.median.Seconds() * math.Exp(1.6448536*st.sigma)
 	assert.InEpsilon(t, trueP95, op.fig[kindLatency].baseline[0], 0.08)
 }
+
+func TestTheAgentPartOfASpanWithoutAnAgentComesFromItsNearestAncestorInTheBatch(t *testing.T) {
+	s := newSim(t, createDefaultConfig().(*Config))
+	td := ptrace.NewTraces()
+	rs := td.ResourceSpans().AppendEmpty()
+	rs.Resource().Attributes().PutStr("service.name", "shop")
+	spans := rs.ScopeSpans().AppendEmpty().Spans()
+	now := pcommon.NewTimestampFromTime(s.clock.Now())
+	id := func(n byte) pcommon.SpanID { return pcommon.SpanID{0, 0, 0, 0, 0, 0, 0, n} }
+	add := func(n, parent byte, attrs map[string]string) {
+		sp := spans.AppendEmpty()
+		sp.SetName("span")
+		sp.SetSpanID(id(n))
+		if parent != 0 {
+			sp.SetParentSpanID(id(parent))
+		}
+		sp.SetStartTimestamp(now - 1e6)
+		sp.SetEndTimestamp(now)
+		for k, v := range attrs {
+			sp.Attributes().PutStr(k, v)
+		}
+	}
+	// The children come before their agent span in the batch, as SDKs export them.
+	add(3, 2, map[string]string{"gen_ai.operation.name": "chat"}) // under a chain span (2) under the agent (1)
+	add(2, 1, nil)
+	add(4, 1, map[string]string{"gen_ai.operation.name": "execute_tool"})
+	add(1, 0, map[string]string{"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "planner"})
+	add(6, 9, map[string]string{"gen_ai.operation.name": "chat"})                                // its parent is in another batch
+	add(7, 1, map[string]string{"gen_ai.operation.name": "chat", "gen_ai.agent.name": "critic"}) // its own name wins
+	_, err := s.p.processTraces(context.Background(), td)
+	require.NoError(t, err)
+	for _, label := range []string{"shop/planner/chat", "shop/planner/execute_tool", "shop/planner/invoke_agent", "shop/planner/span", "shop/chat", "shop/critic/chat"} {
+		assert.NotNil(t, s.op(label), "operation %q", label)
+	}
+	assert.Len(t, s.p.tr.ops, 6)
+
+	cfg := createDefaultConfig().(*Config)
+	cfg.MaxBatchIndexSpans = 0
+	off := newSim(t, cfg)
+	_, err = off.p.processTraces(context.Background(), td)
+	require.NoError(t, err)
+	assert.NotNil(t, off.op("shop/chat"), "max_batch_index_spans 0 turns the lookup off")
+	assert.Nil(t, off.op("shop/planner/chat"))
+}
