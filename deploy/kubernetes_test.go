@@ -29,6 +29,7 @@ import (
 	"strings"
 	"testing"
 
+	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
@@ -672,4 +673,61 @@ func TestGOMEMLIMITIsEightyPercentOfTheMemoryLimit(t *testing.T) {
 	v, err := parseGoMemLimit("819MiB")
 	require.NoError(t, err)
 	assert.Equal(t, q.Value(), v)
+}
+
+func TestKubePrometheusStackObjectsDecodeStrictlyIntoPrometheusOperatorTypes(t *testing.T) {
+	docs, err := yamlDocs(repo(t, "deploy/kube-prometheus-stack/servicemonitor.yaml"))
+	require.NoError(t, err)
+	require.Len(t, docs, 1)
+	var sm monitoringv1.ServiceMonitor
+	strictDecode(t, docs[0], &sm)
+	assert.Equal(t, "kube-prometheus-stack", sm.Labels["release"], "the stack's default serviceMonitorSelector")
+	require.Len(t, sm.Spec.Endpoints, 1)
+	assert.Equal(t, "metrics", sm.Spec.Endpoints[0].Port)
+
+	// The ServiceMonitor selects exactly one Service, the replicas' headless one, which names the
+	// port it scrapes (two selected Services would scrape every replica twice).
+	selected, services := false, 0
+	for _, o := range loadKubernetes(t) {
+		if o.kind != "Service" {
+			continue
+		}
+		var svc corev1.Service
+		strictDecode(t, o.doc, &svc)
+		match := true
+		for k, v := range sm.Spec.Selector.MatchLabels {
+			match = match && svc.Labels[k] == v
+		}
+		if !match {
+			continue
+		}
+		services++
+		for _, p := range svc.Spec.Ports {
+			if p.Name == sm.Spec.Endpoints[0].Port && p.Port == 8889 {
+				selected = true
+			}
+		}
+	}
+	assert.True(t, selected, "a Service labelled %v exposes port metrics (8889)", sm.Spec.Selector.MatchLabels)
+	assert.Equal(t, 1, services, "the ServiceMonitor selects one Service")
+
+	docs, err = yamlDocs(repo(t, "deploy/kube-prometheus-stack/prometheusrule.yaml"))
+	require.NoError(t, err)
+	require.Len(t, docs, 1)
+	var pr monitoringv1.PrometheusRule
+	strictDecode(t, docs[0], &pr)
+	assert.Equal(t, "kube-prometheus-stack", pr.Labels["release"], "the stack's default ruleSelector")
+	alerts := 0
+	for _, g := range pr.Spec.Groups {
+		for _, r := range g.Rules {
+			if r.Alert != "" {
+				alerts++
+			}
+		}
+	}
+	assert.Positive(t, alerts, "the SLO alerts are in the PrometheusRule")
+
+	// The check can fail: a misspelt rule field is refused.
+	var bad monitoringv1.PrometheusRule
+	assert.Error(t, strictDecodeErr(map[string]any{"spec": map[string]any{"groups": []any{map[string]any{"name": "g", "rules": []any{map[string]any{"expresion": "up"}}}}}}, &bad))
 }
