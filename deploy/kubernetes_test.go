@@ -383,6 +383,14 @@ func TestPlainManifestsDecodeStrictlyIntoKubernetesTypes(t *testing.T) {
 	assert.Equal(t, 2, kinds["PodDisruptionBudget"], "one PodDisruptionBudget per tier")
 	assert.GreaterOrEqual(t, kinds["Service"], 3, "gateway, headless replicas, status page")
 
+	for _, o := range loadKubernetes(t) {
+		if o.kind == "Namespace" {
+			var ns corev1.Namespace
+			strictDecode(t, o.doc, &ns)
+			assert.Equal(t, "restricted", ns.Labels["pod-security.kubernetes.io/enforce"], "the namespace enforces Pod Security restricted")
+		}
+	}
+
 	// The check can fail: a misspelt field is refused.
 	var sts appsv1.StatefulSet
 	assert.Error(t, strictDecodeErr(map[string]any{"spec": map[string]any{"replica": 2}}, &sts))
