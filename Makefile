@@ -30,9 +30,11 @@ compile:
 run: build
 	./$(BIN) --config $(CONFIG)
 
-## deps: the services and programs the tests use (Debian packages, Jaeger, telemetrygen).
+## deps: the services and programs the tests use (Debian packages, Jaeger, telemetrygen, and the
+## npm packages of the instrumentation end-to-end tests).
 deps:
 	./scripts/install-deps.sh
+	./scripts/install-npm.sh
 
 tools:
 	./scripts/build-tools.sh
