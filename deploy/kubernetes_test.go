@@ -739,3 +739,54 @@ func TestKubePrometheusStackObjectsDecodeStrictlyIntoPrometheusOperatorTypes(t *
 	var bad monitoringv1.PrometheusRule
 	assert.Error(t, strictDecodeErr(map[string]any{"spec": map[string]any{"groups": []any{map[string]any{"name": "g", "rules": []any{map[string]any{"expresion": "up"}}}}}}, &bad))
 }
+
+// Every shipped collector configuration pins the prometheus exporter's translation_strategy, so
+// metric names (amas_agent_requests_total, ...) never follow the deprecated add_metric_suffixes
+// default.
+func TestEveryShippedPrometheusExporterPinsTranslationStrategy(t *testing.T) {
+	found := 0
+	var check func(where string, cfg map[string]any)
+	check = func(where string, cfg map[string]any) {
+		for id, v := range mapAt(cfg, "exporters") {
+			if componentType(id) != "prometheus" {
+				continue
+			}
+			found++
+			m, _ := v.(map[string]any)
+			assert.Equal(t, "UnderscoreEscapingWithSuffixes", m["translation_strategy"], "%s: exporters.%s.translation_strategy", where, id)
+		}
+		// Configurations embedded in Helm values, Operator resources and ConfigMaps.
+		if c := mapAt(cfg, "alternateConfig"); c != nil {
+			check(where+" alternateConfig", c)
+		}
+		if c := mapAt(cfg, "spec", "config"); c != nil {
+			check(where+" spec.config", c)
+		}
+		for k, v := range mapAt(cfg, "data") {
+			if s, ok := v.(string); ok && strings.HasSuffix(k, ".yaml") {
+				var inner map[string]any
+				if yaml.Unmarshal([]byte(s), &inner) == nil {
+					check(where+" data."+k, inner)
+				}
+			}
+		}
+	}
+	for _, dir := range []string{"config", "deploy"} {
+		require.NoError(t, filepath.Walk(repo(t, dir), func(p string, fi os.FileInfo, err error) error {
+			if err != nil || fi.IsDir() || (!strings.HasSuffix(p, ".yaml") && !strings.HasSuffix(p, ".yml")) {
+				return err
+			}
+			docs, err := yamlDocs(p)
+			if err != nil {
+				return nil // not every YAML file under config/ is one collector configuration
+			}
+			for _, d := range docs {
+				check(p, d)
+			}
+			return nil
+		}))
+	}
+	// config/otelcol-amas.yaml, config/peer-spanmetrics.yaml, and the default configuration again
+	// inside the replica tier's Helm values and Operator resource.
+	assert.GreaterOrEqual(t, found, 4)
+}
