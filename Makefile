@@ -7,7 +7,7 @@ CONFIG ?= config/otelcol-amas.yaml
 # Every test package, unit and end-to-end. End-to-end packages start real services.
 TEST_TIMEOUT ?= 25m
 
-.PHONY: all build generate compile run test unit-test e2e-test tools deps bench lint fmt check-generated generate-observability check-observability clean
+.PHONY: all build generate compile run test unit-test e2e-test tools deps bench lint fmt check-generated generate-observability check-observability generate-kubernetes clean
 
 all: build
 
@@ -66,6 +66,12 @@ generate-observability:
 ## check-observability: fail when config/observability is not what config/otelcol-amas.yaml generates.
 check-observability:
 	$(GO) run ./cmd/amas-slo check --config $(CONFIG) --out config/observability
+
+## generate-kubernetes: regenerate the collector configuration inside deploy/helm and deploy/operator
+## and the PrometheusRule and dashboard ConfigMaps of deploy/kube-prometheus-stack from config/ and
+## config/observability (go test ./deploy fails when they differ).
+generate-kubernetes:
+	$(GO) test -count=1 -run '^TestGeneratedKubernetesFilesAreUpToDate$$' ./deploy -update
 
 ## check-generated: the committed distribution/ must be what the builder generates.
 check-generated: build
