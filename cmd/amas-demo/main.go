@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"os"
 	"os/signal"
 	"sync/atomic"
@@ -213,7 +214,15 @@ func (e *exportErrors) Handle(err error) {
 
 // serve sends runs at o.rate until o.duration has passed or ctx ends, then flushes.
 func serve(ctx context.Context, o options, out io.Writer) error {
-	exp, err := otlptracegrpc.New(ctx, otlptracegrpc.WithEndpoint(o.endpoint), otlptracegrpc.WithInsecure())
+	// Not fatal: the collector may still be starting. Export errors are reported as they come.
+	if c, err := net.DialTimeout("tcp", o.endpoint, 2*time.Second); err != nil {
+		fmt.Fprintf(out, "amas-demo: nothing answers on %s yet (%v): start the collector with `make run` in another terminal\n", o.endpoint, err)
+	} else {
+		_ = c.Close()
+	}
+	exp, err := otlptracegrpc.New(ctx, otlptracegrpc.WithEndpoint(o.endpoint), otlptracegrpc.WithInsecure(),
+		// Give up on a batch after 10 s, so a missing collector shows up in the progress lines.
+		otlptracegrpc.WithRetry(otlptracegrpc.RetryConfig{Enabled: true, InitialInterval: time.Second, MaxInterval: 5 * time.Second, MaxElapsedTime: 10 * time.Second}))
 	if err != nil {
 		return fmt.Errorf("OTLP exporter: %w", err)
 	}
@@ -249,7 +258,7 @@ func serve(ctx context.Context, o options, out io.Writer) error {
 			fmt.Fprintf(out, "amas-demo: interrupted after %d runs (%d failed)\n", runs, failed)
 			return nil
 		case <-stopAt.C:
-			fmt.Fprintf(out, "amas-demo: done after %s: %d runs, %d failed\n", time.Since(begin).Round(time.Second), runs, failed)
+			fmt.Fprintf(out, "amas-demo: done after %s: %d runs, %d failed%s\n", time.Since(begin).Round(time.Second), runs, failed, errs.summary())
 			return nil
 		case <-report.C:
 			phase := "healthy"
