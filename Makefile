@@ -36,9 +36,11 @@ DEMO_ARGS ?=
 demo:
 	$(GO) run ./cmd/amas-demo $(DEMO_ARGS)
 
-## deps: the services and programs the tests use (Debian packages, Jaeger, telemetrygen).
+## deps: the services and programs the tests use (Debian packages, Jaeger, telemetrygen, and the
+## npm packages of the instrumentation end-to-end tests).
 deps:
 	./scripts/install-deps.sh
+	./scripts/install-npm.sh
 
 tools:
 	./scripts/build-tools.sh

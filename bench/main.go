@@ -172,7 +172,7 @@ func parseOptions(args []string) (options, error) {
 	if opt.Out, err = filepath.Abs(opt.Out); err != nil {
 		return opt, err
 	}
-	opt.FlushWait = 16 * time.Second // ours flushes every 15 s (the peer waits 6 s: it flushes every 5 s)
+	opt.FlushWait = 16 * time.Second // both pipelines flush every 15 s
 	opt.Log = os.Stderr
 	return opt, nil
 }

@@ -36,7 +36,7 @@ type options struct {
 	Senders                int     // concurrent senders of the replay generator
 	CalibrateTraces        int     // telemetrygen traces (2 spans each) per pipeline
 	// FlushWait is how long a cardinality step waits after the load before scraping: longer than
-	// the flush intervals (5 s for the peer's span_metrics).
+	// the flush intervals (15 s for both pipelines).
 	FlushWait time.Duration
 	Log       io.Writer
 }
@@ -411,12 +411,9 @@ func (b *bench) cardinality(ctx context.Context, pls []pipeline) {
 	}
 }
 
-// flushWait is how long to wait for a pipeline's span metrics to reach its exporter: ours
-// (amas_spanmetrics) flushes every 15 s by default, the peer's span_metrics every 5 s.
-func (b *bench) flushWait(p pipeline) time.Duration {
-	if p.Name == "peer" {
-		return min(b.opt.FlushWait, 6*time.Second)
-	}
+// flushWait is how long to wait for a pipeline's span metrics to reach its exporter: both
+// flush every 15 s (amas_spanmetrics by default, the peer's span_metrics as configured).
+func (b *bench) flushWait(pipeline) time.Duration {
 	return b.opt.FlushWait
 }
 

@@ -27,7 +27,7 @@ func loadConfig(t *testing.T, file, name string) *Config {
 }
 
 func TestLoadConfig(t *testing.T) {
-	t.Run("The empty config is the default config and runs the seed's six SLOs.", func(t *testing.T) {
+	t.Run("The empty config is the default config and runs the AMAS specification's six SLOs.", func(t *testing.T) {
 		cfg := loadConfig(t, "config.yaml", "")
 		assert.Equal(t, createDefaultConfig(), cfg)
 		require.NoError(t, confmap.Validate(cfg))
@@ -43,7 +43,7 @@ func TestLoadConfig(t *testing.T) {
 			objectives[c.cfg.Name] = c.model.Objective
 			assert.Equal(t, 30*24*time.Hour, c.model.Window)
 		}
-		// The seed's error budgets: 0.5%, 10%, 1%, 15%, 20%, 25%.
+		// The AMAS specification's error budgets: 0.5%, 10%, 1%, 15%, 20%, 25%.
 		assert.Equal(t, map[string]float64{
 			"agent_availability": 0.995, "agent_latency_p95": 0.90, "tool_call_success_rate": 0.99,
 			"memory_usage": 0.85, "cost_efficiency": 0.80, "queue_depth": 0.75,
@@ -65,12 +65,14 @@ func TestLoadConfig(t *testing.T) {
 		require.NotNil(t, cfg.Storage)
 		assert.Equal(t, "file_storage", cfg.Storage.String())
 		assert.Equal(t, 30*time.Second, cfg.CheckpointInterval)
+		assert.Equal(t, eventTimeSpanEnd, cfg.EventTime)
+		assert.Equal(t, 2*time.Minute, cfg.MaxLateness)
 		assert.Equal(t, uint64(20), cfg.Alerting.MinEvents)
 		assert.Equal(t, uint64(3), cfg.Alerting.MinBadEvents)
 		assert.Equal(t, uint64(500), cfg.Alerting.BudgetMinEvents)
 		assert.Equal(t, BudgetSeverityConfig{Critical: "page", High: "ticket", Warning: "ticket"}, cfg.Alerting.BudgetThresholds.Severity)
 		assert.Equal(t, &HardDownConfig{Enabled: true, Window: 2 * time.Minute, ErrorRatio: 0.5, MinBadEvents: 10, For: 10 * time.Second}, cfg.Alerting.HardDown)
-		assert.Equal(t, &NoDataConfig{Enabled: true, After: 2 * time.Minute, For: 30 * time.Second, Severity: "critical"}, cfg.Alerting.NoData)
+		assert.Equal(t, &NoDataConfig{Enabled: true, After: 2 * time.Minute, For: 30 * time.Second, Severity: "critical", Lookback: 2 * time.Hour, MinPredicted: 10, RetireAfter: 12 * time.Hour}, cfg.Alerting.NoData)
 		require.Len(t, cfg.SLOs, 4)
 		assert.Equal(t, []string{"gen_ai.agent.name"}, cfg.SLOs[0].GroupBy)
 		require.Len(t, cfg.SLOs[0].Alerting.BurnRateRules, 3)
@@ -78,6 +80,7 @@ func TestLoadConfig(t *testing.T) {
 		assert.Equal(t, time.Minute, cfg.SLOs[0].Alerting.BurnRateRules[0].For)
 		assert.Equal(t, uint64(10), cfg.SLOs[0].Alerting.BurnRateRules[0].MinBadEvents)
 		assert.Equal(t, BudgetingConfig{Method: "timeslices", Slice: time.Minute, MaxBadRatio: 0.05}, cfg.SLOs[1].Budgeting)
+		assert.Equal(t, []string{"gen_ai.agent.name"}, cfg.SLOs[1].NoDataGroupBy)
 		assert.Equal(t, map[string]string{"state": "used"}, cfg.SLOs[2].SLI.Gauge.Metrics[1].Attributes)
 		assert.Equal(t, "amas.agent.requests", cfg.SLOs[3].SLI.Ratio.Denominator.Name)
 
@@ -94,6 +97,9 @@ func TestLoadConfig(t *testing.T) {
 		assert.Equal(t, uint64(500), compiled[0].model.BudgetMinEvents)
 		assert.Equal(t, slomath.Page, compiled[0].model.Budget.SeverityOf(slomath.BudgetCritical))
 		require.Len(t, compiled[1].model.Rules, 2, "a 7-day window keeps the two pages; its tickets would burn below 1×")
+		require.NotNil(t, compiled[1].beat, "per-agent no-data")
+		assert.False(t, compiled[1].model.NoData.Enabled, "replaces the SLO-level no-data")
+		assert.Nil(t, compiled[0].beat, "group_by already gives per-group no-data")
 		assert.InDelta(t, 3.36, compiled[1].model.Rules[0].Factor(7*24*time.Hour), 1e-9, "2% of a 7-day budget in 1h is a 3.36× burn")
 		assert.Equal(t, uint64(500), compiled[3].model.BudgetMinEvents, "inherited")
 		for _, r := range compiled[3].model.Rules {
