@@ -168,11 +168,21 @@ func TestTheDemoPagesInTheLogAndTheStatusAPIWithinTwoMinutesOfItsIncident(t *tes
 	assert.Contains(t, line, `"receiver": "pages"`)
 	assert.NotContains(t, col.Output(), "Exporting failed", "the default configuration delivers somewhere; nothing is retried")
 
-	// The status page itself (HTML) is served with the default configuration.
-	code, body, err := harness.HTTPGet("http://" + harness.Addr(ports.SLOStatus) + "/")
+	// The status page's data: the SLO the incident breaks is red, with its alerts listed.
+	code, body, err := harness.HTTPGet("http://" + harness.Addr(ports.SLOStatus) + "/observability/slo/status?slo=agent_availability")
 	require.NoError(t, err)
-	assert.Equal(t, 200, code)
-	assert.Contains(t, body, "firing alerts")
+	require.Equal(t, 200, code, body)
+	var st struct {
+		SLOs []struct {
+			Name         string `json:"name"`
+			Compliant    bool   `json:"compliant"`
+			FiringAlerts int    `json:"firing_alerts"`
+		} `json:"slos"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(body), &st))
+	require.Len(t, st.SLOs, 1, body)
+	assert.False(t, st.SLOs[0].Compliant, "agent_availability is out of compliance")
+	assert.GreaterOrEqual(t, st.SLOs[0].FiringAlerts, 1)
 }
 
 func tailLines(s string, n int) string {
