@@ -7,7 +7,7 @@ CONFIG ?= config/otelcol-amas.yaml
 # Every test package, unit and end-to-end. End-to-end packages start real services.
 TEST_TIMEOUT ?= 25m
 
-.PHONY: all build generate compile run test unit-test e2e-test tools deps bench lint fmt check-generated generate-observability check-observability generate-kubernetes clean
+.PHONY: all build generate compile run test unit-test e2e-test tools deps bench lint fmt check-generated generate-observability check-observability generate-kubernetes demo clean
 
 all: build
 
@@ -29,6 +29,12 @@ compile:
 ## run: build and start the collector with the default configuration.
 run: build
 	./$(BIN) --config $(CONFIG)
+
+## demo: agent traffic for a collector started with `make run` (another terminal): a healthy
+## minute, then agent `support` fails every run until the alert pages (cmd/amas-demo).
+DEMO_ARGS ?=
+demo:
+	$(GO) run ./cmd/amas-demo $(DEMO_ARGS)
 
 ## deps: the services and programs the tests use (Debian packages, Jaeger, telemetrygen, and the
 ## npm packages of the instrumentation end-to-end tests).

@@ -131,7 +131,8 @@ func (b *bench) pipelines() []pipeline {
 	oursOverlay := b.writeFile("ours-pprof.yaml", pprofOverlay("health_check, file_storage"))
 	return []pipeline{
 		{Name: "peer", Configs: []string{filepath.Join(cfg, "peer-spanmetrics.yaml"), peerOverlay}},
-		{Name: "ours", Configs: []string{filepath.Join(cfg, "otelcol-amas.yaml"), oursOverlay}},
+		// The webhook overlay: alerts are delivered over HTTP to the sink, as a deployment would.
+		{Name: "ours", Configs: []string{filepath.Join(cfg, "otelcol-amas.yaml"), filepath.Join(cfg, "overlays", "webhook.yaml"), oursOverlay}},
 	}
 }
 
