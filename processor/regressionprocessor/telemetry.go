@@ -30,6 +30,7 @@ type telemetry struct {
 	checkpointFailed       metric.MeasurementOption
 	checkpointRestored     metric.MeasurementOption
 	checkpointDiscarded    metric.MeasurementOption
+	checkpointEntrySkipped metric.MeasurementOption
 }
 
 func newTelemetry(mp metric.MeterProvider) (*telemetry, error) {
@@ -52,7 +53,7 @@ func newTelemetry(mp metric.MeterProvider) (*telemetry, error) {
 		metric.WithDescription("Baselines dropped to be learnt again, by cause (auto: rebaseline_after; manual: baseline_resets)."), metric.WithUnit("{operation}"))
 	err = errors.Join(err, e)
 	t.checkpoint, e = m.Int64Counter("otelcol_processor_regression_checkpoints",
-		metric.WithDescription("Checkpoint operations on the storage extension, by result (saved, failed, restored, discarded)."), metric.WithUnit("{checkpoint}"))
+		metric.WithDescription("Checkpoint operations on the storage extension, by result (saved, failed, restored, discarded; entry_skipped counts damaged entries skipped at a restore)."), metric.WithUnit("{checkpoint}"))
 	err = errors.Join(err, e)
 	t.forged, e = m.Int64Counter("otelcol_processor_regression_reserved_points_dropped",
 		metric.WithDescription("Points of amas_alerts, amas_slo_* or amas_performance_regression* that arrived from a receiver, not from an emitter, and were dropped."), metric.WithUnit("{point}"))
@@ -75,6 +76,7 @@ func newTelemetry(mp metric.MeterProvider) (*telemetry, error) {
 	t.checkpointFailed = opt("result", "failed")
 	t.checkpointRestored = opt("result", "restored")
 	t.checkpointDiscarded = opt("result", "discarded")
+	t.checkpointEntrySkipped = opt("result", "entry_skipped")
 	return t, err
 }
 
