@@ -43,6 +43,8 @@ type Source struct {
 	groupLabels []string
 
 	kind srcKind
+	// noDataBy is the source of the per-group no-data (no_data_group_by), nil without.
+	noDataBy *Source
 	// spans, occurrences or timeslices:
 	total  string // selector of the counter of all events (spans: requests or histogram count)
 	bad    string // selector of the counter of bad events (status), when badLE == ""
@@ -82,8 +84,15 @@ func promLabel(key string) string {
 }
 
 // mapSource decides how the rules compute s, given the connector (nil when the configuration
-// has none).
+// has none), and how they compute its per-group no-data (nodata.go).
 func mapSource(s SLO, conn *spanmetrics.Config) Source {
+	src := mapEvents(s, conn)
+	src.noDataBy = mapNoDataGroups(s, conn)
+	return src
+}
+
+// mapEvents decides how the rules compute the events of s.
+func mapEvents(s SLO, conn *spanmetrics.Config) Source {
 	src := Source{Origin: FromProcessor, kind: kindProcessor}
 	for _, g := range s.Config.GroupBy {
 		src.groupLabels = append(src.groupLabels, promLabel(g))
