@@ -167,6 +167,12 @@ func (w *Writer) String(s string) {
 	w.b = append(w.b, s...)
 }
 
+// Blob appends b with its length (a nested encoding such as a model's series).
+func (w *Writer) Blob(b []byte) {
+	w.b = binary.AppendUvarint(w.b, uint64(len(b)))
+	w.b = append(w.b, b...)
+}
+
 // Raw appends b as is (a nested encoding the component bounds itself, such as a sketch).
 func (w *Writer) Raw(b []byte) { w.b = append(w.b, b...) }
 
@@ -336,6 +342,19 @@ func (d *Decoder) String() string {
 	s := string(d.b[:n])
 	d.b = d.b[n:]
 	return s
+}
+
+// Blob reads a value written by Writer.Blob; the slice aliases the checkpoint. A length over the
+// remaining bytes is malformed.
+func (d *Decoder) Blob() []byte {
+	n := d.Uvarint()
+	if d.err != nil || n > uint64(len(d.b)) {
+		d.fail()
+		return nil
+	}
+	b := d.b[:n:n]
+	d.b = d.b[n:]
+	return b
 }
 
 // Count reads a declared number of elements that each take at least minSize bytes (at least 1).

@@ -19,6 +19,7 @@ type telemetry struct {
 	evalDuration   metric.Float64Histogram
 	groupsDropped  metric.Int64Counter
 	ckptFailures   metric.Int64Counter
+	ckptSkipped    metric.Int64Counter
 	itemsSkipped   metric.Int64Counter
 	forged         metric.Int64Counter
 	skipAttrs      [numSkipReasons]metric.AddOption
@@ -45,6 +46,10 @@ func newTelemetry(set component.TelemetrySettings) (*telemetry, error) {
 	}
 	if t.ckptFailures, err = t.meter.Int64Counter("otelcol_processor_slo_checkpoint_failures",
 		metric.WithDescription("Checkpoints that could not be saved or restored."), metric.WithUnit("{checkpoint}")); err != nil {
+		return nil, err
+	}
+	if t.ckptSkipped, err = t.meter.Int64Counter("otelcol_processor_slo_checkpoint_entries_skipped",
+		metric.WithDescription("SLO checkpoint entries skipped at restore because they were damaged or did not decode; their groups start fresh, the rest is restored."), metric.WithUnit("{entry}")); err != nil {
 		return nil, err
 	}
 	if t.itemsSkipped, err = t.meter.Int64Counter("otelcol_processor_slo_items_skipped",
@@ -101,6 +106,10 @@ func (t *telemetry) checkpointFailed(save bool) {
 		return
 	}
 	t.ckptFailures.Add(context.Background(), 1, t.ckptLoadAttr)
+}
+
+func (t *telemetry) checkpointSkipped(n int) {
+	t.ckptSkipped.Add(context.Background(), int64(n))
 }
 
 func (t *telemetry) shutdown() {
