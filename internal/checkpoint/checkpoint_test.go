@@ -177,6 +177,25 @@ func TestDeclaredLengthsAndCountsAreBoundedBeforeAnyAllocation(t *testing.T) {
 	assert.Equal(t, 3, d.Count(3, 1), "a count within both bounds is accepted")
 }
 
+func TestABlobRoundTripsAndItsLengthIsBounded(t *testing.T) {
+	w := NewWriter(nil, magic, FirstVersion, limits)
+	w.Begin()
+	w.Blob([]byte{1, 2, 3})
+	w.Varint(-5)
+	w.End()
+	r, _, err := NewReader(w.Bytes(), magic, limits)
+	require.NoError(t, err)
+	d, ok := r.Next()
+	require.True(t, ok)
+	assert.Equal(t, []byte{1, 2, 3}, d.Blob())
+	assert.Equal(t, int64(-5), d.Varint())
+	require.NoError(t, d.Finish())
+
+	bad := NewDecoder(append(binary.AppendUvarint(nil, 4), 1, 2, 3), 256)
+	assert.Nil(t, bad.Blob())
+	assert.ErrorIs(t, bad.Err(), ErrMalformed, "a length over the remaining bytes")
+}
+
 func TestAWriterIsReusedWithoutAllocating(t *testing.T) {
 	w := write("a", "b")
 	allocs := testing.AllocsPerRun(100, func() {
