@@ -48,20 +48,29 @@ var checkpointLimits = checkpoint.Limits{MaxEntry: 1 << 24, MaxString: 1 << 16}
 
 // sloIndexKey lists the SLOs checkpointed by the last save, so the checkpoint of an SLO removed
 // from the configuration is deleted at the next start instead of lingering forever.
+// Written in the internal/checkpoint framing (magic AMSI, one entry per name); the format
+// before it (AMASSLI1) is still read.
 const (
-	sloIndexKey   = "slo_index"
-	sloIndexMagic = "AMASSLI1"
+	sloIndexKey         = "slo_index"
+	sloIndexMagic       = "AMSI"
+	sloIndexMagicLegacy = "AMASSLI1"
 )
 
 func checkpointKey(slo string) string { return "slo/" + slo }
 
 // ratioStreamsKey holds the last point of every cumulative counter stream of the ratio SLIs, so
 // the first point after a restart is an increase, not a new baseline (the amas_spanmetrics
-// connector restores its counters too). Its own magic: no SLO checkpoint changes format.
+// connector restores its counters too). Its own magic: no SLO checkpoint changes format. Written
+// in the internal/checkpoint framing (magic AMSR, one entry per stream, so a damaged entry costs
+// that stream's next increment only); the format before it (AMASSLR1) is still read.
 const (
-	ratioStreamsKey   = "ratio_streams"
-	ratioStreamsMagic = "AMASSLR1"
+	ratioStreamsKey         = "ratio_streams"
+	ratioStreamsMagic       = "AMSR"
+	ratioStreamsMagicLegacy = "AMASSLR1"
 )
+
+// sideLimits bound the entries of the index and the ratio streams (an SLO name, or 24 bytes).
+var sideLimits = checkpoint.Limits{MaxEntry: 1 << 12, MaxString: 1 << 10}
 
 func (p *sloProcessor) openStorage(ctx context.Context, host component.Host) error {
 	if p.cfg.Storage == nil {
@@ -171,7 +180,11 @@ func (p *sloProcessor) evictRemovedSLOs(ctx context.Context) {
 	if err != nil || data == nil {
 		return
 	}
-	names, err := decodeIndex(data)
+	names, skipped, err := decodeIndex(data)
+	if skipped > 0 {
+		p.tel.checkpointSkipped(skipped)
+		p.logger.Warn("Skipped damaged entries of the SLO checkpoint index; checkpoints of those removed SLOs are kept", zap.Int("skipped_entries", skipped))
+	}
 	if err != nil {
 		p.logger.Warn("The SLO checkpoint index is unreadable; checkpoints of removed SLOs are kept", zap.Error(err))
 		return
@@ -189,19 +202,38 @@ func (p *sloProcessor) evictRemovedSLOs(ctx context.Context) {
 }
 
 func encodeIndex(slos []*sloState) []byte {
-	b := []byte(sloIndexMagic)
-	b = binary.AppendUvarint(b, uint64(len(slos)))
+	w := checkpoint.NewWriter(nil, sloIndexMagic, checkpointVersion, sideLimits)
 	for _, st := range slos {
-		b = appendString(b, st.name)
+		w.Begin()
+		w.String(st.name)
+		w.End()
 	}
-	return b
+	return w.Bytes()
 }
 
-func decodeIndex(data []byte) ([]string, error) {
-	if len(data) < len(sloIndexMagic) || string(data[:len(sloIndexMagic)]) != sloIndexMagic {
-		return nil, errors.New("not an SLO index of this format (magic " + sloIndexMagic + ")")
+func decodeIndex(data []byte) ([]string, int, error) {
+	if hasPrefix(data, sloIndexMagicLegacy) {
+		names, err := decodeIndexLegacy(data)
+		return names, 0, err
 	}
-	r := &ckptReader{b: data[len(sloIndexMagic):]}
+	r, _, err := checkpoint.NewReader(data, sloIndexMagic, sideLimits)
+	if err != nil {
+		return nil, 0, errors.New("not an SLO index of this format (magic " + sloIndexMagic + ")")
+	}
+	var out []string
+	for d, ok := r.Next(); ok; d, ok = r.Next() {
+		name := d.String()
+		if d.Finish() != nil {
+			r.Skip()
+			continue
+		}
+		out = append(out, name)
+	}
+	return out, r.Skipped, nil
+}
+
+func decodeIndexLegacy(data []byte) ([]string, error) {
+	r := &ckptReader{b: data[len(sloIndexMagicLegacy):]}
 	n, err := r.uvarint()
 	if err != nil || n > uint64(len(r.b)) {
 		return nil, errCorrupt
@@ -228,7 +260,11 @@ func (p *sloProcessor) restoreRatioStreams(ctx context.Context) {
 		}
 		return
 	}
-	streams, err := decodeRatioStreams(data, p.now().UnixNano(), p.cfg.MaxRatioStreams)
+	streams, skipped, err := decodeRatioStreams(data, p.now().UnixNano(), p.cfg.MaxRatioStreams)
+	if skipped > 0 {
+		p.tel.checkpointSkipped(skipped)
+		p.logger.Warn("Skipped damaged entries of the ratio SLI checkpoint; those streams' next point is their baseline", zap.Int("skipped_entries", skipped))
+	}
 	if err != nil {
 		p.tel.checkpointFailed(false)
 		p.ckpt.LastError = err.Error()
@@ -239,22 +275,43 @@ func (p *sloProcessor) restoreRatioStreams(ctx context.Context) {
 }
 
 func encodeRatioStreams(m map[uint64]ratioPoint) []byte {
-	b := make([]byte, 0, len(ratioStreamsMagic)+binary.MaxVarintLen64+24*len(m))
-	b = append(b, ratioStreamsMagic...)
-	b = binary.AppendUvarint(b, uint64(len(m)))
+	w := checkpoint.NewWriter(make([]byte, 0, 8+32*len(m)), ratioStreamsMagic, checkpointVersion, sideLimits)
 	for k, rp := range m {
-		b = binary.LittleEndian.AppendUint64(b, k)
-		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(rp.value))
-		b = binary.LittleEndian.AppendUint64(b, uint64(rp.start))
+		w.Begin()
+		w.U64(k)
+		w.F64(rp.value)
+		w.U64(uint64(rp.start))
+		w.End()
 	}
-	return b
+	return w.Bytes()
 }
 
-func decodeRatioStreams(data []byte, now int64, maxStreams int) (map[uint64]ratioPoint, error) {
-	if len(data) < len(ratioStreamsMagic) || string(data[:len(ratioStreamsMagic)]) != ratioStreamsMagic {
-		return nil, errors.New("not a ratio stream checkpoint of this format (magic " + ratioStreamsMagic + ")")
+// decodeRatioStreams reads the streams (at most maxStreams) and how many damaged entries it skipped.
+func decodeRatioStreams(data []byte, now int64, maxStreams int) (map[uint64]ratioPoint, int, error) {
+	if hasPrefix(data, ratioStreamsMagicLegacy) {
+		m, err := decodeRatioStreamsLegacy(data, now, maxStreams)
+		return m, 0, err
 	}
-	r := &ckptReader{b: data[len(ratioStreamsMagic):]}
+	r, _, err := checkpoint.NewReader(data, ratioStreamsMagic, sideLimits)
+	if err != nil {
+		return nil, 0, errors.New("not a ratio stream checkpoint of this format (magic " + ratioStreamsMagic + ")")
+	}
+	out := map[uint64]ratioPoint{}
+	for d, ok := r.Next(); ok; d, ok = r.Next() {
+		k, v, start := d.U64(), d.F64(), d.U64()
+		if d.Finish() != nil || math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
+			r.Skip()
+			continue
+		}
+		if len(out) < maxStreams {
+			out[k] = ratioPoint{value: v, start: pcommon.Timestamp(start), seen: now}
+		}
+	}
+	return out, r.Skipped, nil
+}
+
+func decodeRatioStreamsLegacy(data []byte, now int64, maxStreams int) (map[uint64]ratioPoint, error) {
+	r := &ckptReader{b: data[len(ratioStreamsMagicLegacy):]}
 	n, err := r.uvarint()
 	if err != nil {
 		return nil, err

@@ -53,9 +53,10 @@ func FuzzDecodeCheckpoint(f *testing.F) {
 
 func FuzzDecodeRatioStreams(f *testing.F) {
 	f.Add(encodeRatioStreams(map[uint64]ratioPoint{1: {value: 1, start: 2}}))
-	f.Add([]byte(ratioStreamsMagic + "\xff\xff\xff\xff\x0f"))
+	f.Add([]byte(ratioStreamsMagicLegacy + "\xff\xff\xff\xff\x0f"))
+	f.Add([]byte(ratioStreamsMagic + "\x02\xff\xff\xff\x0f"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		got, err := decodeRatioStreams(data, 1, 3)
+		got, _, err := decodeRatioStreams(data, 1, 3)
 		if err == nil && len(got) > 3 {
 			t.Fatalf("bound ignored: %d streams", len(got))
 		}
