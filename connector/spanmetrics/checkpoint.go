@@ -2,11 +2,8 @@ package spanmetrics // import "github.com/otelcol-amas/otelcol-amas/connector/sp
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
-	"math"
 	"strconv"
 	"strings"
 
@@ -14,20 +11,38 @@ import (
 	"go.opentelemetry.io/collector/extension/xextension/storage"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.uber.org/zap"
+
+	"github.com/otelcol-amas/otelcol-amas/internal/checkpoint"
 )
 
 // The checkpoint holds the cumulative state of the four counter stores (and the explicit duration
 // histograms) so that after a restart the series continue with their original start timestamps
 // instead of starting over. It is written at each flush that follows new spans, before the
 // payload is sent (see flush). Gauges (active agents, queue depth) are current values and are not
-// saved. Format: magic, version, then per store a schema string and its series, then a CRC-32 of
-// everything before it. A checkpoint that does not decode is logged and ignored (fresh start).
+// saved. Format (version 2, internal/checkpoint framing): per store one schema entry, then one
+// entry per series, each with its own length and CRC-32C, so a damaged entry costs that series
+// only. Version 1 (checkpoint_legacy.go) is still read. A checkpoint whose header does not decode
+// is logged and ignored (fresh start).
 const (
 	checkpointKey     = "state"
 	checkpointMagic   = "AMSM"
-	checkpointVersion = 1
+	checkpointVersion = 2
 	maxCheckpointLen  = 1 << 16 // bound on a single decoded string or slice length
+
+	entrySchema byte = 0 // store index, schema string
+	entrySeries byte = 1 // store index, one series
 )
+
+// checkpointLimits: a label value is at most limits.max_label_length (≤ 16 KiB) bytes, so a
+// series of a few labels fits an entry with room to spare; the histogram has at most
+// maxCheckpointLen buckets.
+var checkpointLimits = checkpoint.Limits{MaxEntry: 1 << 20, MaxString: maxCheckpointLen}
+
+// restored is the decoded series of one store, inserted once the checkpoint is read.
+type restored struct {
+	s      *store
+	series []*series
+}
 
 var errCorrupt = errors.New("corrupt checkpoint")
 
@@ -93,146 +108,182 @@ func (c *spanMetricsConnector) restore(ctx context.Context) {
 	if len(buf) == 0 {
 		return // no checkpoint yet
 	}
-	c.lock.Lock()
-	n, err := c.decodeCheckpoint(buf)
-	c.lock.Unlock()
+	var all []restored
+	skipped := 0
+	version, err := checkpoint.Version(buf, checkpointMagic)
+	switch {
+	case err != nil:
+	case version == 1:
+		all, err = c.decodeLegacy(buf)
+	case version == checkpointVersion:
+		all, skipped, err = c.decodeCheckpoint(buf)
+	default:
+		err = fmt.Errorf("%w: unknown version %d", errCorrupt, version)
+	}
 	if err != nil {
 		c.telemetry.checkpoint(ctx, false)
 		c.logger.Warn("The span metrics checkpoint is unreadable; starting fresh (Prometheus sees a counter reset)", zap.Error(err))
 		return
 	}
+	c.lock.Lock()
+	n := c.applyRestored(all)
+	c.lock.Unlock()
+	if skipped > 0 {
+		c.telemetry.ckptSkipped.Add(ctx, int64(skipped))
+		c.logger.Warn("Skipped damaged entries of the span metrics checkpoint; their series restart (the rest is restored)",
+			zap.Int("skipped_entries", skipped))
+	}
 	c.telemetry.checkpoint(ctx, true)
-	c.logger.Info("Restored span metrics from the checkpoint", zap.Int("series", n))
+	c.logger.Info("Restored span metrics from the checkpoint", zap.Int("series", n), zap.Int("version", int(version)))
 }
 
+// encodeCheckpoint writes one schema entry per store and one entry per series. The writer
+// applies the reader's bounds, so nothing it writes is refused at restore.
 func (c *spanMetricsConnector) encodeCheckpoint() []byte {
-	b := append([]byte(checkpointMagic), checkpointVersion)
-	for _, s := range c.checkpointStores() {
+	w := checkpoint.NewWriter(nil, checkpointMagic, checkpointVersion, checkpointLimits)
+	for i, s := range c.checkpointStores() {
 		schema := c.schema(s)
-		b = appendString(b, schema)
+		w.Begin()
+		w.Byte(entrySchema)
+		w.Byte(byte(i))
+		w.String(schema)
+		w.End()
 		if schema == "" {
-			b = binary.AppendUvarint(b, 0)
 			continue
 		}
-		b = binary.AppendUvarint(b, uint64(s.len()))
 		s.each(func(sr *series) {
-			if sr.labels == nil {
-				b = append(b, 1)
-			} else {
-				b = append(b, 0)
-				b = binary.AppendUvarint(b, uint64(len(sr.labels)))
+			w.Begin()
+			w.Byte(entrySeries)
+			w.Byte(byte(i))
+			w.Bool(sr.labels == nil)
+			if sr.labels != nil {
+				w.Uvarint(uint64(len(sr.labels)))
 				for _, l := range sr.labels {
-					b = appendString(b, l)
+					w.String(l)
 				}
 			}
-			b = binary.LittleEndian.AppendUint64(b, uint64(sr.start))
-			b = binary.LittleEndian.AppendUint64(b, uint64(sr.lastSeen))
-			b = binary.AppendUvarint(b, sr.count)
+			w.U64(uint64(sr.start))
+			w.U64(uint64(sr.lastSeen))
+			w.Uvarint(sr.count)
 			if s.histogram != nil {
-				b = binary.LittleEndian.AppendUint64(b, math.Float64bits(sr.sum))
-				b = binary.AppendUvarint(b, uint64(len(sr.buckets)))
+				w.F64(sr.sum)
+				w.Uvarint(uint64(len(sr.buckets)))
 				for _, n := range sr.buckets {
-					b = binary.AppendUvarint(b, n)
+					w.Uvarint(n)
 				}
 			}
 			if s == c.usage {
-				b = append(b, sr.tokenSeen)
+				w.Byte(sr.tokenSeen)
 				for _, n := range sr.tokens {
-					b = binary.AppendUvarint(b, n)
+					w.Uvarint(n)
 				}
-				if sr.costSeen {
-					b = append(b, 1)
-				} else {
-					b = append(b, 0)
-				}
-				b = binary.LittleEndian.AppendUint64(b, math.Float64bits(sr.cost))
+				w.Bool(sr.costSeen)
+				w.F64(sr.cost)
 			}
+			w.End()
 		})
 	}
-	return binary.LittleEndian.AppendUint32(b, crc32.ChecksumIEEE(b))
+	return w.Bytes()
 }
 
-// decodeCheckpoint validates the whole checkpoint before it changes any state.
-func (c *spanMetricsConnector) decodeCheckpoint(buf []byte) (int, error) {
-	if len(buf) < len(checkpointMagic)+1+4 || string(buf[:len(checkpointMagic)]) != checkpointMagic {
-		return 0, fmt.Errorf("%w: bad header", errCorrupt)
+// decodeCheckpoint reads a version 2 checkpoint. A damaged entry, a series that does not decode
+// or whose store's schema entry was lost is skipped and counted; the rest is restored.
+func (c *spanMetricsConnector) decodeCheckpoint(buf []byte) ([]restored, int, error) {
+	r, _, err := checkpoint.NewReader(buf, checkpointMagic, checkpointLimits)
+	if err != nil {
+		return nil, 0, err
 	}
-	body, sum := buf[:len(buf)-4], binary.LittleEndian.Uint32(buf[len(buf)-4:])
-	if crc32.ChecksumIEEE(body) != sum {
-		return 0, fmt.Errorf("%w: checksum mismatch", errCorrupt)
+	stores := c.checkpointStores()
+	all := make([]restored, len(stores))
+	seen := make([]bool, len(stores))
+	keep := make([]bool, len(stores))
+	for i, s := range stores {
+		all[i].s = s
 	}
-	if v := body[len(checkpointMagic)]; v != checkpointVersion {
-		return 0, fmt.Errorf("%w: unknown version %d", errCorrupt, v)
+	for d, ok := r.Next(); ok; d, ok = r.Next() {
+		kind, idx := d.Byte(), int(d.Byte())
+		if d.Err() != nil || idx >= len(stores) {
+			r.Skip()
+			continue
+		}
+		s := stores[idx]
+		switch kind {
+		case entrySchema:
+			schema := d.String()
+			if d.Finish() != nil {
+				r.Skip()
+				continue
+			}
+			seen[idx] = true
+			keep[idx] = schema != "" && schema == c.schema(s)
+			if schema != "" && !keep[idx] {
+				c.logger.Warn("Checkpointed series of another configuration are dropped (their counters restart)",
+					zap.String("saved", schema), zap.String("current", c.schema(s)))
+			}
+		case entrySeries:
+			if !seen[idx] {
+				r.Skip() // its schema entry was damaged: the series cannot be trusted
+				continue
+			}
+			if !keep[idx] {
+				continue
+			}
+			sr := c.decodeSeries(d, s)
+			if d.Finish() != nil {
+				r.Skip()
+				continue
+			}
+			all[idx].series = append(all[idx].series, sr)
+		default:
+			r.Skip()
+		}
 	}
-	r := &reader{b: body[len(checkpointMagic)+1:]}
-	type restored struct {
-		s      *store
-		series []*series
+	return all, r.Skipped, nil
+}
+
+// decodeSeries reads one series entry of s; the caller checks d.Finish.
+func (c *spanMetricsConnector) decodeSeries(d *checkpoint.Decoder, s *store) *series {
+	sr := &series{}
+	if !d.Bool() {
+		if d.Count(len(s.labelNames), 1) != len(s.labelNames) {
+			d.Fail()
+			return nil
+		}
+		sr.labels = make([]string, len(s.labelNames))
+		for j := range sr.labels {
+			sr.labels[j] = d.String()
+		}
 	}
-	var all []restored
+	sr.start = pcommon.Timestamp(d.U64())
+	sr.lastSeen = pcommon.Timestamp(d.U64())
+	sr.count = d.Uvarint()
+	if s.histogram != nil {
+		sr.sum = d.F64()
+		want := len(s.histogram.bounds) + 1
+		if d.Count(want, 1) != want {
+			d.Fail()
+			return nil
+		}
+		sr.buckets = make([]uint64, want)
+		for j := range sr.buckets {
+			sr.buckets[j] = d.Uvarint()
+		}
+	}
+	if s == c.usage {
+		sr.tokenSeen = d.Byte()
+		for j := range sr.tokens {
+			sr.tokens[j] = d.Uvarint()
+		}
+		sr.costSeen = d.Bool()
+		sr.cost = d.F64()
+	}
+	return sr
+}
+
+// applyRestored inserts the decoded series (past a store's limit they are dropped) and returns
+// how many were restored.
+func (c *spanMetricsConnector) applyRestored(all []restored) int {
 	total := 0
-	for _, s := range c.checkpointStores() {
-		schema := r.string()
-		n := r.uvarint()
-		keep := schema != "" && schema == c.schema(s)
-		if schema != "" && !keep {
-			c.logger.Warn("Checkpointed series of another configuration are dropped (their counters restart)",
-				zap.String("saved", schema), zap.String("current", c.schema(s)))
-		}
-		rs := restored{s: s}
-		for i := uint64(0); i < n && r.err == nil; i++ {
-			sr := &series{}
-			overflow := r.byte() == 1
-			if !overflow {
-				nl := r.uvarint()
-				if nl != uint64(len(s.labelNames)) {
-					r.fail()
-					break
-				}
-				sr.labels = make([]string, nl)
-				for j := range sr.labels {
-					sr.labels[j] = r.string()
-				}
-			}
-			sr.start = pcommon.Timestamp(r.u64())
-			sr.lastSeen = pcommon.Timestamp(r.u64())
-			sr.count = r.uvarint()
-			if s.histogram != nil {
-				sr.sum = math.Float64frombits(r.u64())
-				nb := r.uvarint()
-				if keep && nb != uint64(len(s.histogram.bounds)+1) {
-					r.fail()
-					break
-				}
-				if nb > maxCheckpointLen {
-					r.fail()
-					break
-				}
-				sr.buckets = make([]uint64, nb)
-				for j := range sr.buckets {
-					sr.buckets[j] = r.uvarint()
-				}
-			}
-			if s == c.usage {
-				sr.tokenSeen = r.byte()
-				for j := range sr.tokens {
-					sr.tokens[j] = r.uvarint()
-				}
-				sr.costSeen = r.byte() == 1
-				sr.cost = math.Float64frombits(r.u64())
-			}
-			if keep {
-				rs.series = append(rs.series, sr)
-			}
-		}
-		if r.err != nil {
-			return 0, r.err
-		}
-		all = append(all, rs)
-	}
-	if len(r.b) != 0 {
-		return 0, fmt.Errorf("%w: %d trailing bytes", errCorrupt, len(r.b))
-	}
 	for _, rs := range all {
 		for _, sr := range rs.series {
 			if rs.s.restore(&c.kb, sr) {
@@ -251,7 +302,7 @@ func (c *spanMetricsConnector) decodeCheckpoint(buf []byte) (int, error) {
 			}
 		}
 	}
-	return total, nil
+	return total
 }
 
 // restore inserts a decoded series, rebuilding its attributes; past the limit it is dropped.
@@ -279,66 +330,4 @@ func (s *store) restore(kb *keyBuilder, in *series) bool {
 	sr.tokens, sr.tokenSeen = in.tokens, in.tokenSeen
 	sr.cost, sr.costSeen = in.cost, in.costSeen
 	return true
-}
-
-func appendString(b []byte, s string) []byte {
-	b = binary.AppendUvarint(b, uint64(len(s)))
-	return append(b, s...)
-}
-
-// reader decodes with a sticky error: after the first problem every read returns zero.
-type reader struct {
-	b   []byte
-	err error
-}
-
-func (r *reader) fail() {
-	if r.err == nil {
-		r.err = fmt.Errorf("%w: truncated or malformed", errCorrupt)
-	}
-	r.b = nil
-}
-
-func (r *reader) uvarint() uint64 {
-	if r.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.fail()
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *reader) u64() uint64 {
-	if r.err != nil || len(r.b) < 8 {
-		r.fail()
-		return 0
-	}
-	v := binary.LittleEndian.Uint64(r.b)
-	r.b = r.b[8:]
-	return v
-}
-
-func (r *reader) byte() byte {
-	if r.err != nil || len(r.b) < 1 {
-		r.fail()
-		return 0
-	}
-	v := r.b[0]
-	r.b = r.b[1:]
-	return v
-}
-
-func (r *reader) string() string {
-	n := r.uvarint()
-	if r.err != nil || n > maxCheckpointLen || uint64(len(r.b)) < n {
-		r.fail()
-		return ""
-	}
-	s := string(r.b[:n])
-	r.b = r.b[n:]
-	return s
 }

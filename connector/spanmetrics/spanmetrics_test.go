@@ -12,8 +12,6 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
-	"go.uber.org/zap"
-	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/otelcol-amas/otelcol-amas/internal/storagetest"
 )
@@ -309,49 +307,6 @@ func TestRestartWithoutStorageStartsNewSeriesThatPrometheusReadsAsAReset(t *test
 		"the counter restarts below its last value: a reset, not a jump")
 	assert.Greater(t, startOf(t, newMD, "amas.agent.requests"), startOf(t, oldMD, "amas.agent.requests"),
 		"and carries a new start timestamp")
-}
-
-func TestCorruptCheckpointIsLoggedAndIgnored(t *testing.T) {
-	ctx := context.Background()
-	id := component.MustNewID("file_storage")
-	cfg := createDefaultConfig().(*Config)
-	cfg.Storage = &id
-
-	good := storagetest.New()
-	seed := newTestConnector(t, cfg)
-	require.NoError(t, seed.c.Start(ctx, hostWithExtensions{id: good}))
-	require.NoError(t, seed.c.ConsumeTraces(ctx, agentRuns(3, 1, 0)))
-	require.NoError(t, seed.c.Shutdown(ctx))
-	valid := good.Value(checkpointKey)
-	require.NotEmpty(t, valid)
-
-	flipped := append([]byte(nil), valid...)
-	flipped[len(flipped)/2] ^= 0xff
-	tests := []struct {
-		name     string
-		data     []byte
-		wantWarn int
-	}{
-		{"random bytes are logged and ignored", []byte("not a checkpoint at all"), 1},
-		{"a truncated checkpoint is logged and ignored", valid[:len(valid)/2], 1},
-		{"a checkpoint with a flipped byte is logged and ignored", flipped, 1},
-		{"an empty value is no checkpoint at all", []byte{}, 0},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			st := storagetest.New()
-			st.Put(checkpointKey, tt.data)
-			h := newTestConnector(t, cfg)
-			core, logs := observer.New(zap.WarnLevel)
-			h.c.logger = zap.New(core)
-			require.NoError(t, h.c.Start(ctx, hostWithExtensions{id: st}))
-			require.NoError(t, h.c.ConsumeTraces(ctx, agentRuns(1, 1, 0)))
-			h.c.flush(ctx)
-			require.NoError(t, h.c.Shutdown(ctx))
-			assert.Equal(t, 1.0, requestsOf(t, h.sink.AllMetrics()[0], "agent-0", "invoke_agent", "ok"), "fresh start")
-			assert.Equal(t, tt.wantWarn, logs.FilterMessageSnippet("checkpoint is unreadable").Len())
-		})
-	}
 }
 
 func TestCheckpointOfAnotherConfigurationIsDropped(t *testing.T) {

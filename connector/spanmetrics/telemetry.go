@@ -73,6 +73,7 @@ type telemetry struct {
 	overflowed    metric.Int64Counter
 	unknownModels metric.Int64Counter
 	checkpoints   metric.Int64Counter
+	ckptSkipped   metric.Int64Counter
 	unclassified  metric.Int64Counter
 	sanitized     metric.Int64Counter
 	seriesActive  metric.Int64ObservableGauge
@@ -108,6 +109,9 @@ func newTelemetry(mp metric.MeterProvider) (*telemetry, error) {
 	errs = errors.Join(errs, err)
 	t.checkpoints, err = m.Int64Counter("otelcol_amas_spanmetrics_checkpoints",
 		metric.WithDescription("Checkpoints written to or restored from the storage extension, by outcome."), metric.WithUnit("{checkpoint}"))
+	errs = errors.Join(errs, err)
+	t.ckptSkipped, err = m.Int64Counter("otelcol_amas_spanmetrics_checkpoint_entries_skipped",
+		metric.WithDescription("Checkpoint entries skipped at restore because they were damaged or did not decode; the rest of the checkpoint is restored."), metric.WithUnit("{entry}"))
 	errs = errors.Join(errs, err)
 	t.unclassified, err = m.Int64Counter("otelcol_amas_spanmetrics_spans_unclassified",
 		metric.WithDescription("Spans that no instrumentation profile or request rule classified (not counted as requests), by reason."), metric.WithUnit("{span}"))

@@ -3,19 +3,43 @@ package alertexporter // import "github.com/otelcol-amas/otelcol-amas/exporter/a
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"sort"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/otelcol-amas/otelcol-amas/internal/alertstate"
+	ckpt "github.com/otelcol-amas/otelcol-amas/internal/checkpoint"
 )
 
 // restartSeqGap is how far a restart moves the sequence numbers of each notification log key:
 // more than a run can have enqueued without checkpointing them.
 const restartSeqGap = 1 << 32
 
-// checkpointKey is the storage key of the delivery state.
+// checkpointKey is the storage key of the delivery state. The key stays: the value's version
+// is in its bytes. Version 1 is JSON (it starts with '{'), still read; version 2 is the shared
+// framing of internal/checkpoint with one entry per alert, log entry and sequence, so a damaged
+// entry costs that alert, log entry or sequence only.
 const checkpointKey = "delivery_state_v1"
+
+const (
+	checkpointMagic   = "AMAL"
+	checkpointVersion = 2
+
+	entryAlert byte = 0
+	entryLog   byte = 1
+	entrySeq   byte = 2
+)
+
+// checkpointLimits: label values are at most 1 KiB when they arrive (see escape.go) and group
+// keys are built from them; the string bound leaves room for a key of many labels, and a longer
+// one is truncated when written, never refused when read.
+var checkpointLimits = ckpt.Limits{MaxEntry: 1 << 20, MaxString: 1 << 16}
+
+// maxCheckpointList bounds a decoded list (labels, values, fingerprints) in one entry.
+const maxCheckpointList = 1 << 16
 
 type checkpoint struct {
 	Alerts []ckpAlert    `json:"alerts"`
@@ -78,11 +102,7 @@ func (e *alertExporter) writeCheckpoint(ctx context.Context) error {
 	}
 	e.smu.Unlock()
 	sort.Slice(c.Seqs, func(i, j int) bool { return c.Seqs[i].Key < c.Seqs[j].Key })
-	b, err := json.Marshal(&c)
-	if err != nil {
-		return err
-	}
-	if err := e.storage.Set(ctx, checkpointKey, b); err != nil {
+	if err := e.storage.Set(ctx, checkpointKey, encodeCheckpoint(&c)); err != nil {
 		return err
 	}
 	e.dirty = false
@@ -98,8 +118,18 @@ func (e *alertExporter) loadCheckpoint(ctx context.Context) error {
 		return err
 	}
 	var c checkpoint
-	if err := json.Unmarshal(b, &c); err != nil {
+	skipped := 0
+	if len(b) > 0 && b[0] == '{' {
+		if err := json.Unmarshal(b, &c); err != nil {
+			return err
+		}
+	} else if skipped, err = decodeCheckpoint(b, &c); err != nil {
 		return err
+	}
+	if skipped > 0 {
+		e.tel.checkpointSkipped(skipped)
+		e.logger.Warn("Skipped damaged entries of the alert delivery checkpoint; the rest is restored",
+			zap.Int("skipped_entries", skipped))
 	}
 	now := e.clock.Now()
 	e.mu.Lock()
@@ -167,4 +197,176 @@ func (e *alertExporter) loadCheckpoint(ctx context.Context) error {
 	}
 	e.smu.Unlock()
 	return nil
+}
+
+func encodeCheckpoint(c *checkpoint) []byte {
+	w := ckpt.NewWriter(nil, checkpointMagic, checkpointVersion, checkpointLimits)
+	for i := range c.Alerts {
+		a := &c.Alerts[i]
+		w.Begin()
+		w.Byte(entryAlert)
+		w.U64(a.Fingerprint)
+		writeStringMap(w, a.Labels)
+		w.String(a.State)
+		writeTime(w, a.StartsAt)
+		writeTime(w, a.EndsAt)
+		writeTime(w, a.LastSeen)
+		keys := sortedKeys(a.Values)
+		w.Uvarint(uint64(len(keys)))
+		for _, k := range keys {
+			w.String(k)
+			w.F64(a.Values[k])
+		}
+		w.End()
+	}
+	for i := range c.Log {
+		le := &c.Log[i]
+		w.Begin()
+		w.Byte(entryLog)
+		w.String(le.Key)
+		writeFingerprints(w, le.Firing)
+		writeTime(w, le.At)
+		writeFingerprints(w, le.Maybe)
+		w.End()
+	}
+	for i := range c.Seqs {
+		s := &c.Seqs[i]
+		w.Begin()
+		w.Byte(entrySeq)
+		w.String(s.Key)
+		w.Uvarint(s.Enqueued)
+		w.Uvarint(s.Delivered)
+		writeTime(w, s.Used)
+		w.Bool(s.Pending)
+		w.End()
+	}
+	return w.Bytes()
+}
+
+// decodeCheckpoint reads a version 2 checkpoint into c and returns how many entries it skipped.
+func decodeCheckpoint(b []byte, c *checkpoint) (int, error) {
+	r, v, err := ckpt.NewReader(b, checkpointMagic, checkpointLimits)
+	if err != nil {
+		return 0, err
+	}
+	if v != checkpointVersion {
+		return 0, fmt.Errorf("checkpoint version %d is not supported", v)
+	}
+	for d, ok := r.Next(); ok; d, ok = r.Next() {
+		switch d.Byte() {
+		case entryAlert:
+			var a ckpAlert
+			a.Fingerprint = d.U64()
+			a.Labels = readStringMap(d)
+			a.State = d.String()
+			a.StartsAt, a.EndsAt, a.LastSeen = readTime(d), readTime(d), readTime(d)
+			if n := d.Count(maxCheckpointList, 9); n > 0 {
+				a.Values = make(map[string]float64, n)
+				for range n {
+					k := d.String()
+					a.Values[k] = d.F64()
+				}
+			}
+			if d.Finish() != nil || !knownState(a.State) {
+				r.Skip()
+				continue
+			}
+			c.Alerts = append(c.Alerts, a)
+		case entryLog:
+			var le ckpLogEntry
+			le.Key = d.String()
+			le.Firing = readFingerprints(d)
+			le.At = readTime(d)
+			le.Maybe = readFingerprints(d)
+			if d.Finish() != nil {
+				r.Skip()
+				continue
+			}
+			c.Log = append(c.Log, le)
+		case entrySeq:
+			var s ckpSeq
+			s.Key = d.String()
+			s.Enqueued, s.Delivered = d.Uvarint(), d.Uvarint()
+			s.Used = readTime(d)
+			s.Pending = d.Bool()
+			if d.Finish() != nil {
+				r.Skip()
+				continue
+			}
+			c.Seqs = append(c.Seqs, s)
+		default:
+			r.Skip()
+		}
+	}
+	return r.Skipped, nil
+}
+
+func knownState(s string) bool {
+	switch s {
+	case alertstate.StateFiring, alertstate.StatePending, alertstate.StateResolved:
+		return true
+	}
+	return false
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func writeStringMap(w *ckpt.Writer, m map[string]string) {
+	keys := sortedKeys(m)
+	w.Uvarint(uint64(len(keys)))
+	for _, k := range keys {
+		w.String(k)
+		w.String(m[k])
+	}
+}
+
+func readStringMap(d *ckpt.Decoder) map[string]string {
+	n := d.Count(maxCheckpointList, 2)
+	m := make(map[string]string, n)
+	for range n {
+		k := d.String()
+		m[k] = d.String()
+	}
+	return m
+}
+
+func writeFingerprints(w *ckpt.Writer, fps []uint64) {
+	w.Uvarint(uint64(len(fps)))
+	for _, fp := range fps {
+		w.U64(fp)
+	}
+}
+
+func readFingerprints(d *ckpt.Decoder) []uint64 {
+	n := d.Count(maxCheckpointList, 8)
+	if n == 0 {
+		return nil
+	}
+	fps := make([]uint64, n)
+	for i := range fps {
+		fps[i] = d.U64()
+	}
+	return fps
+}
+
+// writeTime keeps the zero time apart (its UnixNano is not representable).
+func writeTime(w *ckpt.Writer, t time.Time) {
+	w.Bool(!t.IsZero())
+	if !t.IsZero() {
+		w.Varint(t.UnixNano())
+	}
+}
+
+func readTime(d *ckpt.Decoder) time.Time {
+	if !d.Bool() {
+		return time.Time{}
+	}
+	return time.Unix(0, d.Varint()).UTC()
 }

@@ -16,6 +16,7 @@ import (
 type telemetry struct {
 	sentC, failedC, retriedC, droppedC, enqueuedC, supersededC metric.Int64Counter
 	invalidC, alertsDroppedC, valuesDroppedC, checkpointC      metric.Int64Counter
+	checkpointSkippedC                                         metric.Int64Counter
 	deadLetterC                                                metric.Int64Counter
 
 	mu    sync.RWMutex
@@ -51,6 +52,7 @@ func newTelemetry(set component.TelemetrySettings) (*telemetry, error) {
 	t.alertsDroppedC = counter("otelcol_alert_alerts_dropped", "New alerts not tracked because max_alerts was reached.")
 	t.valuesDroppedC = counter("otelcol_alert_values_dropped", "Sibling values not joined because max_values_per_alert was reached.")
 	t.checkpointC = counter("otelcol_alert_checkpoint_failures", "Failed writes of the delivery-state checkpoint.")
+	t.checkpointSkippedC = counter("otelcol_alert_checkpoint_entries_skipped", "Delivery-state checkpoint entries skipped at restore because they were damaged or did not decode; the rest is restored.")
 	return t, err
 }
 
@@ -96,3 +98,5 @@ func (t *telemetry) invalidPoint()     { t.invalidC.Add(bg, 1, t.none) }
 func (t *telemetry) alertDropped()     { t.alertsDroppedC.Add(bg, 1, t.none) }
 func (t *telemetry) valueDropped()     { t.valuesDroppedC.Add(bg, 1, t.none) }
 func (t *telemetry) checkpointFailed() { t.checkpointC.Add(bg, 1, t.none) }
+
+func (t *telemetry) checkpointSkipped(n int) { t.checkpointSkippedC.Add(bg, int64(n), t.none) }

@@ -2,214 +2,215 @@ package regressionprocessor // import "github.com/otelcol-amas/otelcol-amas/proc
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
-	"hash/crc32"
+	"fmt"
 	"math"
+	"sort"
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/otelcol-amas/otelcol-amas/internal/checkpoint"
 )
 
-// The checkpoint is one value under checkpointKey: a versioned binary encoding of every
-// operation (identity hash, label, warm-up start, both rings of slots with their sketches, alert states) in
-// eviction-list order (restored in that order), the applied baseline-reset generations, and a CRC-32 of all of it. It is written
-// every checkpoint_interval from the tick and at shutdown, and read once at start.
+// The checkpoint is one value under checkpointKey in the shared framing of internal/checkpoint
+// (version 2): a header entry (written at, the two window lengths), one entry per operation
+// (identity hash, label, warm-up start, both rings of slots with their sketches, alert states)
+// in eviction-list order (restored in that order), and one entry per applied baseline-reset
+// generation. Each entry has its own length and CRC-32C, so a damaged operation entry costs
+// that operation only. It is written every checkpoint_interval from the tick and at shutdown,
+// and read once at start. Version 1 (checkpoint_legacy.go) is still read.
 const (
 	checkpointKey     = "regression_baselines"
 	checkpointMagic   = "AMRG"
-	checkpointVersion = 1
+	checkpointVersion = 2
+
+	entryHeader  byte = 0
+	entryOp      byte = 1
+	entryApplied byte = 2
 )
+
+// checkpointLimits: an operation entry holds two rings of slots with a sketch of at most
+// sketch.NumBins bins each, well under 1 MiB for any accepted window; labels and reset names
+// are bounded by the string limit (a longer one is truncated when written, never refused).
+var checkpointLimits = checkpoint.Limits{MaxEntry: 1 << 20, MaxString: 1 << 12}
 
 var errCheckpointCorrupt = errors.New("checkpoint is corrupt")
 
 // encodeLocked serialises the tracker. Called with p.mu held.
 func (p *regressionProcessor) encodeLocked(now time.Time) []byte {
 	tr := p.tr
-	b := p.checkpointBuf[:0]
-	b = append(b, checkpointMagic...)
-	b = append(b, checkpointVersion)
-	b = binary.AppendVarint(b, now.UnixNano())
-	b = binary.AppendUvarint(b, uint64(tr.curDur))
-	b = binary.AppendUvarint(b, uint64(tr.baseDur))
-	b = binary.AppendUvarint(b, uint64(len(tr.ops)))
+	w := checkpoint.NewWriter(p.checkpointBuf, checkpointMagic, checkpointVersion, checkpointLimits)
+	w.Begin()
+	w.Byte(entryHeader)
+	w.Varint(now.UnixNano())
+	w.Uvarint(uint64(tr.curDur))
+	w.Uvarint(uint64(tr.baseDur))
+	w.End()
 	for op := tr.head; op != nil; op = op.next {
-		b = binary.AppendUvarint(b, op.hash)
-		b = binary.AppendUvarint(b, uint64(len(op.label)))
-		b = append(b, op.label...)
-		b = binary.AppendVarint(b, op.firstSeen)
-		b = binary.AppendVarint(b, op.lastEpoch)
+		w.Begin()
+		w.Byte(entryOp)
+		w.Uvarint(op.hash)
+		w.String(op.label)
+		w.Varint(op.firstSeen)
+		w.Varint(op.lastEpoch)
 		for i := range op.cur {
-			b = appendSlot(b, &op.cur[i])
+			writeSlot(w, &op.cur[i])
 		}
 		for i := range op.base {
-			b = appendSlot(b, &op.base[i])
+			writeSlot(w, &op.base[i])
 		}
 		for k := range op.alerts {
 			a := &op.alerts[k]
-			b = append(b, byte(a.phase))
-			b = binary.AppendUvarint(b, uint64(a.breaches))
-			b = binary.AppendUvarint(b, uint64(a.oks))
-			b = binary.AppendVarint(b, a.activeSince)
-			b = binary.AppendVarint(b, a.firingSince)
-			b = binary.AppendVarint(b, a.resolvedAt)
+			w.Byte(byte(a.phase))
+			w.Uvarint(uint64(a.breaches))
+			w.Uvarint(uint64(a.oks))
+			w.Varint(a.activeSince)
+			w.Varint(a.firingSince)
+			w.Varint(a.resolvedAt)
 		}
+		w.End()
 	}
-	b = binary.AppendUvarint(b, uint64(len(tr.applied)))
-	for op, gen := range tr.applied {
-		b = binary.AppendUvarint(b, uint64(len(op)))
-		b = append(b, op...)
-		b = binary.AppendVarint(b, gen)
+	names := make([]string, 0, len(tr.applied))
+	for op := range tr.applied {
+		names = append(names, op)
 	}
-	b = binary.BigEndian.AppendUint32(b, crc32.ChecksumIEEE(b))
+	sort.Strings(names) // a stable encoding: the same state writes the same bytes
+	for _, op := range names {
+		w.Begin()
+		w.Byte(entryApplied)
+		w.String(op)
+		w.Varint(tr.applied[op])
+		w.End()
+	}
+	b := w.Bytes()
 	p.checkpointBuf = b
 	// The storage client may keep the slice; hand it a copy so the buffer can be reused.
 	return append([]byte(nil), b...)
 }
 
-func appendSlot(b []byte, s *slot) []byte {
-	b = binary.AppendVarint(b, s.epoch)
-	b = binary.AppendUvarint(b, s.errors)
-	b = binary.AppendUvarint(b, s.costN)
-	b = binary.BigEndian.AppendUint64(b, math.Float64bits(s.costSum))
-	return s.lat.AppendBinary(b)
+func writeSlot(w *checkpoint.Writer, s *slot) {
+	w.Varint(s.epoch)
+	w.Uvarint(s.errors)
+	w.Uvarint(s.costN)
+	w.F64(s.costSum)
+	w.Append(s.lat.AppendBinary)
 }
 
-type decoder struct {
-	b   []byte
-	err error
-}
-
-func (d *decoder) fail() {
-	if d.err == nil {
-		d.err = errCheckpointCorrupt
-	}
-	d.b = nil
-}
-
-func (d *decoder) uvarint() uint64 {
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.fail()
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) varint() int64 {
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.fail()
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) bytes(n uint64) []byte {
-	if uint64(len(d.b)) < n {
-		d.fail()
-		return nil
-	}
-	v := d.b[:n]
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) slot(s *slot) {
-	s.epoch = d.varint()
-	s.errors = d.uvarint()
-	s.costN = d.uvarint()
-	if raw := d.bytes(8); raw != nil {
-		s.costSum = math.Float64frombits(binary.BigEndian.Uint64(raw))
-	}
-	if d.err != nil {
+func readSlot(d *checkpoint.Decoder, s *slot) {
+	s.epoch = d.Varint()
+	s.errors = d.Uvarint()
+	s.costN = d.Uvarint()
+	s.costSum = d.F64()
+	if d.Err() != nil {
 		return
 	}
-	rest, err := s.lat.Decode(d.b)
+	rest, err := s.lat.Decode(d.Rest())
 	if err != nil {
-		d.fail()
+		d.Fail()
 		return
 	}
-	d.b = rest
+	d.Unread(rest)
 	if s.epoch == noEpoch && (s.lat.Count() != 0 || s.costN != 0 || s.errors != 0) {
-		d.fail()
+		d.Fail()
 	}
 }
 
-// decodeCheckpoint rebuilds a tracker from b. Any inconsistency fails the whole checkpoint.
-func decodeCheckpoint(cfg *Config, b []byte) (*tracker, error) {
-	if len(b) < len(checkpointMagic)+1+4 || string(b[:len(checkpointMagic)]) != checkpointMagic {
-		return nil, errCheckpointCorrupt
+// decodeCheckpoint rebuilds a tracker from b and says how many entries it skipped. A damaged
+// or inconsistent operation entry is skipped; a checkpoint without a readable header, or
+// written with other window settings, fails as a whole.
+func decodeCheckpoint(cfg *Config, b []byte) (*tracker, int, error) {
+	v, err := checkpoint.Version(b, checkpointMagic)
+	switch {
+	case err != nil:
+		return nil, 0, errCheckpointCorrupt
+	case v == 1:
+		tr, err := decodeLegacy(cfg, b)
+		return tr, 0, err
+	case v != checkpointVersion:
+		return nil, 0, fmt.Errorf("checkpoint version %d is not supported", v)
 	}
-	body, sum := b[:len(b)-4], binary.BigEndian.Uint32(b[len(b)-4:])
-	if crc32.ChecksumIEEE(body) != sum {
-		return nil, errors.New("checkpoint checksum mismatch")
+	r, _, err := checkpoint.NewReader(b, checkpointMagic, checkpointLimits)
+	if err != nil {
+		return nil, 0, err
 	}
-	if v := body[len(checkpointMagic)]; v != checkpointVersion {
-		return nil, errors.New("checkpoint version is not supported")
-	}
-	d := &decoder{b: body[len(checkpointMagic)+1:]}
 	tr := newTracker(cfg)
-	_ = d.varint() // written at
-	curDur, baseDur := d.uvarint(), d.uvarint()
-	if d.err == nil && (int64(curDur) != tr.curDur || int64(baseDur) != tr.baseDur) {
-		return nil, errors.New("checkpoint was written with other current_window/baseline_window settings")
-	}
-	n := d.uvarint()
-	for i := uint64(0); i < n && d.err == nil; i++ {
-		hash := d.uvarint()
-		label := string(d.bytes(d.uvarint()))
-		op := new(operation)
-		op.init(hash, label, d.varint())
-		op.lastEpoch = d.varint()
-		for j := range op.cur {
-			d.slot(&op.cur[j])
+	header := false
+	for d, ok := r.Next(); ok; d, ok = r.Next() {
+		kind := d.Byte()
+		if !header && kind != entryHeader {
+			return nil, r.Skipped, errors.New("checkpoint header is damaged")
 		}
-		for j := range op.base {
-			d.slot(&op.base[j])
-		}
-		for k := range op.alerts {
-			a := &op.alerts[k]
-			if raw := d.bytes(1); raw != nil {
-				a.phase = phase(raw[0])
+		switch kind {
+		case entryHeader:
+			_ = d.Varint() // written at
+			curDur, baseDur := d.Uvarint(), d.Uvarint()
+			if d.Finish() != nil || header {
+				return nil, r.Skipped, errCheckpointCorrupt
 			}
-			a.breaches = int32(min(d.uvarint(), math.MaxInt32))
-			a.oks = int32(min(d.uvarint(), math.MaxInt32))
-			a.activeSince = d.varint()
-			a.firingSince = d.varint()
-			a.resolvedAt = d.varint()
-			if a.phase > phaseResolved {
-				d.fail()
+			if int64(curDur) != tr.curDur || int64(baseDur) != tr.baseDur {
+				return nil, r.Skipped, errors.New("checkpoint was written with other current_window/baseline_window settings")
 			}
+			header = true
+		case entryOp:
+			op := readOperation(d)
+			if d.Finish() != nil {
+				r.Skip()
+				continue
+			}
+			if _, dup := tr.ops[op.hash]; dup {
+				r.Skip()
+				continue
+			}
+			if len(tr.ops) >= cfg.MaxOperations {
+				continue // max_operations shrank: keep the most recently seen
+			}
+			tr.refreshFlags(op)
+			tr.ops[op.hash] = op
+			tr.pushBack(op)
+		case entryApplied:
+			name, gen := d.String(), d.Varint()
+			if d.Finish() != nil {
+				r.Skip()
+				continue
+			}
+			tr.applied[name] = gen
+		default:
+			r.Skip()
 		}
-		if d.err != nil {
-			break
+	}
+	if !header {
+		return nil, r.Skipped, errors.New("checkpoint header is missing")
+	}
+	return tr, r.Skipped, nil
+}
+
+// readOperation reads one operation entry; the caller checks d.Finish.
+func readOperation(d *checkpoint.Decoder) *operation {
+	hash := d.Uvarint()
+	label := d.String()
+	op := new(operation)
+	op.init(hash, label, d.Varint())
+	op.lastEpoch = d.Varint()
+	for j := range op.cur {
+		readSlot(d, &op.cur[j])
+	}
+	for j := range op.base {
+		readSlot(d, &op.base[j])
+	}
+	for k := range op.alerts {
+		a := &op.alerts[k]
+		a.phase = phase(d.Byte())
+		a.breaches = int32(min(d.Uvarint(), math.MaxInt32))
+		a.oks = int32(min(d.Uvarint(), math.MaxInt32))
+		a.activeSince = d.Varint()
+		a.firingSince = d.Varint()
+		a.resolvedAt = d.Varint()
+		if a.phase > phaseResolved {
+			d.Fail()
 		}
-		if _, dup := tr.ops[op.hash]; dup {
-			d.fail()
-			break
-		}
-		if len(tr.ops) >= cfg.MaxOperations {
-			continue // max_operations shrank: keep the most recently seen
-		}
-		tr.refreshFlags(op)
-		tr.ops[op.hash] = op
-		tr.pushBack(op)
 	}
-	na := d.uvarint()
-	for i := uint64(0); i < na && d.err == nil; i++ {
-		op := string(d.bytes(d.uvarint()))
-		tr.applied[op] = d.varint()
-	}
-	if d.err == nil && len(d.b) != 0 {
-		d.fail()
-	}
-	if d.err != nil {
-		return nil, d.err
-	}
-	return tr, nil
+	return op
 }
 
 // restore loads the checkpoint; a missing or unusable one means a fresh start, with a log line.
@@ -224,7 +225,7 @@ func (p *regressionProcessor) restore(ctx context.Context) {
 		p.logger.Info("No regression checkpoint found; starting with fresh baselines", zap.String("storage", p.cfg.Storage.String()))
 		return
 	}
-	tr, err := decodeCheckpoint(p.cfg, b)
+	tr, skipped, err := decodeCheckpoint(p.cfg, b)
 	if err != nil {
 		p.tel.checkpoint.Add(ctx, 1, p.tel.checkpointDiscarded)
 		p.logger.Warn("Discarding the regression checkpoint; starting with fresh baselines", zap.Error(err), zap.Int("bytes", len(b)))
@@ -233,6 +234,11 @@ func (p *regressionProcessor) restore(ctx context.Context) {
 	p.mu.Lock()
 	p.tr = tr
 	p.mu.Unlock()
+	if skipped > 0 {
+		p.tel.checkpoint.Add(ctx, int64(skipped), p.tel.checkpointEntrySkipped)
+		p.logger.Warn("Skipped damaged entries of the regression checkpoint; their operations learn a fresh baseline (the rest is restored)",
+			zap.Int("skipped_entries", skipped))
+	}
 	p.tel.checkpoint.Add(ctx, 1, p.tel.checkpointRestored)
 	p.logger.Info("Restored regression baselines from the checkpoint", zap.Int("operations", len(tr.ops)), zap.Int("bytes", len(b)))
 }

@@ -1,8 +1,10 @@
 package regressionprocessor
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"os"
 	"testing"
 	"time"
 
@@ -13,6 +15,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/otelcol-amas/otelcol-amas/internal/checkpoint"
 	"github.com/otelcol-amas/otelcol-amas/internal/storagetest"
 )
 
@@ -115,14 +118,25 @@ func TestAnUnusableCheckpointMeansAFreshStartWithALogLine(t *testing.T) {
 	}{
 		{"no checkpoint yet", func(*testing.T, *storagetest.Storage) {}, nil, "No regression checkpoint found; starting with fresh baselines", 0},
 		{"garbage bytes", func(_ *testing.T, m *storagetest.Storage) { m.Put(checkpointKey, []byte("not a checkpoint at all")) }, nil, "Discarding the regression checkpoint; starting with fresh baselines", 0},
-		{"a flipped bit", func(t *testing.T, m *storagetest.Storage) {
+		{"a flipped bit in the only operation skips that operation", func(t *testing.T, m *storagetest.Storage) {
 			b := valid(t)
 			b[len(b)/2] ^= 0x10
 			m.Put(checkpointKey, b)
-		}, nil, "Discarding the regression checkpoint; starting with fresh baselines", 0},
-		{"a truncated checkpoint", func(t *testing.T, m *storagetest.Storage) {
+		}, nil, "Skipped damaged entries of the regression checkpoint; their operations learn a fresh baseline (the rest is restored)", 0},
+		{"a truncated checkpoint skips the cut operation", func(t *testing.T, m *storagetest.Storage) {
 			b := valid(t)
 			m.Put(checkpointKey, b[:len(b)-9])
+		}, nil, "Skipped damaged entries of the regression checkpoint; their operations learn a fresh baseline (the rest is restored)", 0},
+		{"a flipped bit in the header discards it all", func(t *testing.T, m *storagetest.Storage) {
+			b := valid(t)
+			b[len(checkpointMagic)+1+8+1] ^= 0x10 // inside the header entry's payload
+			m.Put(checkpointKey, b)
+		}, nil, "Discarding the regression checkpoint; starting with fresh baselines", 0},
+		{"a version 1 checkpoint with a flipped bit is discarded (one CRC covers all of it)", func(t *testing.T, m *storagetest.Storage) {
+			b, err := os.ReadFile("testdata/checkpoint_v1.bin")
+			require.NoError(t, err)
+			b[len(b)/2] ^= 0x10
+			m.Put(checkpointKey, b)
 		}, nil, "Discarding the regression checkpoint; starting with fresh baselines", 0},
 		{"windows changed since it was written", func(t *testing.T, m *storagetest.Storage) { m.Put(checkpointKey, valid(t)) },
 			func(c *Config) { c.CurrentWindow *= 2 }, "Discarding the regression checkpoint; starting with fresh baselines", 0},
@@ -182,4 +196,75 @@ func TestBaselineResetsApplyOncePerGeneration(t *testing.T) {
 	assert.Equal(t, first.clock.Now().UnixNano(), third.op(planner.label()).firstSeen, "the warm-up started by the reset goes on")
 	assert.Equal(t, int64(0), third.counter("otelcol_processor_regression_rebaselines", "cause", "manual"))
 	require.NoError(t, third.p.Shutdown(context.Background()))
+}
+
+func TestAVersion1CheckpointStillRestores(t *testing.T) {
+	// testdata/checkpoint_v1.bin was written by the encoder before internal/checkpoint, after
+	// warmUp of newStream(60, "planner") with storageConfig() (the sim's clock then stood at
+	// 2026-01-01T00:00:00Z).
+	b, err := os.ReadFile("testdata/checkpoint_v1.bin")
+	require.NoError(t, err)
+	store := storagetest.New()
+	store.Put(checkpointKey, b)
+
+	s := newSim(t, storageConfig())
+	s.clock.t = time.Unix(0, 1767230400000000000)
+	logs := s.start(store)
+	require.Equal(t, 1, logs.FilterMessage("Restored regression baselines from the checkpoint").Len(), "logs: %v", logs.All())
+	st := newStream(60, "planner")
+	op := s.op(st.label())
+	require.NotNil(t, op)
+
+	// The same history replayed today gives the same baseline as the one restored from v1.
+	fresh := newSim(t, storageConfig())
+	warmUp(fresh, st)
+	want := fresh.op(st.label())
+	assert.Equal(t, want.base, op.base)
+	assert.Equal(t, want.cur, op.cur)
+	assert.Equal(t, want.firstSeen, op.firstSeen)
+	require.NoError(t, s.p.Shutdown(context.Background()))
+	v, err := checkpoint.Version(store.Value(checkpointKey), checkpointMagic)
+	require.NoError(t, err)
+	assert.Equal(t, byte(checkpointVersion), v, "the next checkpoint is written in the current version")
+}
+
+func TestADamagedOperationCostsOnlyThatOperation(t *testing.T) {
+	store := storagetest.New()
+	cfg := storageConfig()
+	first := newSim(t, cfg)
+	first.start(store)
+	planner, coder := newStream(63, "planner"), newStream(64, "coder")
+	for range 3 {
+		first.interval(planner, coder)
+	}
+	require.NoError(t, first.p.Shutdown(context.Background()))
+	b := append([]byte(nil), store.Value(checkpointKey)...)
+	i := bytes.Index(b, []byte(coder.label()))
+	require.Positive(t, i)
+	b[i] ^= 0x01
+	store.Put(checkpointKey, b)
+
+	second := newSim(t, cfg)
+	second.clock.t = first.clock.Now()
+	logs := second.start(store)
+	assert.NotNil(t, second.op(planner.label()), "the neighbour of the damaged entry is restored")
+	assert.Nil(t, second.op(coder.label()), "the damaged operation starts afresh")
+	require.Equal(t, 1, logs.FilterMessageSnippet("Skipped damaged entries").Len())
+	assert.Equal(t, int64(1), logs.FilterMessageSnippet("Skipped damaged entries").All()[0].ContextMap()["skipped_entries"])
+	require.NoError(t, second.p.Shutdown(context.Background()))
+}
+
+func FuzzDecodeCheckpoint(f *testing.F) {
+	legacy, err := os.ReadFile("testdata/checkpoint_v1.bin")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(legacy)
+	cfg := storageConfig()
+	f.Fuzz(func(t *testing.T, b []byte) {
+		tr, _, err := decodeCheckpoint(cfg, b)
+		if err == nil && len(tr.ops) > cfg.MaxOperations {
+			t.Fatalf("%d operations over max_operations", len(tr.ops))
+		}
+	})
 }

@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/collector/component"
 
 	"github.com/otelcol-amas/otelcol-amas/internal/alertstate"
+	"github.com/otelcol-amas/otelcol-amas/internal/safelabel"
 )
 
 // Fixed ring sizes: they set the memory of an operation (see README, "Memory").
@@ -23,6 +24,9 @@ const (
 // spanNameAlternative is the pseudo-attribute that stands for the span's name in operation_key.
 const spanNameAlternative = "span.name"
 
+// maxLabelLengthLimit is the largest max_label_length: a label part the checkpoint holds whole.
+const maxLabelLengthLimit = 1 << 12
+
 // Config is the configuration of the regression processor. Every key and its default is listed
 // in README.md.
 type Config struct {
@@ -35,6 +39,9 @@ type Config struct {
 	// MaxBatchIndexSpans bounds the per-batch span index used to find the agent of a span
 	// without gen_ai.agent.name among its ancestors (0 disables the lookup).
 	MaxBatchIndexSpans int `mapstructure:"max_batch_index_spans"`
+	// MaxLabelLength bounds each operation label part taken from telemetry, in bytes: a longer
+	// value is truncated with a marker, control characters are replaced (internal/safelabel).
+	MaxLabelLength int `mapstructure:"max_label_length"`
 
 	EvaluationInterval time.Duration `mapstructure:"evaluation_interval"`
 	CurrentWindow      time.Duration `mapstructure:"current_window"`
@@ -121,6 +128,7 @@ func createDefaultConfig() component.Config {
 		OperationKey:       []string{"service.name", "gen_ai.agent.name", "gen_ai.operation.name|" + spanNameAlternative},
 		MaxOperations:      1000,
 		MaxBatchIndexSpans: 100_000,
+		MaxLabelLength:     safelabel.DefaultMax,
 		EvaluationInterval: time.Minute,
 		CurrentWindow:      10 * time.Minute,
 		BaselineWindow:     24 * time.Hour,
@@ -175,6 +183,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxOperations < 1 || c.MaxOperations > 1_000_000 {
 		add("max_operations: must be in [1, 1000000], got %d", c.MaxOperations)
+	}
+	if c.MaxLabelLength < safelabel.MinMax || c.MaxLabelLength > maxLabelLengthLimit {
+		add("max_label_length: must be in [%d,%d], got %d", safelabel.MinMax, maxLabelLengthLimit, c.MaxLabelLength)
 	}
 	if c.MaxBatchIndexSpans < 0 {
 		add("max_batch_index_spans: must be >= 0 (0 disables the ancestor lookup), got %d", c.MaxBatchIndexSpans)

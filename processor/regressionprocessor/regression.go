@@ -21,6 +21,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/otelcol-amas/otelcol-amas/internal/alertstate"
+	"github.com/otelcol-amas/otelcol-amas/internal/safelabel"
 	"github.com/otelcol-amas/otelcol-amas/internal/spanindex"
 )
 
@@ -54,12 +55,15 @@ type regressionProcessor struct {
 	now       func() time.Time
 	newTicker func(time.Duration) (<-chan time.Time, func())
 
-	mu              sync.Mutex
-	tr              *tracker
-	index           spanindex.Index    // the batch's span index, built when a span needs its agent
-	alertSeries     alertstate.Tracker // ends the amas_alerts series a tick stops writing
-	metricsNext     []consumer.Metrics
-	lastSkipLog     time.Time
+	mu          sync.Mutex
+	tr          *tracker
+	index       spanindex.Index    // the batch's span index, built when a span needs its agent
+	alertSeries alertstate.Tracker // ends the amas_alerts series a tick stops writing
+	metricsNext []consumer.Metrics
+	lastSkipLog time.Time
+	// sanitized counts operation label parts truncated or with replaced control characters
+	// (under mu; recorded after the batch, never a metric call per span).
+	sanitized       [2]int64
 	lastCheckpoint  time.Time
 	checkpointBuf   []byte
 	reportedEvicted int64
@@ -333,6 +337,8 @@ func (p *regressionProcessor) processTraces(_ context.Context, td ptrace.Traces)
 		}
 	}
 	p.index.Reset()
+	sanitized := p.sanitized
+	p.sanitized = [2]int64{}
 	logSkips := (badDuration > 0 || badCost > 0) && nowT.Sub(p.lastSkipLog) >= logEvery
 	if logSkips {
 		p.lastSkipLog = nowT
@@ -341,6 +347,11 @@ func (p *regressionProcessor) processTraces(_ context.Context, td ptrace.Traces)
 
 	if badDuration > 0 {
 		p.tel.skipped.Add(context.Background(), badDuration, p.tel.skipDuration)
+	}
+	for i, n := range sanitized {
+		if n > 0 {
+			p.tel.sanitized.Add(context.Background(), n, p.tel.sanitizedAction[i])
+		}
 	}
 	if badCost > 0 {
 		p.tel.skipped.Add(context.Background(), badCost, p.tel.skipCost)
@@ -378,12 +389,28 @@ func (p *regressionProcessor) operationKey(td ptrace.Traces, span ptrace.Span, a
 				break alt
 			}
 		}
-		parts[j] = val
 		if val != "" {
+			// The sanitized value is the identity: a label, a checkpoint entry and an alert
+			// label never carry more than max_label_length bytes or a control character.
+			var res safelabel.Result
+			if val, res = safelabel.Sanitize(val, p.cfg.MaxLabelLength); res != 0 {
+				p.countSanitized(res)
+			}
 			h = mixHash(h, xxhash.Sum64String(val))
 		}
+		parts[j] = val
 	}
 	return h
+}
+
+// countSanitized notes what safelabel changed in a label part (called with p.mu held).
+func (p *regressionProcessor) countSanitized(res safelabel.Result) {
+	if res.Has(safelabel.Truncated) {
+		p.sanitized[0]++
+	}
+	if res.Has(safelabel.Replaced) {
+		p.sanitized[1]++
+	}
 }
 
 // agentAttribute is the agent name of the GenAI conventions. A span without it (a model or tool

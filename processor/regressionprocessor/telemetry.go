@@ -21,6 +21,7 @@ type telemetry struct {
 	checkpoint  metric.Int64Counter
 	emitErrors  metric.Int64Counter
 	forged      metric.Int64Counter
+	sanitized   metric.Int64Counter
 
 	skipDuration, skipCost metric.MeasurementOption
 	firedType              [numKinds]metric.MeasurementOption
@@ -30,6 +31,8 @@ type telemetry struct {
 	checkpointFailed       metric.MeasurementOption
 	checkpointRestored     metric.MeasurementOption
 	checkpointDiscarded    metric.MeasurementOption
+	checkpointEntrySkipped metric.MeasurementOption
+	sanitizedAction        [2]metric.AddOption // truncated, replaced
 }
 
 func newTelemetry(mp metric.MeterProvider) (*telemetry, error) {
@@ -52,10 +55,13 @@ func newTelemetry(mp metric.MeterProvider) (*telemetry, error) {
 		metric.WithDescription("Baselines dropped to be learnt again, by cause (auto: rebaseline_after; manual: baseline_resets)."), metric.WithUnit("{operation}"))
 	err = errors.Join(err, e)
 	t.checkpoint, e = m.Int64Counter("otelcol_processor_regression_checkpoints",
-		metric.WithDescription("Checkpoint operations on the storage extension, by result (saved, failed, restored, discarded)."), metric.WithUnit("{checkpoint}"))
+		metric.WithDescription("Checkpoint operations on the storage extension, by result (saved, failed, restored, discarded; entry_skipped counts damaged entries skipped at a restore)."), metric.WithUnit("{checkpoint}"))
 	err = errors.Join(err, e)
 	t.forged, e = m.Int64Counter("otelcol_processor_regression_reserved_points_dropped",
 		metric.WithDescription("Points of amas_alerts, amas_slo_* or amas_performance_regression* that arrived from a receiver, not from an emitter, and were dropped."), metric.WithUnit("{point}"))
+	err = errors.Join(err, e)
+	t.sanitized, e = m.Int64Counter("otelcol_processor_regression_labels_sanitized",
+		metric.WithDescription("Operation label parts taken from telemetry that were truncated to max_label_length or had control characters replaced, by action."), metric.WithUnit("{value}"))
 	err = errors.Join(err, e)
 	t.emitErrors, e = m.Int64Counter("otelcol_processor_regression_emit_errors",
 		metric.WithDescription("Ticks whose metrics the next consumer of a metrics pipeline refused."), metric.WithUnit("{batch}"))
@@ -75,6 +81,11 @@ func newTelemetry(mp metric.MeterProvider) (*telemetry, error) {
 	t.checkpointFailed = opt("result", "failed")
 	t.checkpointRestored = opt("result", "restored")
 	t.checkpointDiscarded = opt("result", "discarded")
+	t.checkpointEntrySkipped = opt("result", "entry_skipped")
+	t.sanitizedAction = [2]metric.AddOption{
+		metric.WithAttributeSet(attribute.NewSet(attribute.String("action", "truncated"))),
+		metric.WithAttributeSet(attribute.NewSet(attribute.String("action", "replaced"))),
+	}
 	return t, err
 }
 

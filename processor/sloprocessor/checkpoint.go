@@ -15,35 +15,62 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.uber.org/zap"
 
+	"github.com/otelcol-amas/otelcol-amas/internal/checkpoint"
 	"github.com/otelcol-amas/otelcol-amas/internal/slomath"
 )
 
-// checkpointMagic starts every SLO checkpoint: version 2 records the SLO's definition
-// (identity.go) and its per-group no-data series. Version 1 (checkpointMagicV1, no definition)
-// is still read, as "identity unknown": restored as if the definition were unchanged when the
-// ring layout still matches exactly, else the SLO starts fresh (what version 1 always did). Any
-// other magic is refused and the SLO starts fresh.
+// An SLO checkpoint is written in the shared framing of internal/checkpoint (magic AMSL,
+// version 2): a definition entry (identity.go: fingerprint and text) first, then one entry per
+// series and one per per-group no-data series, each with its own length and CRC-32C, so a
+// damaged entry costs that group only (it starts fresh, counted and logged once). Without an
+// intact definition entry the counts cannot be interpreted and the SLO starts fresh.
+//
+// The formats before it are still read (checkpoint_legacy.go): AMASSLO2 (definition, series and
+// no-data series in one body) and AMASSLO1 (no definition), read as "identity unknown": restored
+// as if the definition were unchanged when the ring layout still matches exactly, else the SLO
+// starts fresh (what version 1 always did). Any other magic is refused and the SLO starts fresh.
 const (
-	checkpointMagic   = "AMASSLO2"
+	checkpointMagic   = "AMSL"
+	checkpointVersion = 2
+	checkpointMagicV2 = "AMASSLO2"
 	checkpointMagicV1 = "AMASSLO1"
+
+	entryIdentity byte = 0
+	entrySeries   byte = 1
+	entryBeat     byte = 2
+
+	maxCheckpointLabels = 1 << 10 // label pairs of one series
 )
+
+// checkpointLimits: one series entry holds its rings (a few thousand counters at most for a
+// 30-day window) and its group labels (each at most max_label_length when the group was born).
+var checkpointLimits = checkpoint.Limits{MaxEntry: 1 << 24, MaxString: 1 << 16}
 
 // sloIndexKey lists the SLOs checkpointed by the last save, so the checkpoint of an SLO removed
 // from the configuration is deleted at the next start instead of lingering forever.
+// Written in the internal/checkpoint framing (magic AMSI, one entry per name); the format
+// before it (AMASSLI1) is still read.
 const (
-	sloIndexKey   = "slo_index"
-	sloIndexMagic = "AMASSLI1"
+	sloIndexKey         = "slo_index"
+	sloIndexMagic       = "AMSI"
+	sloIndexMagicLegacy = "AMASSLI1"
 )
 
 func checkpointKey(slo string) string { return "slo/" + slo }
 
 // ratioStreamsKey holds the last point of every cumulative counter stream of the ratio SLIs, so
 // the first point after a restart is an increase, not a new baseline (the amas_spanmetrics
-// connector restores its counters too). Its own magic: no SLO checkpoint changes format.
+// connector restores its counters too). Its own magic: no SLO checkpoint changes format. Written
+// in the internal/checkpoint framing (magic AMSR, one entry per stream, so a damaged entry costs
+// that stream's next increment only); the format before it (AMASSLR1) is still read.
 const (
-	ratioStreamsKey   = "ratio_streams"
-	ratioStreamsMagic = "AMASSLR1"
+	ratioStreamsKey         = "ratio_streams"
+	ratioStreamsMagic       = "AMSR"
+	ratioStreamsMagicLegacy = "AMASSLR1"
 )
+
+// sideLimits bound the entries of the index and the ratio streams (an SLO name, or 24 bytes).
+var sideLimits = checkpoint.Limits{MaxEntry: 1 << 12, MaxString: 1 << 10}
 
 func (p *sloProcessor) openStorage(ctx context.Context, host component.Host) error {
 	if p.cfg.Storage == nil {
@@ -153,7 +180,11 @@ func (p *sloProcessor) evictRemovedSLOs(ctx context.Context) {
 	if err != nil || data == nil {
 		return
 	}
-	names, err := decodeIndex(data)
+	names, skipped, err := decodeIndex(data)
+	if skipped > 0 {
+		p.tel.checkpointSkipped(skipped)
+		p.logger.Warn("Skipped damaged entries of the SLO checkpoint index; checkpoints of those removed SLOs are kept", zap.Int("skipped_entries", skipped))
+	}
 	if err != nil {
 		p.logger.Warn("The SLO checkpoint index is unreadable; checkpoints of removed SLOs are kept", zap.Error(err))
 		return
@@ -171,19 +202,38 @@ func (p *sloProcessor) evictRemovedSLOs(ctx context.Context) {
 }
 
 func encodeIndex(slos []*sloState) []byte {
-	b := []byte(sloIndexMagic)
-	b = binary.AppendUvarint(b, uint64(len(slos)))
+	w := checkpoint.NewWriter(nil, sloIndexMagic, checkpointVersion, sideLimits)
 	for _, st := range slos {
-		b = appendString(b, st.name)
+		w.Begin()
+		w.String(st.name)
+		w.End()
 	}
-	return b
+	return w.Bytes()
 }
 
-func decodeIndex(data []byte) ([]string, error) {
-	if len(data) < len(sloIndexMagic) || string(data[:len(sloIndexMagic)]) != sloIndexMagic {
-		return nil, errors.New("not an SLO index of this format (magic " + sloIndexMagic + ")")
+func decodeIndex(data []byte) ([]string, int, error) {
+	if hasPrefix(data, sloIndexMagicLegacy) {
+		names, err := decodeIndexLegacy(data)
+		return names, 0, err
 	}
-	r := &ckptReader{b: data[len(sloIndexMagic):]}
+	r, _, err := checkpoint.NewReader(data, sloIndexMagic, sideLimits)
+	if err != nil {
+		return nil, 0, errors.New("not an SLO index of this format (magic " + sloIndexMagic + ")")
+	}
+	var out []string
+	for d, ok := r.Next(); ok; d, ok = r.Next() {
+		name := d.String()
+		if d.Finish() != nil {
+			r.Skip()
+			continue
+		}
+		out = append(out, name)
+	}
+	return out, r.Skipped, nil
+}
+
+func decodeIndexLegacy(data []byte) ([]string, error) {
+	r := &ckptReader{b: data[len(sloIndexMagicLegacy):]}
 	n, err := r.uvarint()
 	if err != nil || n > uint64(len(r.b)) {
 		return nil, errCorrupt
@@ -210,7 +260,11 @@ func (p *sloProcessor) restoreRatioStreams(ctx context.Context) {
 		}
 		return
 	}
-	streams, err := decodeRatioStreams(data, p.now().UnixNano(), p.cfg.MaxRatioStreams)
+	streams, skipped, err := decodeRatioStreams(data, p.now().UnixNano(), p.cfg.MaxRatioStreams)
+	if skipped > 0 {
+		p.tel.checkpointSkipped(skipped)
+		p.logger.Warn("Skipped damaged entries of the ratio SLI checkpoint; those streams' next point is their baseline", zap.Int("skipped_entries", skipped))
+	}
 	if err != nil {
 		p.tel.checkpointFailed(false)
 		p.ckpt.LastError = err.Error()
@@ -221,22 +275,43 @@ func (p *sloProcessor) restoreRatioStreams(ctx context.Context) {
 }
 
 func encodeRatioStreams(m map[uint64]ratioPoint) []byte {
-	b := make([]byte, 0, len(ratioStreamsMagic)+binary.MaxVarintLen64+24*len(m))
-	b = append(b, ratioStreamsMagic...)
-	b = binary.AppendUvarint(b, uint64(len(m)))
+	w := checkpoint.NewWriter(make([]byte, 0, 8+32*len(m)), ratioStreamsMagic, checkpointVersion, sideLimits)
 	for k, rp := range m {
-		b = binary.LittleEndian.AppendUint64(b, k)
-		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(rp.value))
-		b = binary.LittleEndian.AppendUint64(b, uint64(rp.start))
+		w.Begin()
+		w.U64(k)
+		w.F64(rp.value)
+		w.U64(uint64(rp.start))
+		w.End()
 	}
-	return b
+	return w.Bytes()
 }
 
-func decodeRatioStreams(data []byte, now int64, maxStreams int) (map[uint64]ratioPoint, error) {
-	if len(data) < len(ratioStreamsMagic) || string(data[:len(ratioStreamsMagic)]) != ratioStreamsMagic {
-		return nil, errors.New("not a ratio stream checkpoint of this format (magic " + ratioStreamsMagic + ")")
+// decodeRatioStreams reads the streams (at most maxStreams) and how many damaged entries it skipped.
+func decodeRatioStreams(data []byte, now int64, maxStreams int) (map[uint64]ratioPoint, int, error) {
+	if hasPrefix(data, ratioStreamsMagicLegacy) {
+		m, err := decodeRatioStreamsLegacy(data, now, maxStreams)
+		return m, 0, err
 	}
-	r := &ckptReader{b: data[len(ratioStreamsMagic):]}
+	r, _, err := checkpoint.NewReader(data, ratioStreamsMagic, sideLimits)
+	if err != nil {
+		return nil, 0, errors.New("not a ratio stream checkpoint of this format (magic " + ratioStreamsMagic + ")")
+	}
+	out := map[uint64]ratioPoint{}
+	for d, ok := r.Next(); ok; d, ok = r.Next() {
+		k, v, start := d.U64(), d.F64(), d.U64()
+		if d.Finish() != nil || math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
+			r.Skip()
+			continue
+		}
+		if len(out) < maxStreams {
+			out[k] = ratioPoint{value: v, start: pcommon.Timestamp(start), seen: now}
+		}
+	}
+	return out, r.Skipped, nil
+}
+
+func decodeRatioStreamsLegacy(data []byte, now int64, maxStreams int) (map[uint64]ratioPoint, error) {
+	r := &ckptReader{b: data[len(ratioStreamsMagicLegacy):]}
 	n, err := r.uvarint()
 	if err != nil {
 		return nil, err
@@ -290,46 +365,36 @@ func appendString(b []byte, s string) []byte {
 }
 
 func encodeCheckpoint(st *sloState) []byte {
-	b := []byte(checkpointMagic)
-	id := st.identity.text()
-	b = binary.LittleEndian.AppendUint64(b, st.identity.fingerprint())
-	b = appendString(b, id)
-	n := len(st.series)
-	if st.overflow != nil {
-		n++
-	}
-	b = binary.AppendUvarint(b, uint64(n))
+	w := checkpoint.NewWriter(nil, checkpointMagic, checkpointVersion, checkpointLimits)
+	w.Begin()
+	w.Byte(entryIdentity)
+	w.U64(st.identity.fingerprint())
+	w.String(st.identity.text())
+	w.End()
 	for _, ser := range st.series {
-		b = appendSeries(b, st.c.model, ser)
+		writeSeries(w, entrySeries, st.c.model, ser)
 	}
 	if st.overflow != nil {
-		b = appendSeries(b, st.c.model, st.overflow)
+		writeSeries(w, entrySeries, st.c.model, st.overflow)
 	}
-	b = binary.AppendUvarint(b, uint64(len(st.beats)))
 	for _, ser := range st.beats {
-		b = appendSeries(b, st.c.beat, ser)
+		writeSeries(w, entryBeat, st.c.beat, ser)
 	}
-	return b
+	return w.Bytes()
 }
 
-func appendSeries(b []byte, m *slomath.Model, ser *series) []byte {
-	b = binary.LittleEndian.AppendUint64(b, ser.key)
-	b = appendBool(b, ser.overflow)
-	b = binary.AppendUvarint(b, uint64(len(ser.labels)))
+func writeSeries(w *checkpoint.Writer, kind byte, m *slomath.Model, ser *series) {
+	w.Begin()
+	w.Byte(kind)
+	w.U64(ser.key)
+	w.Bool(ser.overflow)
+	w.Uvarint(uint64(len(ser.labels)))
 	for _, kv := range ser.labels {
-		b = appendString(b, kv[0])
-		b = appendString(b, kv[1])
+		w.String(kv[0])
+		w.String(kv[1])
 	}
-	data := m.AppendBinary(nil, ser.s)
-	b = binary.AppendUvarint(b, uint64(len(data)))
-	return append(b, data...)
-}
-
-func appendBool(b []byte, v bool) []byte {
-	if v {
-		return append(b, 1)
-	}
-	return append(b, 0)
+	w.Blob(m.AppendBinary(nil, ser.s))
+	w.End()
 }
 
 var errCorrupt = errors.New("corrupt checkpoint")
@@ -386,9 +451,119 @@ func migratingDecoder(m *slomath.Model, data []byte) (*slomath.Series, error) {
 	return s, err
 }
 
-// decodeCheckpoint reads an SLO checkpoint of either version. It returns nil and no error when
+// decodeCheckpoint reads an SLO checkpoint of any version. It returns nil and no error when
 // the checkpoint is readable but its definition changed what the counts mean (logged here).
 func (p *sloProcessor) decodeCheckpoint(st *sloState, data []byte) (*restoredSLO, error) {
+	if hasPrefix(data, checkpointMagicV1) || hasPrefix(data, checkpointMagicV2) {
+		return p.decodeLegacy(st, data)
+	}
+	r, v, err := checkpoint.NewReader(data, checkpointMagic, checkpointLimits)
+	if err != nil {
+		return nil, errors.New("not a checkpoint of this format (magic " + checkpointMagic + ")")
+	}
+	if v != checkpointVersion {
+		return nil, fmt.Errorf("checkpoint version %d is not supported", v)
+	}
+	d, ok := r.Next()
+	if !ok || d.Byte() != entryIdentity {
+		return nil, errors.New("corrupt checkpoint: the definition entry is damaged")
+	}
+	fp, text := d.U64(), d.String()
+	if d.Finish() != nil {
+		return nil, errors.New("corrupt checkpoint: the definition entry is damaged")
+	}
+	dec, keepBeats, fresh, err := p.checkIdentity(st, fp, text)
+	if err != nil || fresh {
+		return nil, err
+	}
+	out := &restoredSLO{series: map[uint64]*series{}}
+	beats := map[uint64]*series{}
+	for d, ok := r.Next(); ok; d, ok = r.Next() {
+		kind := d.Byte()
+		if kind != entrySeries && kind != entryBeat {
+			r.Skip()
+			continue
+		}
+		beat := kind == entryBeat
+		ser := &series{key: d.U64()}
+		ser.overflow = d.Bool() && !beat
+		n := d.Count(maxCheckpointLabels, 2)
+		if n > 0 {
+			ser.labels = make([][2]string, n)
+			for i := range ser.labels {
+				ser.labels[i] = [2]string{d.String(), d.String()}
+			}
+		}
+		sd := d.Blob()
+		if d.Finish() != nil {
+			r.Skip()
+			continue
+		}
+		m, decf := st.c.model, dec
+		if beat {
+			m, decf = st.c.beat, migratingDecoder
+		}
+		if m == nil {
+			continue // an SLO that keeps no such series
+		}
+		if ser.s, err = decf(m, sd); err != nil {
+			r.Skip()
+			continue
+		}
+		switch {
+		case beat:
+			ser.beat = true
+			beats[ser.key] = ser
+		case ser.overflow:
+			out.overflow = ser
+		default:
+			out.series[ser.key] = ser
+		}
+	}
+	if keepBeats && st.c.beat != nil {
+		out.beats = beats
+	}
+	if r.Skipped > 0 {
+		p.tel.checkpointSkipped(r.Skipped)
+		p.logger.Warn("Skipped damaged entries of the SLO checkpoint; their groups start fresh (the rest is restored)",
+			zap.String("slo", st.name), zap.Int("skipped_entries", r.Skipped))
+	}
+	return out, nil
+}
+
+func hasPrefix(b []byte, prefix string) bool {
+	return len(b) >= len(prefix) && string(b[:len(prefix)]) == prefix
+}
+
+// checkIdentity compares a checkpoint's definition with the SLO's: fresh when the change altered
+// what the counts mean (logged here), else the decoder to read its series with and whether the
+// per-group no-data series are kept.
+func (p *sloProcessor) checkIdentity(st *sloState, fp uint64, text string) (dec seriesDecoder, keepBeats, fresh bool, err error) {
+	old := parseIdentity(text)
+	if fp != old.fingerprint() {
+		return nil, false, false, errors.New("corrupt checkpoint: the definition does not match its fingerprint")
+	}
+	dec, keepBeats = strictDecoder, true
+	if old.fingerprint() != st.identity.fingerprint() {
+		changes, kind := identityChange(old, st.identity)
+		switch kind {
+		case changeFresh:
+			p.logger.Warn("The SLO's definition changed what its checkpointed counts mean; the SLO starts fresh",
+				zap.String("slo", st.name), zap.Strings("changed", changes))
+			p.ckpt.DefinitionChanged = append(p.ckpt.DefinitionChanged, st.name)
+			return nil, false, true, nil
+		case changeNoDataGroups:
+			keepBeats = false
+		}
+		dec = migratingDecoder
+		p.logger.Warn("The SLO's definition changed; its checkpointed counts keep their meaning and are migrated",
+			zap.String("slo", st.name), zap.Strings("changed", changes))
+	}
+	return dec, keepBeats, false, nil
+}
+
+// decodeLegacy reads an AMASSLO1 or AMASSLO2 checkpoint (one body: any damage fails it all).
+func (p *sloProcessor) decodeLegacy(st *sloState, data []byte) (*restoredSLO, error) {
 	switch {
 	case len(data) >= len(checkpointMagicV1) && string(data[:len(checkpointMagicV1)]) == checkpointMagicV1:
 		// Identity unknown: as version 1 always did, restore when the layout matches exactly.
@@ -404,11 +579,11 @@ func (p *sloProcessor) decodeCheckpoint(st *sloState, data []byte) (*restoredSLO
 		p.logger.Info("The SLO checkpoint was written before checkpoints recorded the SLO's definition; restored as if the definition were unchanged",
 			zap.String("slo", st.name))
 		return out, nil
-	case len(data) >= len(checkpointMagic) && string(data[:len(checkpointMagic)]) == checkpointMagic:
+	case hasPrefix(data, checkpointMagicV2):
 	default:
-		return nil, errors.New("not a checkpoint of this format (magic " + checkpointMagic + ")")
+		return nil, errors.New("not a checkpoint of this format (magic " + checkpointMagicV2 + ")")
 	}
-	r := &ckptReader{b: data[len(checkpointMagic):]}
+	r := &ckptReader{b: data[len(checkpointMagicV2):]}
 	fp, err := r.bytes(8)
 	if err != nil {
 		return nil, err
@@ -417,25 +592,9 @@ func (p *sloProcessor) decodeCheckpoint(st *sloState, data []byte) (*restoredSLO
 	if err != nil {
 		return nil, err
 	}
-	old := parseIdentity(text)
-	if binary.LittleEndian.Uint64(fp) != old.fingerprint() {
-		return nil, errors.New("corrupt checkpoint: the definition does not match its fingerprint")
-	}
-	dec, keepBeats := strictDecoder, true
-	if old.fingerprint() != st.identity.fingerprint() {
-		changes, kind := identityChange(old, st.identity)
-		switch kind {
-		case changeFresh:
-			p.logger.Warn("The SLO's definition changed what its checkpointed counts mean; the SLO starts fresh",
-				zap.String("slo", st.name), zap.Strings("changed", changes))
-			p.ckpt.DefinitionChanged = append(p.ckpt.DefinitionChanged, st.name)
-			return nil, nil
-		case changeNoDataGroups:
-			keepBeats = false
-		}
-		dec = migratingDecoder
-		p.logger.Warn("The SLO's definition changed; its checkpointed counts keep their meaning and are migrated",
-			zap.String("slo", st.name), zap.Strings("changed", changes))
+	dec, keepBeats, fresh, err := p.checkIdentity(st, binary.LittleEndian.Uint64(fp), text)
+	if err != nil || fresh {
+		return nil, err
 	}
 	out := &restoredSLO{}
 	if out.series, out.overflow, err = decodeSeriesList(r, st.c.model, dec, false); err != nil {

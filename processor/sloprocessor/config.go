@@ -10,9 +10,13 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
 
+	"github.com/otelcol-amas/otelcol-amas/internal/safelabel"
 	"github.com/otelcol-amas/otelcol-amas/internal/slomath"
 	"github.com/otelcol-amas/otelcol-amas/processor/sloprocessor/internal/spancond"
 )
+
+// maxLabelLengthLimit is the largest max_label_length (a group label the checkpoint holds whole).
+const maxLabelLengthLimit = 1 << 14
 
 // Config is the slo processor's configuration.
 type Config struct {
@@ -23,6 +27,10 @@ type Config struct {
 	MaxGroupsPerSLO int `mapstructure:"max_groups_per_slo"`
 	// MaxRatioStreams bounds the cumulative counter streams remembered for ratio SLIs.
 	MaxRatioStreams int `mapstructure:"max_ratio_streams"`
+	// MaxLabelLength bounds each group_by value taken from telemetry, in bytes: a longer value
+	// is truncated with a marker, control characters are replaced (internal/safelabel), before
+	// it becomes a group, a series label, a checkpoint entry or an alert label.
+	MaxLabelLength int `mapstructure:"max_label_length"`
 	// ResolvedRetention is how long a resolved alert is still sent (value 0) before it is dropped.
 	ResolvedRetention time.Duration `mapstructure:"resolved_retention"`
 	// Storage is the ID of a storage extension (file_storage) to checkpoint state through.
@@ -240,6 +248,9 @@ func (c *Config) compile(set component.TelemetrySettings) ([]*compiledSLO, error
 	}
 	if c.MaxGroupsPerSLO < 1 {
 		add("max_groups_per_slo: must be ≥ 1, got %d", c.MaxGroupsPerSLO)
+	}
+	if c.MaxLabelLength < safelabel.MinMax || c.MaxLabelLength > maxLabelLengthLimit {
+		add("max_label_length: must be in [%d,%d], got %d", safelabel.MinMax, maxLabelLengthLimit, c.MaxLabelLength)
 	}
 	if c.MaxRatioStreams < 1 {
 		add("max_ratio_streams: must be ≥ 1, got %d", c.MaxRatioStreams)

@@ -60,6 +60,7 @@ func TestLoadConfig(t *testing.T) {
 		require.NoError(t, confmap.Validate(cfg))
 		assert.Equal(t, 15*time.Second, cfg.EvaluationInterval)
 		assert.Equal(t, 200, cfg.MaxGroupsPerSLO)
+		assert.Equal(t, 512, cfg.MaxLabelLength)
 		assert.Equal(t, 5000, cfg.MaxRatioStreams)
 		assert.Equal(t, 10*time.Minute, cfg.ResolvedRetention)
 		require.NotNil(t, cfg.Storage)
@@ -116,6 +117,7 @@ func TestConfigValidateReportsEveryProblemWithItsPath(t *testing.T) {
 	for _, want := range []string{
 		"evaluation_interval: must be at least 100ms, got 0s",
 		"max_groups_per_slo: must be ≥ 1, got 0",
+		"max_label_length: must be in [32,16384], got 10",
 		"alerting.budget_thresholds.critical: must be in [0,1], got 1.5",
 		"slos[0].objective: must be in (0,1), got 1.5",
 		"slos[0].sli.spans.conditions: ",

@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/collector/processor"
 	"go.opentelemetry.io/collector/processor/processorhelper"
 
+	"github.com/otelcol-amas/otelcol-amas/internal/safelabel"
 	"github.com/otelcol-amas/otelcol-amas/internal/sharedcomponent"
 	"github.com/otelcol-amas/otelcol-amas/internal/slomath"
 	"github.com/otelcol-amas/otelcol-amas/processor/sloprocessor/internal/metadata"
@@ -36,6 +37,7 @@ func createDefaultConfig() component.Config {
 		EvaluationInterval: 10 * time.Second,
 		MaxGroupsPerSLO:    1000,
 		MaxRatioStreams:    10000,
+		MaxLabelLength:     safelabel.DefaultMax,
 		ResolvedRetention:  5 * time.Minute,
 		CheckpointInterval: time.Minute,
 		EventTime:          eventTimeArrival,

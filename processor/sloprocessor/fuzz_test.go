@@ -17,7 +17,9 @@ func FuzzDecodeCheckpoint(f *testing.F) {
 	cfg.SLOs = []SLOConfig{slo, DefaultSLOs()[1]}
 	compiled, err := cfg.compile(testTelemetry(&testing.T{}))
 	require.NoError(f, err)
-	p := &sloProcessor{logger: zap.NewNop()}
+	tel, err := newTelemetry(testTelemetry(&testing.T{}))
+	require.NoError(f, err)
+	p := &sloProcessor{logger: zap.NewNop(), tel: tel}
 	states := make([]*sloState, len(compiled))
 	for i, c := range compiled {
 		states[i] = &sloState{c: c, name: c.cfg.Name, groupBy: c.cfg.GroupBy, series: map[uint64]*series{}, identity: sloIdentity(c)}
@@ -26,6 +28,7 @@ func FuzzDecodeCheckpoint(f *testing.F) {
 		c.model.Record(ser.s, epoch.Add(90*time.Second).UnixNano(), false)
 		states[i].series[7] = ser
 		f.Add(i, encodeCheckpoint(states[i]))
+		f.Add(i, encodeLegacyV2(states[i]))
 	}
 	f.Add(0, []byte(checkpointMagic))
 	f.Add(1, []byte("AMASSLO1\x05garbage"))
@@ -50,9 +53,10 @@ func FuzzDecodeCheckpoint(f *testing.F) {
 
 func FuzzDecodeRatioStreams(f *testing.F) {
 	f.Add(encodeRatioStreams(map[uint64]ratioPoint{1: {value: 1, start: 2}}))
-	f.Add([]byte(ratioStreamsMagic + "\xff\xff\xff\xff\x0f"))
+	f.Add([]byte(ratioStreamsMagicLegacy + "\xff\xff\xff\xff\x0f"))
+	f.Add([]byte(ratioStreamsMagic + "\x02\xff\xff\xff\x0f"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		got, err := decodeRatioStreams(data, 1, 3)
+		got, _, err := decodeRatioStreams(data, 1, 3)
 		if err == nil && len(got) > 3 {
 			t.Fatalf("bound ignored: %d streams", len(got))
 		}

@@ -141,8 +141,8 @@ func TestCheckpointIdentity(t *testing.T) {
 		h.shutdown()
 		// Version 2 framing: magic, fingerprint, definition, series, no-data series (none here).
 		// Version 1 was the magic and the series.
-		v2 := store.Value(checkpointKey("tool_call_success_rate"))
-		rest := v2[len(checkpointMagic)+8:]
+		v2 := encodeLegacyV2(h.p.slos[0])
+		rest := v2[len(checkpointMagicV2)+8:]
 		n, k := binary.Uvarint(rest)
 		require.Positive(t, k)
 		rest = rest[k+int(n):]

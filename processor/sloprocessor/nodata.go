@@ -73,7 +73,7 @@ func (p *sloProcessor) recordBeat(st *sloState, key uint64, attrs, resAttrs pcom
 		if len(st.beats) >= p.cfg.MaxGroupsPerSLO {
 			return
 		}
-		b = &series{key: key, beat: true, labels: labelsOf(st.c.cfg.NoDataGroupBy, attrs, resAttrs), s: st.c.beat.NewSeries()}
+		b = &series{key: key, beat: true, labels: p.labelsOf(st.c.cfg.NoDataGroupBy, attrs, resAttrs), s: st.c.beat.NewSeries()}
 		st.beats[key] = b
 	}
 	st.lastBeat = b

@@ -1,6 +1,8 @@
 package sloprocessor
 
 import (
+	"encoding/binary"
+	"math"
 	"testing"
 	"time"
 
@@ -110,7 +112,7 @@ func TestRestartKeepsTheCounterBaselineOfRatioSLIs(t *testing.T) {
 
 	t.Run("A corrupt ratio checkpoint is logged and the streams start from their next point.", func(t *testing.T) {
 		bad := storagetest.New()
-		bad.Put(ratioStreamsKey, []byte(ratioStreamsMagic+"\x05garbage"))
+		bad.Put(ratioStreamsKey, []byte(ratioStreamsMagicLegacy+"\x05garbage"))
 		core, logs := observer.New(zapcore.WarnLevel)
 		h3 := newHarness(t, cfg, zap.New(core), map[component.ID]component.Component{storageID: bad})
 		defer h3.shutdown()
@@ -123,13 +125,24 @@ func TestRestartKeepsTheCounterBaselineOfRatioSLIs(t *testing.T) {
 	})
 	t.Run("The encoding round-trips and respects a smaller bound.", func(t *testing.T) {
 		m := map[uint64]ratioPoint{1: {value: 1.5, start: 7}, 2: {value: 0, start: 9}, 3: {value: 2, start: 11}}
-		got, err := decodeRatioStreams(encodeRatioStreams(m), 42, 10)
+		got, skipped, err := decodeRatioStreams(encodeRatioStreams(m), 42, 10)
 		require.NoError(t, err)
+		assert.Zero(t, skipped)
 		assert.Equal(t, map[uint64]ratioPoint{1: {value: 1.5, start: 7, seen: 42}, 2: {value: 0, start: 9, seen: 42}, 3: {value: 2, start: 11, seen: 42}}, got)
-		got, err = decodeRatioStreams(encodeRatioStreams(m), 42, 2)
+		got, _, err = decodeRatioStreams(encodeRatioStreams(m), 42, 2)
 		require.NoError(t, err)
 		assert.Len(t, got, 2)
-		_, err = decodeRatioStreams(encodeRatioStreams(m)[:30], 42, 10)
-		assert.Error(t, err, "a truncated checkpoint is refused")
+		b := encodeRatioStreams(m)
+		got, skipped, err = decodeRatioStreams(b[:len(b)-3], 42, 10)
+		require.NoError(t, err)
+		assert.Len(t, got, 2, "a truncated checkpoint keeps its whole entries")
+		assert.Equal(t, 1, skipped)
+		legacy := []byte(ratioStreamsMagicLegacy + "\x01")
+		legacy = binary.LittleEndian.AppendUint64(legacy, 5)
+		legacy = binary.LittleEndian.AppendUint64(legacy, math.Float64bits(2.5))
+		legacy = binary.LittleEndian.AppendUint64(legacy, 3)
+		got, _, err = decodeRatioStreams(legacy, 42, 10)
+		require.NoError(t, err)
+		assert.Equal(t, map[uint64]ratioPoint{5: {value: 2.5, start: 3, seen: 42}}, got, "the format before the shared framing still loads")
 	})
 }

@@ -24,6 +24,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/otelcol-amas/otelcol-amas/internal/alertstate"
+	"github.com/otelcol-amas/otelcol-amas/internal/safelabel"
 	"github.com/otelcol-amas/otelcol-amas/internal/slomath"
 	"github.com/otelcol-amas/otelcol-amas/processor/sloprocessor/internal/metadata"
 	"github.com/otelcol-amas/otelcol-amas/processor/sloprocessor/internal/spancond"
@@ -462,7 +463,7 @@ func (p *sloProcessor) keyOf(keys []string, attrs, resAttrs pcommon.Map) uint64 
 		if !ok {
 			v, ok = resAttrs.Get(k)
 		}
-		writeValue(d, v, ok)
+		writeValue(d, v, ok, p.cfg.MaxLabelLength)
 	}
 	return d.Sum64()
 }
@@ -479,14 +480,15 @@ func (p *sloProcessor) seriesByKey(st *sloState, key uint64, attrs, resAttrs pco
 		}
 		return st.overflow
 	}
-	s := &series{key: key, labels: labelsOf(st.groupBy, attrs, resAttrs), s: st.c.model.NewSeries()}
+	s := &series{key: key, labels: p.labelsOf(st.groupBy, attrs, resAttrs), s: st.c.model.NewSeries()}
 	st.series[key] = s
 	return s
 }
 
 // labelsOf is the label pairs of a new group: each key with its value (span or point first,
-// then resource; "" when absent).
-func labelsOf(keys []string, attrs, resAttrs pcommon.Map) [][2]string {
+// then resource; "" when absent), made safe as keyOf hashed it. Called once per new group, so
+// counting what was changed here costs no metric call per span.
+func (p *sloProcessor) labelsOf(keys []string, attrs, resAttrs pcommon.Map) [][2]string {
 	labels := make([][2]string, len(keys))
 	for i, k := range keys {
 		v, ok := attrs.Get(k)
@@ -495,7 +497,9 @@ func labelsOf(keys []string, attrs, resAttrs pcommon.Map) [][2]string {
 		}
 		labels[i] = [2]string{k, ""}
 		if ok {
-			labels[i][1] = v.AsString()
+			var res safelabel.Result
+			labels[i][1], res = safelabel.Sanitize(v.AsString(), p.cfg.MaxLabelLength)
+			p.tel.labelSanitized(res)
 		}
 	}
 	return labels
@@ -503,7 +507,10 @@ func labelsOf(keys []string, attrs, resAttrs pcommon.Map) [][2]string {
 
 var sep = []byte{0xff}
 
-func writeValue(d *xxhash.Digest, v pcommon.Value, ok bool) {
+// writeValue hashes a group_by value as its label will read: strings (and the string form of
+// other types) made safe for maxLen first, so values that differ only past the cut are one
+// group. An already-safe string is hashed without allocating.
+func writeValue(d *xxhash.Digest, v pcommon.Value, ok bool, maxLen int) {
 	var tag [9]byte
 	switch {
 	case !ok:
@@ -512,7 +519,8 @@ func writeValue(d *xxhash.Digest, v pcommon.Value, ok bool) {
 	case v.Type() == pcommon.ValueTypeStr:
 		tag[0] = 1
 		_, _ = d.Write(tag[:1])
-		_, _ = d.WriteString(v.Str())
+		s, _ := safelabel.Sanitize(v.Str(), maxLen)
+		_, _ = d.WriteString(s)
 	case v.Type() == pcommon.ValueTypeInt:
 		tag[0] = 2
 		binary.LittleEndian.PutUint64(tag[1:], uint64(v.Int()))
@@ -526,7 +534,8 @@ func writeValue(d *xxhash.Digest, v pcommon.Value, ok bool) {
 	default:
 		tag[0] = 4
 		_, _ = d.Write(tag[:1])
-		_, _ = d.WriteString(v.AsString())
+		s, _ := safelabel.Sanitize(v.AsString(), maxLen)
+		_, _ = d.WriteString(s)
 	}
 	_, _ = d.Write(sep)
 }

@@ -8,6 +8,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
+	"github.com/otelcol-amas/otelcol-amas/internal/safelabel"
 	"github.com/otelcol-amas/otelcol-amas/processor/sloprocessor/internal/metadata"
 )
 
@@ -19,8 +20,11 @@ type telemetry struct {
 	evalDuration   metric.Float64Histogram
 	groupsDropped  metric.Int64Counter
 	ckptFailures   metric.Int64Counter
+	ckptSkipped    metric.Int64Counter
 	itemsSkipped   metric.Int64Counter
 	forged         metric.Int64Counter
+	sanitized      metric.Int64Counter
+	sanitizedAttrs [2]metric.AddOption // truncated, replaced
 	skipAttrs      [numSkipReasons]metric.AddOption
 	ckptSaveAttr   metric.AddOption
 	ckptLoadAttr   metric.AddOption
@@ -47,6 +51,10 @@ func newTelemetry(set component.TelemetrySettings) (*telemetry, error) {
 		metric.WithDescription("Checkpoints that could not be saved or restored."), metric.WithUnit("{checkpoint}")); err != nil {
 		return nil, err
 	}
+	if t.ckptSkipped, err = t.meter.Int64Counter("otelcol_processor_slo_checkpoint_entries_skipped",
+		metric.WithDescription("SLO checkpoint entries skipped at restore because they were damaged or did not decode; their groups start fresh, the rest is restored."), metric.WithUnit("{entry}")); err != nil {
+		return nil, err
+	}
 	if t.itemsSkipped, err = t.meter.Int64Counter("otelcol_processor_slo_items_skipped",
 		metric.WithDescription("Spans or points skipped as malformed or over a bound, by reason."), metric.WithUnit("{item}")); err != nil {
 		return nil, err
@@ -55,6 +63,12 @@ func newTelemetry(set component.TelemetrySettings) (*telemetry, error) {
 		metric.WithDescription("Points of amas_alerts, amas_slo_* or amas_performance_regression* that arrived from a receiver, not from an emitter, and were dropped."), metric.WithUnit("{point}")); err != nil {
 		return nil, err
 	}
+	if t.sanitized, err = t.meter.Int64Counter("otelcol_processor_slo_labels_sanitized",
+		metric.WithDescription("group_by values taken from telemetry that were truncated to max_label_length or had control characters replaced, by action (counted once per new group)."), metric.WithUnit("{value}")); err != nil {
+		return nil, err
+	}
+	t.sanitizedAttrs[0] = metric.WithAttributeSet(attribute.NewSet(attribute.String("action", "truncated")))
+	t.sanitizedAttrs[1] = metric.WithAttributeSet(attribute.NewSet(attribute.String("action", "replaced")))
 	for i, r := range skipReasonNames {
 		t.skipAttrs[i] = metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", r)))
 	}
@@ -101,6 +115,19 @@ func (t *telemetry) checkpointFailed(save bool) {
 		return
 	}
 	t.ckptFailures.Add(context.Background(), 1, t.ckptLoadAttr)
+}
+
+func (t *telemetry) labelSanitized(res safelabel.Result) {
+	if res.Has(safelabel.Truncated) {
+		t.sanitized.Add(context.Background(), 1, t.sanitizedAttrs[0])
+	}
+	if res.Has(safelabel.Replaced) {
+		t.sanitized.Add(context.Background(), 1, t.sanitizedAttrs[1])
+	}
+}
+
+func (t *telemetry) checkpointSkipped(n int) {
+	t.ckptSkipped.Add(context.Background(), int64(n))
 }
 
 func (t *telemetry) shutdown() {

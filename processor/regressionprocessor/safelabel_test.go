@@ -1,0 +1,66 @@
+package regressionprocessor
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+)
+
+func TestOperationLabelPartsFromTelemetryAreMadeSafe(t *testing.T) {
+	cfg := createDefaultConfig().(*Config)
+	s := newSim(t, cfg)
+	huge := newStream(70, strings.Repeat("x", 1<<20)) // a 1 MiB gen_ai.agent.name
+	crlf := newStream(71, "planner\r\nBcc: evil@example.com")
+	s.interval(huge, crlf)
+
+	s.p.mu.Lock()
+	var labels []string
+	for _, op := range s.p.tr.ops {
+		labels = append(labels, op.label)
+	}
+	s.p.mu.Unlock()
+	require.Len(t, labels, 2, "one operation each: the truncated value is the identity")
+	for _, l := range labels {
+		assert.NotContains(t, l, "\r")
+		assert.NotContains(t, l, "\n")
+		for _, part := range strings.Split(l, "/") {
+			assert.LessOrEqual(t, len(part), cfg.MaxLabelLength)
+		}
+	}
+	assert.NotNil(t, s.op("shop/planner\uFFFD\uFFFDBcc: evil@example.com/invoke_agent"), "CR and LF are replaced: labels %q", labels)
+	assert.NotNil(t, s.op("shop/"+strings.Repeat("x", cfg.MaxLabelLength-len("…[truncated]"))+"…[truncated]/invoke_agent"))
+	assert.Positive(t, s.counter("otelcol_processor_regression_labels_sanitized", "action", "truncated"))
+	assert.Positive(t, s.counter("otelcol_processor_regression_labels_sanitized", "action", "replaced"))
+}
+
+func TestAnAlreadySafeOperationKeyIsBuiltWithoutAllocating(t *testing.T) {
+	s := newSim(t, createDefaultConfig().(*Config))
+	st := newStream(72, strings.Repeat("research-agent-", 10))
+	td := ptrace.NewTraces()
+	st.fill(td, 1, s.clock.Now())
+	rs := td.ResourceSpans().At(0)
+	span := rs.ScopeSpans().At(0).Spans().At(0)
+	var resVals, parts [maxKeyParts]string
+	var resAlt [maxKeyParts]int
+	for j, alts := range s.p.keyParts {
+		resAlt[j] = -1
+		for a, name := range alts {
+			if v, ok := rs.Resource().Attributes().Get(name); ok {
+				resVals[j], resAlt[j] = valueString(v), a
+				break
+			}
+		}
+	}
+	s.p.mu.Lock()
+	defer s.p.mu.Unlock()
+	var h uint64
+	allocs := testing.AllocsPerRun(100, func() {
+		h = s.p.operationKey(td, span, span.Attributes(), &resVals, &resAlt, &parts)
+	})
+	assert.NotZero(t, h)
+	assert.Equal(t, st.agent, parts[1])
+	assert.Zero(t, allocs)
+}
