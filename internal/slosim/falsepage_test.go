@@ -30,7 +30,7 @@ var (
 func TestFalsePageTargets(t *testing.T) {
 	s := slosim.Default(4, 1)
 	firings := newProcessorRun(t, s.Start, false).Run(s)
-	res := slosim.Score(s, firings, groupWait)
+	res := slosim.Score(s, s.BudgetTruth(), firings, groupWait)
 	var buf bytes.Buffer
 	slosim.WriteMarkdown(&buf, s.Start, []string{"slo processor"}, [][]slosim.SLOResult{res})
 	t.Log("\n" + buf.String())
@@ -61,7 +61,8 @@ func BenchmarkFalsePages(b *testing.B) {
 		firings := run.Run(s)
 		b.Logf("%d simulated days through the processor in %s", *benchDays, time.Since(began).Round(time.Second))
 		names := []string{"slo processor"}
-		results := [][]slosim.SLOResult{slosim.Score(s, firings, groupWait)}
+		truth := s.BudgetTruth()
+		results := [][]slosim.SLOResult{slosim.Score(s, truth, firings, groupWait)}
 		fp, ft, missed := slosim.Totals(results[0])
 		b.ReportMetric(float64(fp), "false-pages")
 		b.ReportMetric(float64(ft), "false-tickets")
@@ -69,7 +70,7 @@ func BenchmarkFalsePages(b *testing.B) {
 		if *benchProm {
 			// The same group_wait, as if Prometheus' alerts went to an Alertmanager routed alike.
 			names = append(names, "generated Prometheus rules")
-			results = append(results, slosim.Score(s, promRules(b, s, run.MemorySLI), groupWait))
+			results = append(results, slosim.Score(s, truth, promRules(b, s, run.MemorySLI), groupWait))
 			fp, ft, missed := slosim.Totals(results[1])
 			b.ReportMetric(float64(fp), "rules-false-pages")
 			b.ReportMetric(float64(ft), "rules-false-tickets")

@@ -63,16 +63,19 @@ func (r SLOResult) Missed() int {
 }
 
 // Score judges firings against the scenario's labelled incidents. A firing of an SLO is true when
-// it starts during one of that SLO's incidents or within Grace after it; every other firing is
-// false. notify is added to every time to page or ticket (the alert exporter's group_wait).
-func Score(s Scenario, firings []Firing, notify time.Duration) []SLOResult {
-	truth := s.Truth()
+// it starts during one of that SLO's incidents or within Grace after it; a budget alert
+// (SLOErrorBudgetLow) is also true when the true budget remaining is below its threshold (plus
+// one point of slack for bucketing) after at least MinBudgetHistory of traffic: the budget really
+// is spent, whatever spent it. Every other firing is false. notify is added to every time to page
+// or ticket (the alert exporter's group_wait).
+func Score(s Scenario, truth *BudgetTruth, firings []Firing, notify time.Duration) []SLOResult {
+	incidents := s.Truth()
 	firings = slices.Clone(firings)
 	slices.SortStableFunc(firings, func(a, b Firing) int { return a.At.Compare(b.At) })
 	out := make([]SLOResult, 0, len(SLONames))
 	for _, name := range SLONames {
 		r := SLOResult{SLO: name, FalseByAlert: map[string]int{}}
-		for _, inc := range truth {
+		for _, inc := range incidents {
 			if inc.SLO != name {
 				continue
 			}
@@ -100,8 +103,9 @@ func Score(s Scenario, firings []Firing, notify time.Duration) []SLOResult {
 			} else {
 				r.Tickets++
 			}
-			explained := false
-			for _, inc := range truth {
+			explained := f.Name == "SLOErrorBudgetLow" && f.At.Sub(s.Start) >= MinBudgetHistory &&
+				truth.Remaining(name, f.At) < BudgetThresholds[f.Severity]+0.01
+			for _, inc := range incidents {
 				if inc.SLO == name && !f.At.Before(inc.Start) && !f.At.After(inc.End().Add(Grace)) {
 					explained = true
 					break
