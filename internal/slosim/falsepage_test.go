@@ -35,7 +35,13 @@ func TestFalsePageTargets(t *testing.T) {
 	slosim.WriteMarkdown(&buf, s.Start, []string{"slo processor"}, [][]slosim.SLOResult{res})
 	t.Log("\n" + buf.String())
 	for _, r := range res {
-		assert.Zero(t, r.FalsePages, "%s: false pages and tickets by alert: %v", r.SLO, r.FalseByAlert)
+		if !assert.Zero(t, r.FalsePages, "%s: false pages and tickets by alert: %v", r.SLO, r.FalseByAlert) {
+			for _, f := range r.False {
+				if f.Page() {
+					t.Logf("false page: %s %s %s %s on day %d at %s", f.SLO, f.Name, f.Severity, f.Labels, int(f.At.Sub(s.Start)/(24*time.Hour)), f.At.Format("15:04:05"))
+				}
+			}
+		}
 		for _, inc := range r.Incidents {
 			if inc.ExpectPage {
 				assert.GreaterOrEqual(t, inc.ToPage, time.Duration(0), "%s: %s on day %s not paged", r.SLO, inc.Name, inc.Start.Format("2 15:04"))

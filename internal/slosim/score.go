@@ -48,6 +48,7 @@ type SLOResult struct {
 	Pages, Tickets           int // all notifications
 	FalsePages, FalseTickets int
 	FalseByAlert             map[string]int // "SLONoData warning" → count, false ones only
+	False                    []Firing
 	Incidents                []IncidentResult
 }
 
@@ -119,6 +120,7 @@ func Score(s Scenario, truth *BudgetTruth, firings []Firing, notify time.Duratio
 			} else {
 				r.FalseTickets++
 			}
+			r.False = append(r.False, f)
 			r.FalseByAlert[f.Name+" "+f.Severity+labelSuffix(f.Labels)]++
 		}
 		out = append(out, r)
