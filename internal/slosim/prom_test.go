@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -68,6 +69,30 @@ func promRules(tb testing.TB, s slosim.Scenario, memory []memorySample) []slosim
 	stop()
 	backfill(tb, promtool, slices, dir, data)
 	p, stop = startProm(tb, prom, data)
+	// Then the rules that read their own past, from their other operand's values.
+	latches, err := rules.Latches()
+	require.NoError(tb, err)
+	if len(latches) > 0 {
+		rec := slosim.NewRecorder()
+		for _, l := range latches {
+			x, err := p.QueryRange(l.Else, s.Start, end, time.Minute)
+			require.NoError(tb, err)
+			labels := ""
+			for _, k := range []string{"slo", "window"} {
+				if v, ok := l.Labels[k]; ok {
+					labels += k + `="` + v + `",`
+				}
+			}
+			for i, v := range slosim.EvaluateLatch(l, x) {
+				if v == v {
+					rec.Add(l.Record, "gauge", l.Record, strings.TrimSuffix(labels, ","), s.Start.Add(time.Duration(i)*time.Minute).UnixMilli(), v)
+				}
+			}
+		}
+		stop()
+		backfill(tb, promtool, rec, dir, data)
+		p, stop = startProm(tb, prom, data)
+	}
 	defer stop()
 	began := time.Now()
 	firings, err := p.EvaluateAlerts(alerts, s.Start, end)

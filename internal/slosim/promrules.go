@@ -22,7 +22,8 @@ import (
 // rule-based SLOs; the evaluation here is arranged so that it takes minutes:
 //
 //   - The per-slice recording rules (amas_slo:slice_bad) are evaluated first at every minute and
-//     written back as series (as Prometheus' own rule evaluation would have written them).
+//     written back as series (as Prometheus' own rule evaluation would have written them); then
+//     the rules that read their own past (Latch), minute by minute, written back too.
 //   - Every other recording rule is inlined into the alert expressions that read it.
 //   - Each operand of an alert (the lines joined by `and` / `unless`) is evaluated on its own,
 //     at a step of 1/1440 of its longest range, at least one minute: 1 minute for windows up to
@@ -63,6 +64,78 @@ func ParseRules(data []byte) (*RuleSet, error) {
 // SliceRecord is the recorded per-slice series of the timeslices SLOs.
 const SliceRecord = "amas_slo:slice_bad"
 
+// Latch is a recording rule that reads its own past ("last_over_time(self[R]) or X": a value
+// kept once set, such as the time of an SLO's first slice). Prometheus evaluates it minute by
+// minute; EvaluateLatch does the same from X's values.
+type Latch struct {
+	Rule
+	Range time.Duration
+	Else  string // X, with the other recording rules inlined
+}
+
+var latchExpr = regexp.MustCompile(`^last_over_time\((amas_slo:[a-z_:]+)\{[^}]*\}\[([0-9a-z]+)\]\)\s+or\s+(.+)$`)
+
+// Latches are the self-reading recording rules, evaluated after the slice rules.
+func (rs *RuleSet) Latches() ([]Latch, error) {
+	var out []Latch
+	for _, g := range rs.Groups {
+		for _, r := range g.Rules {
+			if r.Record == "" || !strings.Contains(r.Expr, r.Record+"{") {
+				continue
+			}
+			m := latchExpr.FindStringSubmatch(strings.Join(strings.Fields(r.Expr), " "))
+			if m == nil || m[1] != r.Record {
+				return nil, fmt.Errorf("recording rule %s reads itself in a form other than last_over_time(self[R]) or X: %s", r.Record, r.Expr)
+			}
+			d, err := slomath.ParseDuration(m[2])
+			if err != nil {
+				return nil, err
+			}
+			e, err := rs.inline(m[3], 0)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, Latch{Rule: r, Range: d, Else: e})
+		}
+	}
+	return out, nil
+}
+
+// EvaluateLatch turns X's per-minute values (NaN: no value) into the latch's: at each minute the
+// latch's own latest value within Range before it, else X.
+func EvaluateLatch(l Latch, x []float64) []float64 {
+	out := make([]float64, len(x))
+	last := -1
+	for i := range x {
+		switch {
+		case last >= 0 && time.Duration(i-last)*time.Minute <= l.Range:
+			out[i] = out[last]
+		default:
+			out[i] = x[i]
+		}
+		if out[i] == out[i] {
+			last = i
+		}
+	}
+	return out
+}
+
+// materialized reports whether a recorded series is written back as series rather than inlined:
+// the slice rules and the latches.
+func (rs *RuleSet) materialized(name string) bool {
+	if name == SliceRecord {
+		return true
+	}
+	for _, g := range rs.Groups {
+		for _, r := range g.Rules {
+			if r.Record == name && strings.Contains(r.Expr, r.Record+"{") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // SliceRules are the amas_slo:slice_bad recording rules, evaluated first.
 func (rs *RuleSet) SliceRules() []Rule {
 	var out []Rule
@@ -100,7 +173,8 @@ var (
 	rangeSel = regexp.MustCompile(`\[([0-9a-z]+)(:[0-9a-z]*)?\]`)
 )
 
-// Alerts returns every alerting rule with its recording rules inlined, except SliceRecord.
+// Alerts returns every alerting rule with its recording rules inlined, except the materialized
+// ones (SliceRecord and the latches).
 func (rs *RuleSet) Alerts() ([]PromAlert, error) {
 	var out []PromAlert
 	for _, g := range rs.Groups {
@@ -163,7 +237,7 @@ func (rs *RuleSet) inline(expr string, depth int) (string, error) {
 	var err error
 	out := recRef.ReplaceAllStringFunc(expr, func(ref string) string {
 		m := recRef.FindStringSubmatch(ref)
-		if m[1] == SliceRecord {
+		if rs.materialized(m[1]) {
 			return ref
 		}
 		want := map[string]string{}

@@ -204,3 +204,33 @@ func TestOpenMetricsKeepsFamiliesTogether(t *testing.T) {
 	assert.Equal(t, `b_family_total{x="1"} 0 1.000`, lines[5])
 	assert.Equal(t, `b_family_total{x="2"} 4 3.000`, lines[10])
 }
+
+func TestALatchKeepsItsFirstValue(t *testing.T) {
+	rules, err := ParseRules([]byte(`groups:
+  - name: g
+    rules:
+      - record: amas_slo:first_slice:timestamp
+        expr: |-
+          last_over_time(amas_slo:first_slice:timestamp{slo="s"}[2m])
+          or timestamp(amas_slo:slice_bad{slo="s"})
+        labels: {slo: s}
+      - record: amas_slo:sli_events:count
+        expr: clamp_max(floor((time() - amas_slo:first_slice:timestamp{slo="s"}) / 60) + 1, 30)
+        labels: {slo: s, window: 30m}
+      - alert: A
+        expr: amas_slo:sli_events:count{slo="s",window="30m"} >= 1
+        labels: {slo: s, severity: warning}
+`))
+	require.NoError(t, err)
+	latches, err := rules.Latches()
+	require.NoError(t, err)
+	require.Len(t, latches, 1)
+	assert.Equal(t, `timestamp(amas_slo:slice_bad{slo="s"})`, latches[0].Else)
+	nan := math.NaN()
+	got := EvaluateLatch(latches[0], []float64{nan, 60, 120, nan, nan, 300})
+	assert.True(t, math.IsNaN(got[0]))
+	assert.Equal(t, []float64{60, 60, 60, 60, 60}, got[1:], "once set, the value is kept while it is re-recorded every minute")
+	alerts, err := rules.Alerts()
+	require.NoError(t, err)
+	assert.Equal(t, `(clamp_max(floor((time() - amas_slo:first_slice:timestamp{slo="s"}) / 60) + 1, 30)) >= 1`, alerts[0].Operands[0].Expr, "a latch is read as recorded, not inlined")
+}
