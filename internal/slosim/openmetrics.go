@@ -15,18 +15,18 @@ import (
 const ScrapeInterval = 30 * time.Second
 
 // Recorder keeps what Prometheus would scrape from the collector during a scenario: the
-// amas_spanmetrics connector's counters (summed over agents: the default SLOs are not grouped,
-// and without counter resets the increase of the sum is the sum of the increases), the queue
-// depth gauge, and any series a driver adds (the processor's own memory_usage SLI, which the
-// generated memory rules read). Nothing is scraped while the collector is down.
+// amas_spanmetrics connector's counters per agent (a series is born with the agent's first run),
+// the queue depth gauge, and any series a driver adds (the processor's own memory_usage SLI,
+// which the generated memory rules read). Nothing is scraped while the collector is down.
 type Recorder struct {
-	series map[string]*omSeries
-	cum    struct {
-		runsOK, runsErr, toolsOK, toolsErr, runs, fast float64
-		cost                                           float64
-		slowSum                                        float64
-	}
+	series    map[string]*omSeries
+	agents    []string
+	cum       map[string]*agentCounters
 	lastQueue float64
+}
+
+type agentCounters struct {
+	runsOK, runsErr, toolsOK, toolsErr, runs, fast, cost, durSum float64
 }
 
 type omSeries struct {
@@ -36,19 +36,30 @@ type omSeries struct {
 }
 
 // NewRecorder returns an empty recorder.
-func NewRecorder() *Recorder { return &Recorder{series: map[string]*omSeries{}, lastQueue: math.NaN()} }
+func NewRecorder() *Recorder {
+	return &Recorder{series: map[string]*omSeries{}, cum: map[string]*agentCounters{}, lastQueue: math.NaN()}
+}
 
 // Observe adds a tick's traffic to the counters and scrapes them when the tick ends on a scrape.
 func (r *Recorder) Observe(tk *Tick) {
 	for _, a := range tk.Agents {
-		r.cum.runsOK += float64(a.Runs - a.Failed)
-		r.cum.runsErr += float64(a.Failed)
-		r.cum.toolsOK += float64(a.Tools - a.ToolsFailed)
-		r.cum.toolsErr += float64(a.ToolsFailed)
-		r.cum.runs += float64(a.Runs)
-		r.cum.fast += float64(a.Runs - a.Slow)
-		r.cum.cost += a.CostUSD
-		r.cum.slowSum += 0.6*float64(a.Runs-a.Slow) + 2.5*float64(a.Slow)
+		c, ok := r.cum[a.Name]
+		if !ok {
+			if a.Runs == 0 && a.Tools == 0 {
+				continue
+			}
+			c = &agentCounters{}
+			r.cum[a.Name] = c
+			r.agents = append(r.agents, a.Name)
+		}
+		c.runsOK += float64(a.Runs - a.Failed)
+		c.runsErr += float64(a.Failed)
+		c.toolsOK += float64(a.Tools - a.ToolsFailed)
+		c.toolsErr += float64(a.ToolsFailed)
+		c.runs += float64(a.Runs)
+		c.fast += float64(a.Runs - a.Slow)
+		c.cost += a.CostUSD
+		c.durSum += 0.6*float64(a.Runs-a.Slow) + 2.5*float64(a.Slow)
 	}
 	if !math.IsNaN(tk.Queue) {
 		r.lastQueue = tk.Queue
@@ -57,18 +68,21 @@ func (r *Recorder) Observe(tk *Tick) {
 		return
 	}
 	ts := tk.At.UnixMilli()
-	c := &r.cum
-	r.Add("amas_agent_requests", "counter", "amas_agent_requests_total", `operation="invoke_agent",status="ok"`, ts, c.runsOK)
-	r.Add("amas_agent_requests", "counter", "amas_agent_requests_total", `operation="invoke_agent",status="error"`, ts, c.runsErr)
-	r.Add("amas_agent_requests", "counter", "amas_agent_requests_total", `operation="execute_tool",status="ok"`, ts, c.toolsOK)
-	r.Add("amas_agent_requests", "counter", "amas_agent_requests_total", `operation="execute_tool",status="error"`, ts, c.toolsErr)
-	r.Add("amas_agent_duration_seconds", "histogram", "amas_agent_duration_seconds_bucket", `operation="invoke_agent",le="1.5"`, ts, c.fast)
-	r.Add("amas_agent_duration_seconds", "histogram", "amas_agent_duration_seconds_bucket", `operation="invoke_agent",le="+Inf"`, ts, c.runs)
-	r.Add("amas_agent_duration_seconds", "histogram", "amas_agent_duration_seconds_count", `operation="invoke_agent"`, ts, c.runs)
-	r.Add("amas_agent_duration_seconds", "histogram", "amas_agent_duration_seconds_sum", `operation="invoke_agent"`, ts, c.slowSum)
-	r.Add("amas_cost_usd", "counter", "amas_cost_usd_total", ``, ts, c.cost)
+	for _, name := range r.agents {
+		c := r.cum[name]
+		ag := `agent="` + name + `",`
+		r.Add("amas_agent_requests", "counter", "amas_agent_requests_total", ag+`operation="invoke_agent",status="ok"`, ts, c.runsOK)
+		r.Add("amas_agent_requests", "counter", "amas_agent_requests_total", ag+`operation="invoke_agent",status="error"`, ts, c.runsErr)
+		r.Add("amas_agent_requests", "counter", "amas_agent_requests_total", ag+`operation="execute_tool",status="ok"`, ts, c.toolsOK)
+		r.Add("amas_agent_requests", "counter", "amas_agent_requests_total", ag+`operation="execute_tool",status="error"`, ts, c.toolsErr)
+		r.Add("amas_agent_duration_seconds", "histogram", "amas_agent_duration_seconds_bucket", ag+`operation="invoke_agent",le="1.5"`, ts, c.fast)
+		r.Add("amas_agent_duration_seconds", "histogram", "amas_agent_duration_seconds_bucket", ag+`operation="invoke_agent",le="+Inf"`, ts, c.runs)
+		r.Add("amas_agent_duration_seconds", "histogram", "amas_agent_duration_seconds_count", ag+`operation="invoke_agent"`, ts, c.runs)
+		r.Add("amas_agent_duration_seconds", "histogram", "amas_agent_duration_seconds_sum", ag+`operation="invoke_agent"`, ts, c.durSum)
+		r.Add("amas_cost_usd", "counter", "amas_cost_usd_total", ag+`model="m"`, ts, c.cost)
+	}
 	if !math.IsNaN(r.lastQueue) {
-		r.Add("amas_queue_depth_current", "gauge", "amas_queue_depth_current", ``, ts, r.lastQueue)
+		r.Add("amas_queue_depth_current", "gauge", "amas_queue_depth_current", `queue="default"`, ts, r.lastQueue)
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -293,14 +295,31 @@ type Prometheus struct {
 	Client *http.Client
 }
 
-// QueryRange returns, for each step from start to end, the value of the first series of expr
-// (NaN where expr returned nothing).
+// QueryRange returns, for each step from start to end, the value of the only series of expr (NaN
+// where expr returned nothing); more than one series is an error.
 func (p Prometheus) QueryRange(expr string, start, end time.Time, step time.Duration) ([]float64, error) {
-	n := int(end.Sub(start)/step) + 1
-	out := make([]float64, n)
+	all, err := p.QueryRangeSeries(expr, start, end, step)
+	if err != nil {
+		return nil, err
+	}
+	if len(all) > 1 {
+		return nil, fmt.Errorf("query_range %s: %d series, want at most 1", expr, len(all))
+	}
+	for _, v := range all {
+		return v, nil
+	}
+	out := make([]float64, int(end.Sub(start)/step)+1)
 	for i := range out {
 		out[i] = nan
 	}
+	return out, nil
+}
+
+// QueryRangeSeries returns, per series of expr (keyed by its labels, "k=v,…" sorted; "" for a
+// series without labels), its value at each step from start to end (NaN where absent).
+func (p Prometheus) QueryRangeSeries(expr string, start, end time.Time, step time.Duration) (map[string][]float64, error) {
+	n := int(end.Sub(start)/step) + 1
+	out := map[string][]float64{}
 	const chunk = 10000
 	for from := 0; from < n; from += chunk {
 		to := min(from+chunk, n) - 1
@@ -323,7 +342,8 @@ func (p Prometheus) QueryRange(expr string, start, end time.Time, step time.Dura
 			Error  string `json:"error"`
 			Data   struct {
 				Result []struct {
-					Values [][2]any `json:"values"`
+					Metric map[string]string `json:"metric"`
+					Values [][2]any          `json:"values"`
 				} `json:"result"`
 			} `json:"data"`
 		}
@@ -333,10 +353,16 @@ func (p Prometheus) QueryRange(expr string, start, end time.Time, step time.Dura
 		if r.Status != "success" {
 			return nil, fmt.Errorf("query_range %s: %s", expr, r.Error)
 		}
-		if len(r.Data.Result) > 1 {
-			return nil, fmt.Errorf("query_range %s: %d series, want at most 1", expr, len(r.Data.Result))
-		}
 		for _, s := range r.Data.Result {
+			key := labelKey(s.Metric)
+			vals, ok := out[key]
+			if !ok {
+				vals = make([]float64, n)
+				for i := range vals {
+					vals[i] = nan
+				}
+				out[key] = vals
+			}
 			for _, v := range s.Values {
 				ts, _ := v[0].(float64)
 				str, _ := v[1].(string)
@@ -346,7 +372,7 @@ func (p Prometheus) QueryRange(expr string, start, end time.Time, step time.Dura
 				}
 				i := int(time.Unix(int64(ts), 0).Sub(start) / step)
 				if i >= 0 && i < n {
-					out[i] = f
+					vals[i] = f
 				}
 			}
 		}
@@ -354,87 +380,145 @@ func (p Prometheus) QueryRange(expr string, start, end time.Time, step time.Dura
 	return out, nil
 }
 
+func labelKey(m map[string]string) string {
+	keys := make([]string, 0, len(m))
+	for k, v := range m {
+		if k != "__name__" {
+			keys = append(keys, k+"="+v)
+		}
+	}
+	sort.Strings(keys)
+	return strings.Join(keys, ",")
+}
+
 var nan = func() float64 { var z float64; return z / z }()
 
-// EvaluateAlerts evaluates the alerts at every minute from start to end and returns when each
-// started firing. Operands shared by several alerts are queried once.
+// EvaluateAlerts evaluates the alerts at every minute from start to end and returns when each of
+// their series started firing. Operands shared by several alerts are queried once. Series of
+// `and` operands are matched by their labels (a series without labels matches every series);
+// an `unless` operand removes every series while it holds (the generated rules use `on()`).
 func (p Prometheus) EvaluateAlerts(alerts []PromAlert, start, end time.Time) ([]Firing, error) {
 	n := int(end.Sub(start)/time.Minute) + 1
-	cache := map[string][]bool{}
-	held := func(op Operand) ([]bool, error) {
+	cache := map[string]map[string][]bool{}
+	held := func(op Operand) (map[string][]bool, error) {
 		key := op.Expr + "@" + op.Step.String()
 		if h, ok := cache[key]; ok {
 			return h, nil
 		}
-		vals, err := p.QueryRange(op.Expr, start, end, op.Step)
+		all, err := p.QueryRangeSeries(op.Expr, start, end, op.Step)
 		if err != nil {
 			return nil, err
 		}
-		h := make([]bool, n)
 		per := int(op.Step / time.Minute)
-		for i := range h {
-			v := vals[i/per]
-			h[i] = v == v // present (not NaN)
+		out := map[string][]bool{}
+		for k, vals := range all {
+			h := make([]bool, n)
+			for i := range h {
+				v := vals[i/per]
+				h[i] = v == v // present (not NaN)
+			}
+			out[k] = h
 		}
-		cache[key] = h
-		return h, nil
+		cache[key] = out
+		return out, nil
 	}
 	var out []Firing
 	type active struct {
 		labels map[string]string
-		cond   []bool
+		cond   []bool // any series pending or firing
 	}
 	var done []active
 	for _, a := range alerts {
-		cond := make([]bool, n)
-		for i := range cond {
-			cond[i] = true
-		}
-		for _, op := range a.Operands {
-			var h []bool
+		var conds map[string][]bool
+		for j, op := range a.Operands {
+			var h map[string][]bool
 			if op.Alerts != nil {
-				h = make([]bool, n)
+				any := make([]bool, n)
 				for _, d := range done {
 					if !labelsMatch(d.labels, op.Alerts) {
 						continue
 					}
-					for i := range h {
-						h[i] = h[i] || d.cond[i]
+					for i := range any {
+						any[i] = any[i] || d.cond[i]
 					}
 				}
+				h = map[string][]bool{"": any}
 			} else {
 				var err error
 				if h, err = held(op); err != nil {
 					return nil, err
 				}
 			}
-			for i := range cond {
-				cond[i] = cond[i] && h[i] != op.Unless
+			if j == 0 {
+				conds = map[string][]bool{}
+				for k, v := range h {
+					conds[k] = slices.Clone(v)
+				}
+				continue
+			}
+			if op.Unless {
+				for i := range n {
+					hit := false
+					for _, v := range h {
+						hit = hit || v[i]
+					}
+					if hit {
+						for _, c := range conds {
+							c[i] = false
+						}
+					}
+				}
+				continue
+			}
+			for k, c := range conds {
+				v, ok := h[k]
+				if !ok {
+					v, ok = h[""]
+				}
+				for i := range c {
+					c[i] = c[i] && ok && v[i]
+				}
 			}
 		}
 		labels := map[string]string{"alertname": a.Alert}
 		for k, v := range a.Labels {
 			labels[k] = v
 		}
-		done = append(done, active{labels: labels, cond: cond})
-		firing, since := false, -1
-		for i, c := range cond {
-			if !c {
-				firing, since = false, -1
-				continue
-			}
-			if since < 0 {
-				since = i
-			}
-			if !firing && time.Duration(i-since)*time.Minute >= a.ForDur {
-				firing = true
-				labels := ""
-				if a.Labels["long_window"] != "" {
-					labels = a.Labels["long_window"] + "∧" + a.Labels["short_window"]
+		anyCond := make([]bool, n)
+		keys := make([]string, 0, len(conds))
+		for k := range conds {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			cond := conds[k]
+			firing, since := false, -1
+			for i, c := range cond {
+				anyCond[i] = anyCond[i] || c
+				if !c {
+					firing, since = false, -1
+					continue
 				}
-				out = append(out, Firing{At: start.Add(time.Duration(i) * time.Minute), SLO: a.Labels["slo"], Name: a.Alert, Severity: a.Labels["severity"], Labels: labels})
+				if since < 0 {
+					since = i
+				}
+				if !firing && time.Duration(i-since)*time.Minute >= a.ForDur {
+					firing = true
+					var parts []string
+					for _, kv := range strings.Split(k, ",") {
+						if kv != "" && !strings.HasPrefix(kv, "slo=") {
+							parts = append(parts, kv)
+						}
+					}
+					desc := strings.Join(parts, ",")
+					if a.Labels["long_window"] != "" {
+						desc = strings.TrimPrefix(desc+" "+a.Labels["long_window"]+"∧"+a.Labels["short_window"], " ")
+					}
+					out = append(out, Firing{At: start.Add(time.Duration(i) * time.Minute), SLO: a.Labels["slo"], Name: a.Alert, Severity: a.Labels["severity"], Labels: desc})
+				}
 			}
 		}
+		done = append(done, active{labels: labels, cond: anyCond})
 	}
 	return out, nil
 }
