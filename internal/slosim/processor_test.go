@@ -120,6 +120,7 @@ func (s *alertSink) observe(dp pmetric.NumberDataPoint) {
 	var keys []string
 	var state, slo, name, sev string
 	var windows [2]string
+	var group []string
 	for k, v := range dp.Attributes().All() {
 		switch k {
 		case alertstate.LabelAlertState:
@@ -135,6 +136,8 @@ func (s *alertSink) observe(dp pmetric.NumberDataPoint) {
 			windows[0] = v.Str()
 		case alertstate.LabelShortWindow:
 			windows[1] = v.Str()
+		default:
+			group = append(group, k+"="+v.AsString())
 		}
 		keys = append(keys, k+"="+v.AsString())
 	}
@@ -143,9 +146,10 @@ func (s *alertSink) observe(dp pmetric.NumberDataPoint) {
 	prev := s.state[id]
 	s.state[id] = state
 	if state == alertstate.StateFiring && prev != alertstate.StateFiring {
-		labels := ""
+		slices.Sort(group)
+		labels := strings.Join(group, ",")
 		if windows[0] != "" {
-			labels = windows[0] + "∧" + windows[1]
+			labels = strings.TrimPrefix(labels+" "+windows[0]+"∧"+windows[1], " ")
 		}
 		s.firings = append(s.firings, slosim.Firing{At: dp.Timestamp().AsTime(), SLO: slo, Name: name, Severity: sev, Labels: labels})
 	}

@@ -165,6 +165,7 @@ func Default(days int, seed uint64) Scenario {
 			Incident{Name: "latency ×3 for 2 h", SLO: SLOLatency, Kind: LatencyFactor, Agent: "support", Start: b(2, 10, 0), Duration: 2 * time.Hour, Param: 3, Incident: true},
 			Incident{Name: "memory leak, 90% for 1 h", SLO: SLOMemory, Kind: MemoryHigh, Start: b(2, 3, 0), Duration: time.Hour, Param: 0.9, Incident: true},
 			Incident{Name: "cost ×4 for 3 h", SLO: SLOCost, Kind: CostFactor, Agent: "support", Start: b(2, 17, 0), Duration: 3 * time.Hour, Param: 4, Incident: true},
+			Incident{Name: "agent triage dead for 2 h", SLO: SLOAvailability, Kind: AgentPause, Agent: "triage", Start: b(2, 13, 30), Duration: 2 * time.Hour, Incident: true},
 			Incident{Name: "queue stuck at 120 for 1 h", SLO: SLOQueue, Kind: QueueStuck, Start: b(0, 20, 0), Duration: time.Hour, Param: 120, Incident: true},
 			// Noise that must not page.
 			Incident{Name: "65 s blip of 5% errors", Kind: ErrorRate, Agent: "support", Start: b(0, 16, 0), Duration: 65 * time.Second, Param: 0.05},
