@@ -217,6 +217,7 @@ func readDockerfile(t *testing.T) dockerfile {
 // validateCollector runs `otelcol-amas validate` on configs (host paths) with env.
 func validateCollector(t *testing.T, configs []string, env map[string]string) (int, string) {
 	t.Helper()
+	requireAlertProvenance(t, configs)
 	args := []string{"validate"}
 	for _, c := range configs {
 		args = append(args, "--config", c)

@@ -57,7 +57,7 @@ func TestRenderThenCheckDetectsADrift(t *testing.T) {
 	p := filepath.Join(dir, "prometheus_alerts.yaml")
 	data, err := os.ReadFile(p)
 	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(p, []byte(strings.Replace(string(data), "43.2", "43", 1)), 0o644))
+	require.NoError(t, os.WriteFile(p, []byte(strings.Replace(string(data), "14.4", "14", 1)), 0o644))
 	code, _, errOut = runCLI("check", "--config", defaultConfig, "--out", dir)
 	assert.Equal(t, 1, code)
 	assert.Contains(t, errOut, "prometheus_alerts.yaml: differs")

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/component"
+
+	"github.com/otelcol-amas/otelcol-amas/internal/safelabel"
 )
 
 const (
@@ -34,6 +36,14 @@ type Config struct {
 
 	// Operations lists the gen_ai.operation.name values of each span class.
 	Operations OperationsConfig `mapstructure:"operations"`
+
+	// Profiles are the instrumentation conventions recognised per span: OpenTelemetry GenAI
+	// (configured by Attributes and Operations), OpenInference and OpenLLMetry/Traceloop.
+	Profiles ProfilesConfig `mapstructure:"profiles"`
+
+	// Unclassified bounds the per-service bookkeeping of spans that no profile classifies and
+	// rate-limits the warning about services none of whose spans classify.
+	Unclassified UnclassifiedConfig `mapstructure:"unclassified"`
 
 	// RequestRules count spans outside the GenAI classes as requests (e.g. server spans of a
 	// non-GenAI service). The first matching rule wins.
@@ -176,6 +186,9 @@ type LimitsConfig struct {
 	MaxQueueDepth    float64       `mapstructure:"max_queue_depth"`
 	// MaxBatchIndexSpans bounds the per-batch span index used to find a span's ancestor agent.
 	MaxBatchIndexSpans int `mapstructure:"max_batch_index_spans"`
+	// MaxLabelLength caps, in bytes, every label value taken from telemetry (agent, operation,
+	// tool, model, error_type, queue, dimensions); longer values are cut and marked.
+	MaxLabelLength int `mapstructure:"max_label_length"`
 }
 
 var _ component.Config = (*Config)(nil)
@@ -321,6 +334,11 @@ func (c *Config) Validate() error {
 	if c.Limits.MaxBatchIndexSpans < 0 {
 		add("limits.max_batch_index_spans: must be >= 0 (0 disables the ancestor lookup), got %d", c.Limits.MaxBatchIndexSpans)
 	}
+	if c.Limits.MaxLabelLength < safelabel.MinMax || c.Limits.MaxLabelLength > maxLabelLengthLimit {
+		add("limits.max_label_length: must be in [%d,%d], got %d", safelabel.MinMax, maxLabelLengthLimit, c.Limits.MaxLabelLength)
+	}
+	errs = append(errs, c.Profiles.validate()...)
+	errs = append(errs, c.Unclassified.validate()...)
 	if c.Storage != nil && c.AggregationTemporality == temporalityDelta {
 		add("storage: checkpointing keeps cumulative state and needs aggregation_temporality cumulative, got %q", c.AggregationTemporality)
 	}

@@ -33,7 +33,10 @@ func TestLoadConfig(t *testing.T) {
 	full.Pricing.Models["my-finetuned-model"] = ModelPrice{Input: 1, Output: 4, CachedInput: 0.5}
 	full.Pricing.UnknownModelsLimit = 50
 	full.ActiveAgents.Window = 10 * time.Minute
-	full.Limits = LimitsConfig{MaxSpanDuration: 12 * time.Hour, MaxTokensPerSpan: 5_000_000, MaxCostPerSpan: 100, MaxQueueDepth: 1_000_000, MaxBatchIndexSpans: 50_000}
+	full.Limits = LimitsConfig{MaxSpanDuration: 12 * time.Hour, MaxTokensPerSpan: 5_000_000, MaxCostPerSpan: 100, MaxQueueDepth: 1_000_000, MaxBatchIndexSpans: 50_000, MaxLabelLength: 128}
+	full.Profiles.OpenInference.WorkflowSpanNames = []string{"Agent workflow", "Support workflow"}
+	full.Profiles.Traceloop.Enabled = false
+	full.Unclassified = UnclassifiedConfig{MaxServices: 500, WarnInterval: 30 * time.Minute}
 	full.Storage = &storageID
 	full.CheckpointInterval = 30 * time.Second
 
@@ -92,6 +95,24 @@ func TestValidate(t *testing.T) {
 		{"a zero token limit is rejected", func(c *Config) { c.Limits.MaxTokensPerSpan = 0 }, `limits.max_tokens_per_span: must be >= 1, got 0`},
 		{"a zero span-duration limit is rejected", func(c *Config) { c.Limits.MaxSpanDuration = 0 }, `limits.max_span_duration: must be > 0`},
 		{"a negative index bound is rejected", func(c *Config) { c.Limits.MaxBatchIndexSpans = -1 }, `limits.max_batch_index_spans: must be >= 0`},
+		{"a label length below the truncation marker's room is rejected", func(c *Config) { c.Limits.MaxLabelLength = 10 },
+			`limits.max_label_length: must be in [32,16384], got 10`},
+		{"a label length the checkpoint could not hold is rejected", func(c *Config) { c.Limits.MaxLabelLength = 1 << 20 },
+			`limits.max_label_length: must be in [32,16384], got 1048576`},
+		{"an OpenInference kind mapped to two classes is rejected", func(c *Config) {
+			c.Profiles.OpenInference.SpanKinds.Tool = append(c.Profiles.OpenInference.SpanKinds.Tool, "AGENT")
+		}, `profiles.openinference.span_kinds.tool[1]: "AGENT" is already listed under profiles.openinference.span_kinds.agent`},
+		{"an empty Traceloop kind attribute is rejected", func(c *Config) { c.Profiles.Traceloop.SpanKindAttribute = " " },
+			`profiles.traceloop.span_kind_attribute: must be a non-empty attribute name, got " "`},
+		{"an empty fallback attribute is rejected", func(c *Config) { c.Profiles.GenAI.FallbackAttributes.InputTokens = []string{""} },
+			`profiles.genai.fallback_attributes.input_tokens[0]: must be non-empty, got ""`},
+		{"an empty workflow name is rejected", func(c *Config) { c.Profiles.OpenInference.WorkflowSpanNames = []string{"Agent workflow", ""} },
+			`profiles.openinference.workflow_span_names[1]: must be non-empty, got ""`},
+		{"disabling every profile is rejected", func(c *Config) {
+			c.Profiles.GenAI.Enabled, c.Profiles.OpenInference.Enabled, c.Profiles.Traceloop.Enabled = false, false, false
+		}, `profiles: at least one profile must be enabled`},
+		{"a zero service bound is rejected", func(c *Config) { c.Unclassified.MaxServices = 0 }, `unclassified.max_services: must be >= 1, got 0`},
+		{"a zero warning interval is rejected", func(c *Config) { c.Unclassified.WarnInterval = 0 }, `unclassified.warn_interval: must be > 0, got 0s`},
 		{"checkpointing delta state is rejected", func(c *Config) {
 			id := component.MustNewID("file_storage")
 			c.Storage = &id

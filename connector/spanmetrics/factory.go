@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/collector/consumer"
 
 	"github.com/otelcol-amas/otelcol-amas/connector/spanmetrics/internal/metadata"
+	"github.com/otelcol-amas/otelcol-amas/internal/safelabel"
 )
 
 // NewFactory returns the factory of the amas_spanmetrics connector (traces → metrics).
@@ -81,6 +82,8 @@ func createDefaultConfig() component.Config {
 			Tool:  []string{"execute_tool"},
 			Model: []string{"chat", "text_completion", "generate_content", "embeddings"},
 		},
+		Profiles:     defaultProfiles(),
+		Unclassified: UnclassifiedConfig{MaxServices: 1000, WarnInterval: 10 * time.Minute},
 		Histogram: HistogramConfig{
 			Type:        "explicit",
 			Explicit:    ExplicitHistogramConfig{Buckets: defaultBuckets()},
@@ -104,6 +107,7 @@ func createDefaultConfig() component.Config {
 			MaxCostPerSpan:     1000,
 			MaxQueueDepth:      1e9,
 			MaxBatchIndexSpans: 100_000,
+			MaxLabelLength:     safelabel.DefaultMax,
 		},
 		CheckpointInterval: time.Minute,
 	}

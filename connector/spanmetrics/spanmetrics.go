@@ -21,6 +21,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/otelcol-amas/otelcol-amas/connector/spanmetrics/internal/metadata"
+	"github.com/otelcol-amas/otelcol-amas/internal/safelabel"
+	"github.com/otelcol-amas/otelcol-amas/internal/spanclass"
 )
 
 const (
@@ -73,7 +75,9 @@ const (
 
 type indexEntry struct {
 	parent pcommon.SpanID
-	agent  string
+	// span's agent name is read only when a walk reaches it: most spans of a batch are never
+	// anyone's nearest named ancestor.
+	span ptrace.Span
 }
 
 type gaugeValue struct {
@@ -107,7 +111,7 @@ type spanMetricsConnector struct {
 	agentOps, toolOps, modelOps []string
 	rules                       []requestRule
 	dims                        []dimension
-	tokenAttrs                  [numTokenTypes]string
+	profiles                    profiles
 	prices                      priceTable
 	histShape                   *histogramShape
 	delta                       bool
@@ -119,6 +123,8 @@ type spanMetricsConnector struct {
 	queues                         map[string]*gaugeValue
 	queueOverflow                  *gaugeValue
 	unknownModels                  map[string]struct{}
+	services                       map[string]*serviceStats
+	agentSafe, modelSafe           safeCache
 	kb                             keyBuilder
 	vals                           []string
 	index                          map[pcommon.SpanID]indexEntry
@@ -153,13 +159,11 @@ func newConnector(set connector.Settings, cfg *Config, clock clockwork.Clock, ne
 		active:        make(map[string]pcommon.Timestamp),
 		queues:        make(map[string]*gaugeValue),
 		unknownModels: make(map[string]struct{}),
+		services:      make(map[string]*serviceStats),
 		index:         make(map[pcommon.SpanID]indexEntry),
 		done:          make(chan struct{}),
 	}
-	c.tokenAttrs = [numTokenTypes]string{
-		cfg.Attributes.InputTokens, cfg.Attributes.OutputTokens, cfg.Attributes.CacheReadTokens,
-		cfg.Attributes.CacheCreationTokens, cfg.Attributes.ReasoningTokens,
-	}
+	c.profiles = newProfiles(cfg)
 	for _, r := range cfg.RequestRules {
 		kind, _ := parseSpanKind(r.SpanKind)
 		c.rules = append(c.rules, requestRule{kind: kind, requireAttribute: r.RequireAttribute, operationAttr: r.OperationAttribute})
@@ -204,6 +208,7 @@ func (c *spanMetricsConnector) Start(ctx context.Context, host component.Host) e
 		}
 		c.restore(ctx)
 	}
+	spanclass.Running.Register(c.id, c)
 	c.wg.Add(1)
 	go c.loop()
 	return nil
@@ -227,6 +232,7 @@ func (c *spanMetricsConnector) loop() {
 func (c *spanMetricsConnector) Shutdown(ctx context.Context) error {
 	var err error
 	c.shutdownOnce.Do(func() {
+		spanclass.Running.Unregister(c.id, c)
 		close(c.done)
 		c.wg.Wait()
 		// The metrics pipeline shuts down after this connector: the last interval is not lost.
@@ -268,15 +274,16 @@ func (c *spanMetricsConnector) aggregate(td ptrace.Traces, now pcommon.Timestamp
 	for i := 0; i < rss.Len(); i++ {
 		rs := rss.At(i)
 		res := rs.Resource().Attributes()
-		service := strAttr(res, c.cfg.Attributes.ServiceName)
+		service := c.safe(strAttr(res, c.cfg.Attributes.ServiceName))
 		if service == "" {
 			service = unknownService
 		}
+		svc := c.serviceOf(service, now)
 		sss := rs.ScopeSpans()
 		for j := 0; j < sss.Len(); j++ {
 			spans := sss.At(j).Spans()
 			for k := 0; k < spans.Len(); k++ {
-				c.consumeSpan(td, spans.At(k), res, service, now)
+				c.consumeSpan(td, spans.At(k), res, service, svc, now)
 			}
 		}
 	}
@@ -284,24 +291,31 @@ func (c *spanMetricsConnector) aggregate(td ptrace.Traces, now pcommon.Timestamp
 		clear(c.index)
 		c.indexBuilt = false
 	}
+	c.agentSafe, c.modelSafe = safeCache{}, safeCache{}
 }
 
-func (c *spanMetricsConnector) consumeSpan(td ptrace.Traces, span ptrace.Span, res pcommon.Map, service string, now pcommon.Timestamp) {
+func (c *spanMetricsConnector) consumeSpan(td ptrace.Traces, span ptrace.Span, res pcommon.Map, service string, svc *serviceStats, now pcommon.Timestamp) {
 	c.stats.spans++
 	attrs := span.Attributes()
 	if v, ok := attrs.Get(c.cfg.QueueDepth.Attribute); ok {
 		c.recordQueueDepth(attrs, v, now)
 	}
 
-	op := strAttr(attrs, c.cfg.Attributes.OperationName)
-	class := classify(op, c.agentOps, c.toolOps, c.modelOps)
-	operation := op
+	info := c.classifySpan(span, attrs)
+	class, operation := info.class, info.operation
 	if class == classNone {
 		var ok bool
 		if operation, ok = c.matchRule(span, attrs); !ok {
+			c.noteUnclassified(svc, attrs, info.reason)
 			return
 		}
 		class = classRule
+		// A profile's operation is a configured or built-in name; a rule's comes from the span.
+		operation = c.safe(operation)
+	}
+	if svc != nil {
+		svc.classified++
+		svc.winClassified++
 	}
 
 	start, end := span.StartTimestamp(), span.EndTimestamp()
@@ -316,7 +330,7 @@ func (c *spanMetricsConnector) consumeSpan(td ptrace.Traces, span ptrace.Span, r
 	}
 	seconds := d.Seconds()
 
-	agent := c.agentOf(td, span, attrs, service)
+	agent := c.safeCached(&c.agentSafe, c.agentOf(td, span, c.ownAgentName(span, attrs, info), service))
 	isError := span.Status().Code() == ptrace.StatusCodeError
 	status := statusOK
 	if isError {
@@ -331,18 +345,15 @@ func (c *spanMetricsConnector) consumeSpan(td ptrace.Traces, span ptrace.Span, r
 	}
 
 	if isError {
-		c.series(c.errors, ovErrors, now, res, attrs, agent, operation, c.errorType(span, attrs)).count++
+		c.series(c.errors, ovErrors, now, res, attrs, agent, operation, c.safe(c.errorType(span, attrs))).count++
 	}
 
 	switch class {
 	case classTool:
-		tool := strAttr(attrs, c.cfg.Attributes.ToolName)
-		if tool == "" {
-			tool = unknownValue
-		}
+		tool := c.safe(c.toolName(span, attrs, info.profile))
 		c.series(c.tools, ovTools, now, res, attrs, agent, tool, status).count++
 	case classModel:
-		c.recordUsage(attrs, res, agent, now)
+		c.recordUsage(attrs, res, agent, now, &c.profiles.attrs[info.profile])
 	}
 
 	c.markActive(agent, now)
@@ -353,7 +364,7 @@ func (c *spanMetricsConnector) consumeSpan(td ptrace.Traces, span ptrace.Span, r
 func (c *spanMetricsConnector) series(s *store, ov overflowMetric, now pcommon.Timestamp, res, attrs pcommon.Map, fixed ...string) *series {
 	c.vals = append(c.vals[:0], fixed...)
 	for i := range c.dims {
-		c.vals = append(c.vals, c.dimValue(&c.dims[i], attrs, res))
+		c.vals = append(c.vals, c.safe(c.dimValue(&c.dims[i], attrs, res)))
 	}
 	sr, overflowed := s.get(&c.kb, c.vals, now)
 	if overflowed {
@@ -405,12 +416,12 @@ func (c *spanMetricsConnector) matchRule(span ptrace.Span, attrs pcommon.Map) (s
 	return "", false
 }
 
-// agentOf applies the agent identity rule: the span's own agent name; else that of its nearest
-// ancestor in the same batch that carries one (normally the invoke_agent span); else the
-// resource's service name.
-func (c *spanMetricsConnector) agentOf(td ptrace.Traces, span ptrace.Span, attrs pcommon.Map, service string) string {
-	if a := strAttr(attrs, c.cfg.Attributes.AgentName); a != "" {
-		return a
+// agentOf applies the agent identity rule: the span's own agent name (own: spanAgentName, here
+// from the classification consumeSpan already made); else that of its nearest ancestor in the
+// same batch that names one (normally the agent span); else the resource's service name.
+func (c *spanMetricsConnector) agentOf(td ptrace.Traces, span ptrace.Span, own, service string) string {
+	if own != "" {
+		return own
 	}
 	cur := span.ParentSpanID()
 	if cur.IsEmpty() || c.cfg.Limits.MaxBatchIndexSpans == 0 {
@@ -424,16 +435,16 @@ func (c *spanMetricsConnector) agentOf(td ptrace.Traces, span ptrace.Span, attrs
 		if !ok {
 			break
 		}
-		if e.agent != "" {
-			return e.agent
+		if a := c.spanAgentName(e.span); a != "" {
+			return a
 		}
 		cur = e.parent
 	}
 	return service
 }
 
-// buildIndex maps span id → (parent id, agent name) for the whole batch, once per batch and
-// only when a span needs its ancestor. The map is cleared, not reallocated, between batches.
+// buildIndex maps span id → (parent id, span) for the whole batch, once per batch and only when
+// a span needs its ancestor. The map is cleared, not reallocated, between batches.
 func (c *spanMetricsConnector) buildIndex(td ptrace.Traces) {
 	c.indexBuilt = true
 	limit := c.cfg.Limits.MaxBatchIndexSpans
@@ -448,7 +459,7 @@ func (c *spanMetricsConnector) buildIndex(td ptrace.Traces) {
 					return
 				}
 				s := spans.At(k)
-				c.index[s.SpanID()] = indexEntry{parent: s.ParentSpanID(), agent: strAttr(s.Attributes(), c.cfg.Attributes.AgentName)}
+				c.index[s.SpanID()] = indexEntry{parent: s.ParentSpanID(), span: s}
 			}
 		}
 	}
@@ -472,11 +483,11 @@ func (c *spanMetricsConnector) errorType(span ptrace.Span, attrs pcommon.Map) st
 	return errorTypeOther
 }
 
-func (c *spanMetricsConnector) recordUsage(attrs, res pcommon.Map, agent string, now pcommon.Timestamp) {
+func (c *spanMetricsConnector) recordUsage(attrs, res pcommon.Map, agent string, now pcommon.Timestamp, pa *profileAttrs) {
 	var tokens [numTokenTypes]uint64
 	var seen uint8
-	for t, name := range c.tokenAttrs {
-		v, ok := attrs.Get(name)
+	for t, names := range pa.tokens {
+		v, ok := firstAttr(attrs, names)
 		if !ok {
 			continue
 		}
@@ -493,14 +504,11 @@ func (c *spanMetricsConnector) recordUsage(attrs, res pcommon.Map, agent string,
 		return
 	}
 
-	model := strAttr(attrs, c.cfg.Attributes.RequestModel)
-	alt := strAttr(attrs, c.cfg.Attributes.ResponseModel)
-	if model == "" {
-		model, alt = alt, ""
-	}
+	model, alt := modelNames(attrs, pa.model)
 	if model == "" {
 		model = unknownValue
 	}
+	model = c.safeCached(&c.modelSafe, model)
 
 	sr := c.series(c.usage, ovUsage, now, res, attrs, agent, model)
 	for t := range tokens {
@@ -560,7 +568,7 @@ func (c *spanMetricsConnector) recordQueueDepth(attrs pcommon.Map, v pcommon.Val
 		c.stats.skipped[skipInvalidQueueDepth]++
 		return
 	}
-	queue := strAttr(attrs, c.cfg.QueueDepth.QueueAttribute)
+	queue := c.safe(strAttr(attrs, c.cfg.QueueDepth.QueueAttribute))
 	if queue == "" {
 		queue = c.cfg.QueueDepth.DefaultQueue
 	}
@@ -579,6 +587,52 @@ func (c *spanMetricsConnector) recordQueueDepth(attrs pcommon.Map, v pcommon.Val
 	}
 	g.value = depth
 	g.lastSeen = now
+}
+
+// safe makes a label value taken from telemetry safe (limits.max_label_length, no control
+// characters), counting what changed; an already safe value is returned without allocating.
+func (c *spanMetricsConnector) safe(v string) string {
+	out, res := safelabel.Sanitize(v, c.cfg.Limits.MaxLabelLength)
+	c.countSanitized(res)
+	return out
+}
+
+func (c *spanMetricsConnector) countSanitized(res safelabel.Result) {
+	if res != 0 {
+		if res.Has(safelabel.Truncated) {
+			c.stats.sanitized[sanitizeTruncated]++
+		}
+		if res.Has(safelabel.Replaced) {
+			c.stats.sanitized[sanitizeReplaced]++
+		}
+	}
+}
+
+// safeCache remembers the last value made safe at one call site: consecutive spans of a run
+// repeat their agent and model, and a string comparison is cheaper than the check. It holds
+// strings of the current batch only (reset at the end of each batch).
+type safeCache struct {
+	raw, out string
+	res      safelabel.Result
+}
+
+func (c *spanMetricsConnector) safeCached(sc *safeCache, v string) string {
+	if v != sc.raw || v == "" {
+		sc.out, sc.res = safelabel.Sanitize(v, c.cfg.Limits.MaxLabelLength)
+		sc.raw = v
+	}
+	c.countSanitized(sc.res)
+	return sc.out
+}
+
+// firstAttr is the first attribute of names that is present.
+func firstAttr(m pcommon.Map, names []string) (pcommon.Value, bool) {
+	for _, n := range names {
+		if v, ok := m.Get(n); ok {
+			return v, true
+		}
+	}
+	return pcommon.Value{}, false
 }
 
 func strAttr(m pcommon.Map, key string) string {
@@ -698,8 +752,10 @@ func (c *spanMetricsConnector) flush(ctx context.Context) {
 		checkpoint = c.encodeCheckpoint()
 		c.dirty = false
 	}
+	warns := c.checkUnclassified(pcommon.NewTimestampFromTime(c.clock.Now()))
 	c.telemetry.activeSeries.Store(int64(c.seriesCount()))
 	c.lock.Unlock()
+	c.logUnclassified(warns)
 	if checkpoint != nil && !c.writeCheckpoint(ctx, checkpoint) {
 		c.lock.Lock()
 		c.dirty = true // retried at the next flush

@@ -38,10 +38,22 @@ const (
 	ovUsage
 	ovActiveAgents
 	ovQueues
+	ovServices // unclassified.max_services: the service's classification share is not tracked
 	numOverflowMetrics
 )
 
-var overflowMetricNames = [numOverflowMetrics]string{"requests", "errors", "tool_calls", "usage", "active_agents", "queue_depth"}
+var overflowMetricNames = [numOverflowMetrics]string{"requests", "errors", "tool_calls", "usage", "active_agents", "queue_depth", "services"}
+
+// sanitizeAction says what safelabel changed in a label value.
+type sanitizeAction int
+
+const (
+	sanitizeTruncated sanitizeAction = iota // longer than limits.max_label_length
+	sanitizeReplaced                        // control characters or invalid UTF-8 replaced
+	numSanitizeActions
+)
+
+var sanitizeActionNames = [numSanitizeActions]string{"truncated", "replaced"}
 
 // batchStats are counted under the aggregation lock and recorded once per batch after it.
 type batchStats struct {
@@ -49,6 +61,8 @@ type batchStats struct {
 	skipped       [numSkipReasons]int64
 	overflowed    [numOverflowMetrics]int64
 	unknownModels int64
+	unclassified  [numUnclassifiedReasons]int64
+	sanitized     [numSanitizeActions]int64
 }
 
 // telemetry is the connector's small, named set of internal instruments with precomputed
@@ -59,11 +73,17 @@ type telemetry struct {
 	overflowed    metric.Int64Counter
 	unknownModels metric.Int64Counter
 	checkpoints   metric.Int64Counter
+	unclassified  metric.Int64Counter
+	sanitized     metric.Int64Counter
 	seriesActive  metric.Int64ObservableGauge
 	registration  metric.Registration
 
-	skipOpts     [numSkipReasons]metric.AddOption
-	overflowOpts [numOverflowMetrics]metric.AddOption
+	// Option slices, built once: passing a prebuilt slice to the variadic Add allocates nothing
+	// (a single option argument is boxed into a new slice at every call).
+	skipOpts     [numSkipReasons][]metric.AddOption
+	overflowOpts [numOverflowMetrics][]metric.AddOption
+	reasonOpts   [numUnclassifiedReasons][]metric.AddOption
+	actionOpts   [numSanitizeActions][]metric.AddOption
 	okOpt        metric.AddOption
 	failOpt      metric.AddOption
 
@@ -89,6 +109,12 @@ func newTelemetry(mp metric.MeterProvider) (*telemetry, error) {
 	t.checkpoints, err = m.Int64Counter("otelcol_amas_spanmetrics_checkpoints",
 		metric.WithDescription("Checkpoints written to or restored from the storage extension, by outcome."), metric.WithUnit("{checkpoint}"))
 	errs = errors.Join(errs, err)
+	t.unclassified, err = m.Int64Counter("otelcol_amas_spanmetrics_spans_unclassified",
+		metric.WithDescription("Spans that no instrumentation profile or request rule classified (not counted as requests), by reason."), metric.WithUnit("{span}"))
+	errs = errors.Join(errs, err)
+	t.sanitized, err = m.Int64Counter("otelcol_amas_spanmetrics_labels_sanitized",
+		metric.WithDescription("Label values taken from telemetry that were truncated to limits.max_label_length or had control characters replaced, by action."), metric.WithUnit("{value}"))
+	errs = errors.Join(errs, err)
 	t.seriesActive, err = m.Int64ObservableGauge("otelcol_amas_spanmetrics_series_active",
 		metric.WithDescription("Series held by the amas_spanmetrics connector."), metric.WithUnit("{series}"))
 	errs = errors.Join(errs, err)
@@ -103,10 +129,16 @@ func newTelemetry(mp metric.MeterProvider) (*telemetry, error) {
 		return nil, err
 	}
 	for i := range skipReasonNames {
-		t.skipOpts[i] = metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", skipReasonNames[i])))
+		t.skipOpts[i] = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", skipReasonNames[i])))}
 	}
 	for i := range overflowMetricNames {
-		t.overflowOpts[i] = metric.WithAttributeSet(attribute.NewSet(attribute.String("metric", overflowMetricNames[i])))
+		t.overflowOpts[i] = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(attribute.String("metric", overflowMetricNames[i])))}
+	}
+	for i := range unclassifiedReasonNames {
+		t.reasonOpts[i] = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", unclassifiedReasonNames[i])))}
+	}
+	for i := range sanitizeActionNames {
+		t.actionOpts[i] = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(attribute.String("action", sanitizeActionNames[i])))}
 	}
 	t.okOpt = metric.WithAttributeSet(attribute.NewSet(attribute.String("outcome", "ok")))
 	t.failOpt = metric.WithAttributeSet(attribute.NewSet(attribute.String("outcome", "failed")))
@@ -119,16 +151,26 @@ func (t *telemetry) record(ctx context.Context, s *batchStats) {
 	}
 	for i, n := range s.skipped {
 		if n > 0 {
-			t.skipped.Add(ctx, n, t.skipOpts[i])
+			t.skipped.Add(ctx, n, t.skipOpts[i]...)
 		}
 	}
 	for i, n := range s.overflowed {
 		if n > 0 {
-			t.overflowed.Add(ctx, n, t.overflowOpts[i])
+			t.overflowed.Add(ctx, n, t.overflowOpts[i]...)
 		}
 	}
 	if s.unknownModels > 0 {
 		t.unknownModels.Add(ctx, s.unknownModels)
+	}
+	for i, n := range s.unclassified {
+		if n > 0 {
+			t.unclassified.Add(ctx, n, t.reasonOpts[i]...)
+		}
+	}
+	for i, n := range s.sanitized {
+		if n > 0 {
+			t.sanitized.Add(ctx, n, t.actionOpts[i]...)
+		}
 	}
 }
 

@@ -74,7 +74,9 @@ type seqState struct {
 	mu        sync.Mutex // held while a notification of this key is being sent
 	enqueued  uint64
 	delivered uint64
-	used      time.Time // last built, queued or delivered notification of the key
+	accepted  map[uint64]struct{} // the firing set of the last delivered notification
+	queued    uint64              // the last sequence number this run queued (enqueued may start past it after a restart)
+	used      time.Time           // last built, queued or delivered notification of the key
 }
 
 // seqIdleTTL is how long the ordering state of a group that is no longer in the notification
@@ -127,7 +129,8 @@ type alertExporter struct {
 	root         *route
 	integrations map[string]integration // receiver name -> its integrations, in order
 	byReceiver   map[string][]integration
-	sender       exporter.Metrics
+	senders      map[string]exporter.Metrics // by receiver|integration
+	legacy       exporter.Metrics            // drains a persistent queue of the single-queue versions
 	tmpl         *compiledTemplates
 	emptyMD      pmetric.Metrics
 
@@ -170,6 +173,7 @@ func newAlertExporter(cfg *Config, set exporter.Settings, clk clock) (*alertExpo
 		tel:          tel,
 		root:         compileRoute(&cfg.Route, nil, rootRouteID),
 		integrations: map[string]integration{},
+		senders:      map[string]exporter.Metrics{},
 		byReceiver:   map[string][]integration{},
 		emptyMD:      pmetric.NewMetrics(),
 		alerts:       map[uint64]*alertRec{},
@@ -218,8 +222,15 @@ func (e *alertExporter) Start(ctx context.Context, host component.Host) error {
 			e.logger.Warn("Could not load the alert delivery checkpoint; starting without it", zap.Error(err))
 		}
 	}
-	if e.sender != nil {
-		if err := e.sender.Start(ctx, host); err != nil {
+	for _, key := range e.integrationKeys() {
+		if s := e.senders[key]; s != nil {
+			if err := s.Start(ctx, host); err != nil {
+				return err
+			}
+		}
+	}
+	if e.legacy != nil {
+		if err := e.legacy.Start(ctx, host); err != nil {
 			return err
 		}
 	}
@@ -232,6 +243,21 @@ func (e *alertExporter) Start(ctx context.Context, host component.Host) error {
 	}
 	go e.run()
 	return nil
+}
+
+// persistentQueue reports whether queued notifications survive a restart.
+func (e *alertExporter) persistentQueue() bool {
+	return e.cfg.QueueConfig.HasValue() && e.cfg.QueueConfig.Get().StorageID != nil
+}
+
+// integrationKeys lists the receiver|integration keys in a stable order.
+func (e *alertExporter) integrationKeys() []string {
+	keys := make([]string, 0, len(e.integrations))
+	for k := range e.integrations {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }
 
 func (e *alertExporter) storageID() *component.ID {
@@ -257,8 +283,13 @@ func (e *alertExporter) Shutdown(ctx context.Context) error {
 			errs = append(errs, e.writeCheckpoint(ctx))
 			e.mu.Unlock()
 		}
-		if e.sender != nil {
-			errs = append(errs, e.sender.Shutdown(ctx))
+		for _, key := range e.integrationKeys() {
+			if s := e.senders[key]; s != nil {
+				errs = append(errs, s.Shutdown(ctx))
+			}
+		}
+		if e.legacy != nil {
+			errs = append(errs, e.legacy.Shutdown(ctx))
 		}
 		if e.storage != nil {
 			errs = append(errs, e.storage.Close(ctx))
@@ -417,7 +448,9 @@ func (e *alertExporter) ingest(dp pmetric.NumberDataPoint, now time.Time) {
 		rec = &alertRec{fp: fp, labels: make(map[string]string, attrs.Len()), state: alertstate.StateResolved}
 		attrs.Range(func(k string, v pcommon.Value) bool {
 			if k != alertstate.LabelAlertState {
-				rec.labels[k] = attrString(v)
+				// Telemetry is hostile: no control characters, no unbounded values, in any
+				// group key, checkpoint or notification (see escape.go).
+				rec.labels[cleanLabel(k)] = cleanLabel(attrString(v))
 			}
 			return true
 		})
@@ -500,7 +533,7 @@ func (e *alertExporter) joinValues(rec *alertRec) {
 				shared++
 				return true
 			}
-			e.foldBuf = append(e.foldBuf, attrString(v))
+			e.foldBuf = append(e.foldBuf, cleanLabel(attrString(v)))
 			return true
 		})
 		if !ok || shared == 0 {

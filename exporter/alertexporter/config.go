@@ -86,6 +86,9 @@ type AlertmanagerConfig struct {
 	// URL is Alertmanager's base URL; /api/v2/alerts is appended.
 	URL  configopaque.String     `mapstructure:"url"`
 	HTTP confighttp.ClientConfig `mapstructure:"http"`
+	// RetryClientErrors retries 4xx answers other than 408 and 429 (always retried) instead
+	// of dropping the notification as permanently refused.
+	RetryClientErrors bool `mapstructure:"retry_client_errors"`
 }
 
 // SlackConfig posts to a Slack incoming webhook.
@@ -134,6 +137,9 @@ type WebhookConfig struct {
 	MaxAlerts    int                     `mapstructure:"max_alerts"`
 	SendResolved *bool                   `mapstructure:"send_resolved"`
 	HTTP         confighttp.ClientConfig `mapstructure:"http"`
+	// RetryClientErrors retries 4xx answers other than 408 and 429 (always retried) instead
+	// of dropping the notification as permanently refused.
+	RetryClientErrors bool `mapstructure:"retry_client_errors"`
 }
 
 const defaultPagerDutyURL = "https://events.pagerduty.com/v2/enqueue"

@@ -35,6 +35,7 @@ func (e *alertExporter) tick(ctx context.Context) {
 
 	ok := make([]bool, len(out))
 	for i, p := range out {
+		p.n.logFiring = p.firing
 		ok[i] = e.enqueue(ctx, p.n)
 	}
 
@@ -337,10 +338,11 @@ func (e *alertExporter) seqState(key string) *seqState {
 // enqueue hands n to the exporterhelper queue (persistent with storage). On failure (queue
 // full) the log is not updated, so the next flush of the group tries again.
 func (e *alertExporter) enqueue(ctx context.Context, n *notification) bool {
-	if e.sender == nil {
+	sender := e.senders[n.Receiver+"|"+n.Integration]
+	if sender == nil {
 		return false
 	}
-	err := e.sender.ConsumeMetrics(contextWithNotification(ctx, n), e.emptyMD)
+	err := sender.ConsumeMetrics(contextWithNotification(ctx, n), e.emptyMD)
 	if err != nil {
 		e.tel.dropped(n.Receiver, n.Integration, reasonQueueFull)
 		e.logger.Debug("Could not enqueue notification; will try again at the next group flush",
@@ -351,6 +353,9 @@ func (e *alertExporter) enqueue(ctx context.Context, n *notification) bool {
 	s := e.seqState(n.logKey())
 	if n.Seq > s.enqueued {
 		s.enqueued = n.Seq
+	}
+	if n.Seq > s.queued {
+		s.queued = n.Seq
 	}
 	e.smu.Unlock()
 	return true

@@ -2,6 +2,7 @@ package alertexporter // import "github.com/otelcol-amas/otelcol-amas/exporter/a
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/collector/component"
@@ -25,8 +26,10 @@ func createDefaultConfig() component.Config {
 	timeout := exporterhelper.NewDefaultTimeoutConfig()
 	timeout.Timeout = 10 * time.Second
 	retry := configretry.NewDefaultBackOffConfig()
-	// An alert is small and must not be lost: keep retrying until delivered or rejected.
-	retry.MaxElapsedTime = 0
+	// Bounded, so a receiver that is gone for good cannot hold a notification (and, with a
+	// persistent queue, its disk space) forever: after this a notification is dead-lettered
+	// (counted), and the group's next flush announces its alerts again.
+	retry.MaxElapsedTime = defaultMaxElapsedTime
 	return &Config{
 		TimeoutConfig:       timeout,
 		QueueConfig:         configoptional.Some(exporterhelper.NewDefaultQueueConfig()),
@@ -47,6 +50,8 @@ func createDefaultConfig() component.Config {
 	}
 }
 
+const defaultMaxElapsedTime = 30 * time.Minute
+
 func createMetricsExporter(ctx context.Context, set exporter.Settings, c component.Config) (exporter.Metrics, error) {
 	cfg := c.(*Config)
 	return newExporter(ctx, set, cfg, realClock{})
@@ -57,15 +62,65 @@ func newExporter(ctx context.Context, set exporter.Settings, cfg *Config, clk cl
 	if err != nil {
 		return nil, err
 	}
-	sender, err := xexporterhelper.NewMetricsRequest(ctx, set, convertFromContext, e.push,
-		exporterhelper.WithTimeout(cfg.TimeoutConfig),
-		exporterhelper.WithRetry(cfg.BackOffConfig),
-		xexporterhelper.WithQueueBatch(cfg.QueueConfig, xexporterhelper.QueueBatchSettings{Encoding: notificationEncoding{}}),
-		exporterhelper.WithCapabilities(consumer.Capabilities{MutatesData: false}),
-	)
-	if err != nil {
-		return nil, err
+	// max_elapsed_time is enforced by push on the exporter's clock, where giving up can be
+	// counted and undone in the notification log; exporterhelper retries until push says stop.
+	retry := cfg.BackOffConfig
+	retry.MaxElapsedTime = 0
+	// One sender (queue, consumers, retries) per receiver integration: a receiver that hangs
+	// or fails for good fills and blocks only its own queue and workers.
+	for _, key := range e.integrationKeys() {
+		in := e.integrations[key]
+		sset := set
+		sset.ID = senderID(set.ID, in.receiver(), in.kind())
+		sender, err := xexporterhelper.NewMetricsRequest(ctx, sset, convertFromContext, e.push,
+			exporterhelper.WithTimeout(cfg.TimeoutConfig),
+			exporterhelper.WithRetry(retry),
+			xexporterhelper.WithQueueBatch(cfg.QueueConfig, xexporterhelper.QueueBatchSettings{Encoding: notificationEncoding{}}),
+			exporterhelper.WithCapabilities(consumer.Capabilities{MutatesData: false}),
+		)
+		if err != nil {
+			return nil, err
+		}
+		e.senders[key] = sender
 	}
-	e.sender = sender
+	if e.persistentQueue() {
+		// Versions before the per-integration queues kept one persistent queue under the
+		// exporter's own ID. A sender on that ID, with one worker and never fed, delivers what
+		// such a queue still holds after an upgrade (each notification names its receiver).
+		q := *cfg.QueueConfig.Get()
+		q.NumConsumers = 1
+		legacy, err := xexporterhelper.NewMetricsRequest(ctx, set, convertFromContext, e.push,
+			exporterhelper.WithTimeout(cfg.TimeoutConfig),
+			exporterhelper.WithRetry(retry),
+			xexporterhelper.WithQueueBatch(configoptional.Some(q), xexporterhelper.QueueBatchSettings{Encoding: notificationEncoding{}}),
+			exporterhelper.WithCapabilities(consumer.Capabilities{MutatesData: false}),
+		)
+		if err != nil {
+			return nil, err
+		}
+		e.legacy = legacy
+	}
 	return e, nil
+}
+
+// senderID names the sender of one receiver integration: the exporter's ID with the receiver
+// and integration appended to its name (alert/x → alert/x__pages_webhook). The persistent
+// queue keys its storage by this ID, so each integration has its own on-disk queue; a queued
+// notification names its receiver itself, so one found in another queue is still delivered
+// to the right place.
+func senderID(id component.ID, receiver, kind string) component.ID {
+	var b strings.Builder
+	b.WriteString(id.Name())
+	b.WriteString("__")
+	for _, r := range receiver {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_':
+			b.WriteRune(r)
+		default:
+			b.WriteByte('_')
+		}
+	}
+	b.WriteByte('_')
+	b.WriteString(kind)
+	return component.NewIDWithName(id.Type(), b.String())
 }

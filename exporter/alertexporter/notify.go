@@ -62,11 +62,15 @@ func (b *integrationBase) resends() bool    { return false }
 func (b *integrationBase) shutdown()        {}
 
 // httpSender posts JSON through a confighttp client and turns the answer into an error the
-// exporterhelper retry sender understands: 4xx other than 429 is permanent, 429 is throttled
-// (honouring Retry-After), anything else is retried. The URL is a secret: errors carry its
-// redacted form only.
+// exporterhelper retry sender understands: 429 is throttled (honouring Retry-After), 408 and
+// 5xx and network errors are retried, any other 4xx is permanent (the receiver said the
+// request itself is wrong: PagerDuty's 400 for an invalid event, Slack's 4xx for a bad
+// payload or a revoked webhook) unless retryClientErrors is set (webhook and Alertmanager:
+// retry_client_errors, for a receiver behind a proxy that answers 4xx while it restarts).
+// The URL is a secret: errors carry its redacted form only.
 type httpSender struct {
-	client *http.Client
+	client            *http.Client
+	retryClientErrors bool
 }
 
 func (h *httpSender) start(ctx context.Context, cc *confighttp.ClientConfig, host component.Host, set component.TelemetrySettings) error {
@@ -109,7 +113,9 @@ func (h *httpSender) post(ctx context.Context, rawURL string, body []byte, heade
 	switch {
 	case resp.StatusCode == http.StatusTooManyRequests:
 		return exporterhelper.NewThrottleRetry(rerr, retryAfter(resp.Header.Get("Retry-After")))
-	case resp.StatusCode >= 400 && resp.StatusCode < 500:
+	case resp.StatusCode == http.StatusRequestTimeout:
+		return rerr
+	case resp.StatusCode >= 400 && resp.StatusCode < 500 && !h.retryClientErrors:
 		return consumererror.NewPermanent(rerr)
 	default:
 		return rerr

@@ -25,6 +25,7 @@ func (a *alertmanagerIntegration) sendResolved() bool { return true }
 func (a *alertmanagerIntegration) resends() bool      { return true }
 
 func (a *alertmanagerIntegration) start(ctx context.Context, host component.Host, set component.TelemetrySettings) error {
+	a.retryClientErrors = a.cfg.RetryClientErrors
 	return a.httpSender.start(ctx, &a.cfg.HTTP, host, set)
 }
 
@@ -42,7 +43,7 @@ const amEndsAtFactor = 4
 func (a *alertmanagerIntegration) payload(n *notification, now time.Time) ([]byte, error) {
 	out := make([]amPostableAlert, 0, len(n.Alerts))
 	for _, al := range n.Alerts {
-		p := amPostableAlert{Labels: sanitizeLabels(al.Labels), Annotations: sanitizeLabels(al.Annotations),
+		p := amPostableAlert{Labels: sanitizeLabels(al.Labels, maxLabelBytes, false), Annotations: sanitizeLabels(al.Annotations, maxAnnotationBytes, true),
 			StartsAt: al.StartsAt.UTC(), GeneratorURL: al.GeneratorURL}
 		if al.Status == "firing" {
 			// Computed at send time: a notification that waited in the queue through an
@@ -88,8 +89,8 @@ func alertsURL(base string) string {
 
 // sanitizeLabels makes label names valid for Alertmanager (letters, digits, underscores, not
 // starting with a digit), as Prometheus does for OTel attribute names; empty values are left
-// out, which Alertmanager treats the same as absent.
-func sanitizeLabels(in map[string]string) map[string]string {
+// out, which Alertmanager treats the same as absent. Values are cleaned (escape.go) and cut to limit.
+func sanitizeLabels(in map[string]string, limit int, keepLines bool) map[string]string {
 	if len(in) == 0 {
 		return nil
 	}
@@ -98,7 +99,7 @@ func sanitizeLabels(in map[string]string) map[string]string {
 		if v == "" {
 			continue
 		}
-		out[sanitizeName(k)] = v
+		out[sanitizeName(cleanLabel(k))] = clean(v, limit, keepLines)
 	}
 	return out
 }

@@ -212,10 +212,11 @@ type emailAlertView struct {
 func emailViews(n *notification) []emailAlertView {
 	var out []emailAlertView
 	for _, a := range n.Alerts {
-		v := emailAlertView{Status: a.Status, Summary: orDefault(a.Annotations["summary"], a.Labels["alertname"]), Description: a.Annotations["description"]}
+		a.Labels, a.Annotations = cleanLabels(a.Labels), cleanAnnotations(a.Annotations)
+		v := emailAlertView{Status: a.Status, Summary: cleanLabel(orDefault(a.Annotations["summary"], a.Labels["alertname"])), Description: a.Annotations["description"]}
 		add := func(name, value string) {
 			if value != "" {
-				v.Fields = append(v.Fields, struct{ Name, Value string }{name, value})
+				v.Fields = append(v.Fields, struct{ Name, Value string }{name, cleanLabel(value)})
 			}
 		}
 		add("SLO", a.Labels["slo"])
@@ -300,14 +301,4 @@ func (m *emailIntegration) message(n *notification, now time.Time) ([]byte, erro
 	}
 	_ = now
 	return buf.Bytes(), nil
-}
-
-// mimeHeader encodes a non-ASCII subject as RFC 2047.
-func mimeHeader(s string) string {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 {
-			return mimeQ.Encode("UTF-8", s)
-		}
-	}
-	return s
 }

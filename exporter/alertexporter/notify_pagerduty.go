@@ -85,34 +85,78 @@ func (p *pagerdutyIntegration) event(n *notification) pdEvent {
 	if sev == "" {
 		sev = "error"
 	}
+	topLabels, topAnn := cleanLabels(top.Labels), cleanAnnotations(top.Annotations)
 	summary := notificationTitle(n)
-	if s := top.Annotations["summary"]; s != "" {
+	if s := topAnn["summary"]; s != "" {
 		summary += ": " + s
 	}
-	if len(summary) > 1024 {
-		summary = summary[:1021] + "..."
-	}
-	details := map[string]any{"firing": len(firing), "group": n.GroupLabels}
+	summary = clean(summary, pdMaxSummary, false)
+	details := map[string]any{"firing": len(firing), "group": cleanLabels(n.GroupLabels)}
 	var alerts []map[string]any
 	for _, a := range n.Alerts {
-		alerts = append(alerts, map[string]any{"status": a.Status, "labels": a.Labels, "annotations": a.Annotations, "values": a.Values})
+		alerts = append(alerts, map[string]any{"status": a.Status, "labels": cleanLabels(a.Labels), "annotations": cleanAnnotations(a.Annotations), "values": a.Values})
 	}
 	details["alerts"] = alerts
 	ev.Payload = &pdPayload{
 		Summary: summary, Source: orDefault(p.cfg.Source, "otelcol-amas"), Severity: sev,
-		Timestamp: top.StartsAt.UTC().Format(time.RFC3339), Component: orDefault(top.Labels["slo"], top.Labels["operation"]),
-		Group: top.Labels["alertname"], Class: top.Labels["type"], CustomDetails: details,
+		Timestamp: top.StartsAt.UTC().Format(time.RFC3339), Component: orDefault(topLabels["slo"], topLabels["operation"]),
+		Group: topLabels["alertname"], Class: topLabels["type"], CustomDetails: details,
 	}
 	for _, l := range []struct{ key, text string }{{"runbook_url", "Runbook"}, {"dashboard_url", "Dashboard"}, {"jaeger_search_url", "Traces in Jaeger"}} {
-		if u := top.Annotations[l.key]; u != "" {
+		if u := topAnn[l.key]; u != "" {
 			ev.Links = append(ev.Links, pdLink{Href: u, Text: l.text})
 		}
 	}
 	return ev
 }
 
+// PagerDuty Events API v2 limits: the summary is cut at 1024 characters and an event over
+// 512 KB is refused with 400, which would lose the page.
+const (
+	pdMaxSummary = 1024
+	pdMaxBody    = 512 * 1000 // under 512 KB whichever K is meant
+)
+
+// body marshals the event under pdMaxBody: when it is too large, custom_details keeps the
+// first alerts that fit and says how many it left out (truncated_alerts) and why (truncated);
+// if even the group labels do not fit, only the note remains.
+func (p *pagerdutyIntegration) body(n *notification) ([]byte, error) {
+	ev := p.event(n)
+	b, err := json.Marshal(ev)
+	if err != nil || len(b) < pdMaxBody || ev.Payload == nil {
+		return b, err
+	}
+	details := ev.Payload.CustomDetails
+	alerts, _ := details["alerts"].([]map[string]any)
+	note := "custom_details truncated to stay under the PagerDuty Events API v2 limit of 512 KB"
+	details["truncated"] = note
+	// Binary search the longest prefix of alerts that fits.
+	lo, hi := 0, len(alerts)
+	for lo < hi {
+		mid := (lo + hi + 1) / 2
+		details["alerts"] = alerts[:mid]
+		details["truncated_alerts"] = len(alerts) - mid
+		if b, err = json.Marshal(ev); err != nil {
+			return nil, err
+		}
+		if len(b) < pdMaxBody {
+			lo = mid
+		} else {
+			hi = mid - 1
+		}
+	}
+	details["alerts"] = alerts[:lo]
+	details["truncated_alerts"] = len(alerts) - lo
+	if b, err = json.Marshal(ev); err != nil || len(b) < pdMaxBody {
+		return b, err
+	}
+	ev.Payload.CustomDetails = map[string]any{"firing": details["firing"], "truncated": note, "truncated_alerts": len(alerts)}
+	ev.Links = nil
+	return json.Marshal(ev)
+}
+
 func (p *pagerdutyIntegration) notify(ctx context.Context, n *notification) error {
-	body, err := json.Marshal(p.event(n))
+	body, err := p.body(n)
 	if err != nil {
 		return consumererror.NewPermanent(err)
 	}

@@ -67,39 +67,44 @@ func notificationTitle(n *notification) string {
 	}
 	sort.Strings(keys)
 	if len(keys) == 0 && len(n.Alerts) > 0 {
-		b.WriteString(" " + n.Alerts[0].Labels["alertname"])
+		b.WriteString(" " + cleanLabel(n.Alerts[0].Labels["alertname"]))
 	}
 	for _, k := range keys {
-		b.WriteString(" " + n.GroupLabels[k])
+		b.WriteString(" " + cleanLabel(n.GroupLabels[k]))
 	}
 	return b.String()
 }
 
+// slackPayload builds the message. Every text that carries label values or templated
+// annotations goes through slackText (mrkdwn escaping of & < >) after cleaning, so an agent
+// named <!channel> is shown, never notifies the channel; only the links we build are markup.
 func slackPayload(cfg *SlackConfig, n *notification) slackMessage {
-	m := slackMessage{Channel: cfg.Channel, Username: cfg.Username, IconEmoji: cfg.IconEmoji, Text: notificationTitle(n)}
+	m := slackMessage{Channel: cfg.Channel, Username: cfg.Username, IconEmoji: cfg.IconEmoji,
+		Text: slackText(notificationTitle(n))}
 	for _, a := range n.Alerts {
+		a.Labels, a.Annotations = cleanLabels(a.Labels), cleanAnnotations(a.Annotations)
 		att := slackAttachment{Color: "good", MrkdwnIn: []string{"text", "fields"}}
 		if a.Status == "firing" {
 			att.Color = severityColor(a.Labels["severity"])
 		}
-		att.Title = capitalize(a.Status) + ": " + orDefault(a.Annotations["summary"], a.Labels["alertname"])
-		att.TitleLink = a.Annotations["dashboard_url"]
-		att.Text = a.Annotations["description"]
+		att.Title = slackText(capitalize(a.Status) + ": " + orDefault(a.Annotations["summary"], a.Labels["alertname"]))
+		att.TitleLink = cleanLabel(a.Annotations["dashboard_url"])
+		att.Text = slackText(a.Annotations["description"])
 		if slo := a.Labels["slo"]; slo != "" {
-			att.Fields = append(att.Fields, slackField{Title: "SLO", Value: slo, Short: true})
+			att.Fields = append(att.Fields, slackField{Title: "SLO", Value: slackText(slo), Short: true})
 		}
 		if op := a.Labels["operation"]; op != "" {
-			att.Fields = append(att.Fields, slackField{Title: "Operation", Value: op, Short: true})
+			att.Fields = append(att.Fields, slackField{Title: "Operation", Value: slackText(op), Short: true})
 		}
-		att.Fields = append(att.Fields, slackField{Title: "Severity", Value: orDefault(a.Labels["severity"], "none"), Short: true})
+		att.Fields = append(att.Fields, slackField{Title: "Severity", Value: slackText(orDefault(a.Labels["severity"], "none")), Short: true})
 		if b := budgetRemaining(a.Values); b != "" {
 			att.Fields = append(att.Fields, slackField{Title: "Budget remaining", Value: b, Short: true})
 		}
 		if br := alertBurnRates(a.Values, a.Labels); br != "" {
-			att.Fields = append(att.Fields, slackField{Title: "Burn rate", Value: br, Short: true})
+			att.Fields = append(att.Fields, slackField{Title: "Burn rate", Value: slackText(br), Short: true})
 		}
 		if rf := regressionFigures(a.Values, a.Labels); rf != "" {
-			att.Fields = append(att.Fields, slackField{Title: "Current vs baseline", Value: rf, Short: false})
+			att.Fields = append(att.Fields, slackField{Title: "Current vs baseline", Value: slackText(rf), Short: false})
 		}
 		if l := slackLinks(a.Annotations); l != "" {
 			att.Fields = append(att.Fields, slackField{Title: "Links", Value: l, Short: false})
@@ -116,7 +121,7 @@ func slackLinks(ann map[string]string) string {
 		{"runbook_url", "Runbook"}, {"dashboard_url", "Dashboard"}, {"jaeger_search_url", "Traces"},
 	} {
 		if u := ann[l.key]; u != "" {
-			links = append(links, "<"+u+"|"+l.text+">")
+			links = append(links, "<"+slackURL(u)+"|"+l.text+">")
 		}
 	}
 	return strings.Join(links, " · ")

@@ -21,6 +21,7 @@ func (w *webhookIntegration) kind() string       { return "webhook" }
 func (w *webhookIntegration) sendResolved() bool { return boolOr(w.cfg.SendResolved, true) }
 
 func (w *webhookIntegration) start(ctx context.Context, host component.Host, set component.TelemetrySettings) error {
+	w.retryClientErrors = w.cfg.RetryClientErrors
 	return w.httpSender.start(ctx, &w.cfg.HTTP, host, set)
 }
 
@@ -49,8 +50,8 @@ type webhookAlert struct {
 }
 
 func webhookPayload(n *notification, maxAlerts int) webhookMessage {
-	m := webhookMessage{Version: "4", GroupKey: n.GroupKey, Status: n.status(), Receiver: n.Receiver,
-		GroupLabels: nonNil(n.GroupLabels), ExternalURL: n.ExternalURL}
+	m := webhookMessage{Version: "4", GroupKey: clean(n.GroupKey, maxGroupKeyBytes, false), Status: n.status(), Receiver: n.Receiver,
+		GroupLabels: nonNil(cleanLabels(n.GroupLabels)), ExternalURL: n.ExternalURL}
 	alerts := n.Alerts
 	if maxAlerts > 0 && len(alerts) > maxAlerts {
 		m.TruncatedAlerts = len(alerts) - maxAlerts
@@ -58,13 +59,13 @@ func webhookPayload(n *notification, maxAlerts int) webhookMessage {
 	}
 	var labelSets, annSets []map[string]string
 	for _, a := range n.Alerts {
-		labelSets = append(labelSets, a.Labels)
-		annSets = append(annSets, a.Annotations)
+		labelSets = append(labelSets, cleanLabels(a.Labels))
+		annSets = append(annSets, cleanAnnotations(a.Annotations))
 	}
 	m.CommonLabels = common(labelSets)
 	m.CommonAnnotations = common(annSets)
 	for _, a := range alerts {
-		m.Alerts = append(m.Alerts, webhookAlert{Status: a.Status, Labels: nonNil(a.Labels), Annotations: nonNil(a.Annotations),
+		m.Alerts = append(m.Alerts, webhookAlert{Status: a.Status, Labels: nonNil(cleanLabels(a.Labels)), Annotations: nonNil(cleanAnnotations(a.Annotations)),
 			StartsAt: a.StartsAt.UTC(), EndsAt: a.EndsAt.UTC(), GeneratorURL: a.GeneratorURL, Fingerprint: a.Fingerprint, Values: a.Values})
 	}
 	return m

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"time"
 
 	"go.opentelemetry.io/collector/consumer/consumererror"
@@ -26,6 +27,14 @@ type notification struct {
 	CreatedAt   time.Time         `json:"createdAt"`
 	ExternalURL string            `json:"externalURL,omitempty"`
 	Alerts      []notifAlert      `json:"alerts"`
+
+	// firstTry is when this run first tried to deliver it: max_elapsed_time counts from here
+	// (a notification restored from a persistent queue starts counting again).
+	firstTry time.Time
+	// logFiring is what the notification log recorded as announced when it was queued; the
+	// receiver's accepted set once delivered. Not persisted: after a restart the firing alerts
+	// the notification carries stand for it.
+	logFiring map[uint64]struct{}
 }
 
 type notifAlert struct {
@@ -121,6 +130,7 @@ func convertFromContext(ctx context.Context, _ pmetric.Metrics) (xexporterhelper
 
 const (
 	reasonPermanent  = "permanent"
+	reasonExpired    = "expired"
 	reasonQueueFull  = "queue_full"
 	reasonNoReceiver = "no_receiver"
 )
@@ -152,11 +162,16 @@ func (e *alertExporter) push(ctx context.Context, r xexporterhelper.Request) err
 		e.tel.superseded(n.Receiver, n.Integration)
 		return nil
 	}
+	now := e.clock.Now()
+	if n.firstTry.IsZero() {
+		n.firstTry = now
+	}
 	err := in.notify(ctx, n)
 	if err == nil {
 		e.smu.Lock()
 		if n.Seq > s.delivered {
 			s.delivered = n.Seq
+			s.accepted = n.acceptedSet()
 		}
 		e.smu.Unlock()
 		e.seqDirty.Store(true)
@@ -165,12 +180,63 @@ func (e *alertExporter) push(ctx context.Context, r xexporterhelper.Request) err
 	}
 	e.tel.failed(n.Receiver, n.Integration)
 	if consumererror.IsPermanent(err) {
-		e.tel.dropped(n.Receiver, n.Integration, reasonPermanent)
-		e.logger.Warn("Receiver rejected the notification; not retrying",
+		e.deadLetter(n, s, reasonPermanent)
+		e.logger.Warn("Receiver rejected the notification; not retrying it (the group's next flush announces its alerts again)",
 			zap.String("receiver", n.Receiver), zap.String("integration", n.Integration),
 			zap.String("group", n.GroupKey), zap.Int("alerts", len(n.Alerts)), zap.Error(err))
 		return err
 	}
+	if limit := e.cfg.BackOffConfig.MaxElapsedTime; e.cfg.BackOffConfig.Enabled && limit > 0 && now.Sub(n.firstTry) >= limit {
+		e.deadLetter(n, s, reasonExpired)
+		e.logger.Warn("Giving up on a notification after retry_on_failure.max_elapsed_time (the group's next flush announces its alerts again)",
+			zap.String("receiver", n.Receiver), zap.String("integration", n.Integration),
+			zap.String("group", n.GroupKey), zap.Duration("max_elapsed_time", limit), zap.Error(err))
+		return consumererror.NewPermanent(err)
+	}
 	e.tel.retried(n.Receiver, n.Integration)
 	return err
+}
+
+// acceptedSet is the set the notification log holds for its key once the receiver accepted n.
+func (n *notification) acceptedSet() map[uint64]struct{} {
+	if n.logFiring != nil {
+		return n.logFiring
+	}
+	out := make(map[uint64]struct{}, len(n.Alerts))
+	for _, a := range n.Alerts {
+		if a.Status == "firing" {
+			if fp, err := strconv.ParseUint(a.Fingerprint, 16, 64); err == nil {
+				out[fp] = struct{}{}
+			}
+		}
+	}
+	return out
+}
+
+// deadLetter gives n up: counted, and, when no newer notification of its key was queued
+// since, the notification log goes back to what the receiver last accepted, so the group's
+// next flush announces the alerts again (the log marks alerts announced when they are queued,
+// which is only true once the receiver accepts them). Called by push with s.mu held.
+func (e *alertExporter) deadLetter(n *notification, s *seqState, reason string) {
+	e.tel.dropped(n.Receiver, n.Integration, reason)
+	e.tel.deadLettered(n.Receiver, n.Integration, reason)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.smu.Lock()
+	latest := n.Seq >= s.enqueued
+	accepted := s.accepted
+	e.smu.Unlock()
+	if !latest {
+		return // a newer notification of the key is queued; the log describes that one
+	}
+	entry := e.nflog[n.logKey()]
+	if entry == nil {
+		return
+	}
+	firing := make(map[uint64]struct{}, len(accepted))
+	for fp := range accepted {
+		firing[fp] = struct{}{}
+	}
+	entry.firing = firing
+	e.dirty = true
 }

@@ -46,6 +46,8 @@ type ckpSeq struct {
 	Delivered uint64 `json:"delivered"`
 	// Used is when the key was last used; a restart counts as a use.
 	Used time.Time `json:"used,omitzero"`
+	// Pending: a notification of the key was queued and not yet accepted by its receiver.
+	Pending bool `json:"pending,omitempty"`
 }
 
 // writeCheckpoint stores alerts, the notification log and the sequence numbers. Called with
@@ -72,7 +74,7 @@ func (e *alertExporter) writeCheckpoint(ctx context.Context) error {
 	sort.Slice(c.Log, func(i, j int) bool { return c.Log[i].Key < c.Log[j].Key })
 	e.smu.Lock()
 	for key, s := range e.seqs {
-		c.Seqs = append(c.Seqs, ckpSeq{Key: key, Enqueued: s.enqueued, Delivered: s.delivered, Used: s.used})
+		c.Seqs = append(c.Seqs, ckpSeq{Key: key, Enqueued: s.enqueued, Delivered: s.delivered, Used: s.used, Pending: s.queued > s.delivered})
 	}
 	e.smu.Unlock()
 	sort.Slice(c.Seqs, func(i, j int) bool { return c.Seqs[i].Key < c.Seqs[j].Key })
@@ -102,8 +104,24 @@ func (e *alertExporter) loadCheckpoint(ctx context.Context) error {
 	now := e.clock.Now()
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	// A notification counts as announced once the receiver accepted it. With an in-memory
+	// queue, whatever was queued and not yet delivered died with the previous run: its alerts
+	// are only possibly announced (their page is sent again, their resolve still sent).
+	// A persistent queue still holds them and delivers them after this start.
+	undelivered := map[string]bool{}
+	if !e.persistentQueue() {
+		for _, s := range c.Seqs {
+			if s.Pending {
+				undelivered[s.Key] = true
+			}
+		}
+	}
 	for _, le := range c.Log {
 		entry := &logEntry{firing: make(map[uint64]struct{}, len(le.Firing)), at: le.At}
+		if undelivered[le.Key] {
+			le.Maybe = append(le.Maybe, le.Firing...)
+			le.Firing = nil
+		}
 		for _, fp := range le.Firing {
 			entry.firing[fp] = struct{}{}
 		}

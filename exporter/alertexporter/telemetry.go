@@ -16,6 +16,7 @@ import (
 type telemetry struct {
 	sentC, failedC, retriedC, droppedC, enqueuedC, supersededC metric.Int64Counter
 	invalidC, alertsDroppedC, valuesDroppedC, checkpointC      metric.Int64Counter
+	deadLetterC                                                metric.Int64Counter
 
 	mu    sync.RWMutex
 	attrs map[string]*integrationAttrs
@@ -43,6 +44,7 @@ func newTelemetry(set component.TelemetrySettings) (*telemetry, error) {
 	t.failedC = counter("otelcol_alert_notifications_failed", "Delivery attempts that failed (retryable or not).")
 	t.retriedC = counter("otelcol_alert_notifications_retried", "Failed delivery attempts handed back for retry.")
 	t.droppedC = counter("otelcol_alert_notifications_dropped", "Notifications given up: rejected by the receiver (4xx other than 429), queue full, or receiver gone.")
+	t.deadLetterC = counter("otelcol_alert_notifications_dead_letter", "Queued notifications given up, by reason: permanent (the receiver refused it) or expired (retry_on_failure.max_elapsed_time passed); the group's next flush announces their alerts again.")
 	t.enqueuedC = counter("otelcol_alert_notifications_enqueued", "Notifications queued for delivery whose delivery state is checkpointed.")
 	t.supersededC = counter("otelcol_alert_notifications_superseded", "Queued notifications skipped because a newer one for the same group was already delivered.")
 	t.invalidC = counter("otelcol_alert_points_invalid", "amas_alerts points skipped: missing alertname or alertstate, unknown state, NaN.")
@@ -57,7 +59,7 @@ func (t *telemetry) register(receiver, integ string) {
 	defer t.mu.Unlock()
 	base := []attribute.KeyValue{attribute.String("receiver", receiver), attribute.String("integration", integ)}
 	ia := &integrationAttrs{base: metric.WithAttributeSet(attribute.NewSet(base...)), reasons: map[string]metric.MeasurementOption{}}
-	for _, r := range []string{reasonPermanent, reasonQueueFull, reasonNoReceiver} {
+	for _, r := range []string{reasonPermanent, reasonExpired, reasonQueueFull, reasonNoReceiver} {
 		ia.reasons[r] = metric.WithAttributeSet(attribute.NewSet(append(base[:2:2], attribute.String("reason", r))...))
 	}
 	t.attrs[receiver+"|"+integ] = ia
@@ -87,7 +89,10 @@ func (t *telemetry) superseded(r, i string) {
 	t.supersededC.Add(bg, 1, t.get(r, i).base)
 }
 func (t *telemetry) dropped(r, i, reason string) { t.droppedC.Add(bg, 1, t.get(r, i).reasons[reason]) }
-func (t *telemetry) invalidPoint()               { t.invalidC.Add(bg, 1, t.none) }
-func (t *telemetry) alertDropped()               { t.alertsDroppedC.Add(bg, 1, t.none) }
-func (t *telemetry) valueDropped()               { t.valuesDroppedC.Add(bg, 1, t.none) }
-func (t *telemetry) checkpointFailed()           { t.checkpointC.Add(bg, 1, t.none) }
+func (t *telemetry) deadLettered(r, i, reason string) {
+	t.deadLetterC.Add(bg, 1, t.get(r, i).reasons[reason])
+}
+func (t *telemetry) invalidPoint()     { t.invalidC.Add(bg, 1, t.none) }
+func (t *telemetry) alertDropped()     { t.alertsDroppedC.Add(bg, 1, t.none) }
+func (t *telemetry) valueDropped()     { t.valuesDroppedC.Add(bg, 1, t.none) }
+func (t *telemetry) checkpointFailed() { t.checkpointC.Add(bg, 1, t.none) }

@@ -324,6 +324,7 @@ func (e *statusExtension) statusDocument(withHistory bool, historyGroups int) St
 		}
 	}
 	sortRegressions(doc.Regressions)
+	doc.SpanClassification = buildClassification(e.src.Classification())
 	return doc
 }
 

@@ -14,6 +14,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
+
+	"github.com/otelcol-amas/otelcol-amas/internal/spanclass"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
@@ -391,4 +393,28 @@ func TestHistoryGroupsLimitsTheHistoryToTheWorstGroups(t *testing.T) {
 
 	_, body = get(t, srv.URL+pathStatus+"?pretty=true")
 	assert.Contains(t, string(body), "\n  \"schema_version\": \"1\"", "?pretty=true indents")
+}
+
+func TestTheStatusShowsEachServicesClassifiedShare(t *testing.T) {
+	_, src, _, srv := newTestExtension(t, nil)
+	_, body := get(t, srv.URL+pathStatus)
+	var doc StatusDocument
+	require.NoError(t, json.Unmarshal(body, &doc))
+	require.Len(t, doc.SpanClassification, 1)
+	sc := doc.SpanClassification[0]
+	assert.Equal(t, "amas_spanmetrics", sc.Component)
+	assert.Equal(t, 1000, sc.MaxServices)
+	require.Len(t, sc.Services, 2)
+	assert.Equal(t, ServiceShare{Service: "agents-svc", Classified: 90, Unclassified: 10, ClassifiedShare: 0.9}, sc.Services[0])
+	assert.Equal(t, Float(0), sc.Services[1].ClassifiedShare, "a service none of whose spans classify")
+
+	src.set(func(f *fakeSource) {
+		f.classes = []spanclass.Snapshot{{Component: "amas_spanmetrics", MaxServices: 1, Services: []spanclass.Service{{Name: "idle"}}}}
+	})
+	_, body = get(t, srv.URL+pathStatus)
+	assert.Contains(t, string(body), `"classified_share":null`, "no spans yet: no share")
+
+	src.set(func(f *fakeSource) { f.classes = nil })
+	_, body = get(t, srv.URL+pathStatus)
+	assert.Contains(t, string(body), `"span_classification":[]`, "no connector: an empty list, not null")
 }

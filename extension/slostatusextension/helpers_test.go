@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/collector/extension/extensiontest"
 
 	"github.com/otelcol-amas/otelcol-amas/extension/slostatusextension/internal/metadata"
+	"github.com/otelcol-amas/otelcol-amas/internal/spanclass"
 	"github.com/otelcol-amas/otelcol-amas/processor/regressionprocessor"
 	"github.com/otelcol-amas/otelcol-amas/processor/sloprocessor"
 )
@@ -43,6 +44,13 @@ type fakeSource struct {
 	reg        []regressionprocessor.Status
 	missingSLO []string
 	missingReg []string
+	classes    []spanclass.Snapshot
+}
+
+func (f *fakeSource) Classification() []spanclass.Snapshot {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.classes
 }
 
 func (f *fakeSource) SLO() ([]sloprocessor.Status, []string) {
@@ -146,7 +154,7 @@ func newTestExtension(t *testing.T, mutate func(*Config)) (*statusExtension, *fa
 	}
 	require.NoError(t, cfg.Validate())
 	clock := &fakeClock{t: epoch}
-	src := &fakeSource{slo: []sloprocessor.Status{sampleStatus(epoch)}, reg: []regressionprocessor.Status{sampleRegressions(epoch)}}
+	src := &fakeSource{slo: []sloprocessor.Status{sampleStatus(epoch)}, reg: []regressionprocessor.Status{sampleRegressions(epoch)}, classes: sampleClassification()}
 	e := newExtension(extensiontest.NewNopSettings(metadata.Type), cfg, src, clock.Now)
 	e.startedAt = epoch.Add(-5 * time.Second)
 	srv := httptest.NewServer(e.handler())
@@ -162,4 +170,15 @@ func get(t *testing.T, url string) (*http.Response, []byte) {
 	b, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
 	return resp, b
+}
+
+func sampleClassification() []spanclass.Snapshot {
+	return []spanclass.Snapshot{{
+		Component:   "amas_spanmetrics",
+		MaxServices: 1000,
+		Services: []spanclass.Service{
+			{Name: "agents-svc", Classified: 90, Unclassified: 10},
+			{Name: "lost-svc", Classified: 0, Unclassified: 40},
+		},
+	}}
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/otelcol-amas/otelcol-amas/internal/spanclass"
 	"github.com/otelcol-amas/otelcol-amas/processor/regressionprocessor"
 	"github.com/otelcol-amas/otelcol-amas/processor/sloprocessor"
 )
@@ -77,13 +78,48 @@ type StatusDocument struct {
 	SLOs          []SLO           `json:"slos"`
 	Regressions   []Regression    `json:"regressions"`
 	Missing       []string        `json:"missing_processors"`
-	Page          *PageSettings   `json:"page,omitempty"`
+	// SpanClassification is, per amas_spanmetrics connector, each service's classified share.
+	SpanClassification []SpanClassification `json:"span_classification"`
+	Page               *PageSettings        `json:"page,omitempty"`
 }
 
 // PageSettings are hints for the status page.
 type PageSettings struct {
 	RefreshSeconds float64 `json:"refresh_seconds"`
 	JaegerURL      string  `json:"jaeger_url"`
+}
+
+// SpanClassification is one amas_spanmetrics connector's classified and unclassified span counts
+// per service since it started (at most MaxServices services).
+type SpanClassification struct {
+	Component   string         `json:"component"`
+	MaxServices int            `json:"max_services"`
+	Services    []ServiceShare `json:"services"`
+}
+
+// ServiceShare is one service's counts; ClassifiedShare is classified / (classified +
+// unclassified), null before any span.
+type ServiceShare struct {
+	Service         string `json:"service"`
+	Classified      uint64 `json:"classified"`
+	Unclassified    uint64 `json:"unclassified"`
+	ClassifiedShare Float  `json:"classified_share"`
+}
+
+func buildClassification(snaps []spanclass.Snapshot) []SpanClassification {
+	out := make([]SpanClassification, 0, len(snaps))
+	for _, sn := range snaps {
+		sc := SpanClassification{Component: sn.Component, MaxServices: sn.MaxServices, Services: make([]ServiceShare, 0, len(sn.Services))}
+		for _, s := range sn.Services {
+			share := math.NaN()
+			if total := s.Classified + s.Unclassified; total > 0 {
+				share = float64(s.Classified) / float64(total)
+			}
+			sc.Services = append(sc.Services, ServiceShare{Service: s.Name, Classified: s.Classified, Unclassified: s.Unclassified, ClassifiedShare: Float(share)})
+		}
+		out = append(out, sc)
+	}
+	return out
 }
 
 // ProcessorInfo is one slo or regression processor's evaluation state.

@@ -3,6 +3,7 @@ package slostatusextension // import "github.com/otelcol-amas/otelcol-amas/exten
 import (
 	"go.opentelemetry.io/collector/component"
 
+	"github.com/otelcol-amas/otelcol-amas/internal/spanclass"
 	"github.com/otelcol-amas/otelcol-amas/processor/regressionprocessor"
 	"github.com/otelcol-amas/otelcol-amas/processor/sloprocessor"
 )
@@ -15,6 +16,9 @@ type source interface {
 	SLO() (statuses []sloprocessor.Status, missing []string)
 	// Regression is the same for the regression processors.
 	Regression() (statuses []regressionprocessor.Status, missing []string)
+	// Classification is the span classification share of every running amas_spanmetrics
+	// connector, read through the neutral spanclass contract.
+	Classification() []spanclass.Snapshot
 }
 
 // registrySource reads the running processors of this collector.
@@ -38,6 +42,16 @@ func (r registrySource) Regression() ([]regressionprocessor.Status, []string) {
 		}
 		return s.Status, true
 	})
+}
+
+func (registrySource) Classification() []spanclass.Snapshot {
+	var out []spanclass.Snapshot
+	for _, id := range spanclass.Running.IDs() {
+		if src, ok := spanclass.Running.Lookup(id); ok {
+			out = append(out, src.ClassificationShare())
+		}
+	}
+	return out
 }
 
 func collect[S any](want []component.ID, running func() []component.ID, lookup func(component.ID) (func() S, bool)) ([]S, []string) {

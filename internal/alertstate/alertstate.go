@@ -44,6 +44,9 @@ const (
 	LabelType        = "type" // regression type: latency_regression, error_rate_regression, cost_regression
 	LabelLongWindow  = "long_window"
 	LabelShortWindow = "short_window"
+	// LabelThreshold names the budget threshold (critical, high, warning) of an
+	// SLOErrorBudgetLow alert, whose severity (page or ticket) is configured apart.
+	LabelThreshold = "threshold"
 )
 
 // Alert states.

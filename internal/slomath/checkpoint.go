@@ -10,9 +10,11 @@ import (
 // checkpointVersion is bumped whenever the encoding changes; an unknown version is refused (and
 // the series starts fresh) rather than misread. Version 2 writes each run of empty buckets as one
 // count (a quiet group's 30-day ring is mostly empty: ~2 KiB in version 1, tens of bytes in 2);
-// version 1 checkpoints are still read, so an upgrade loses no budget.
+// version 1 checkpoints are still read, so an upgrade loses no budget. Version 3 adds Series.Since
+// (when a timeslices series began); a version 1 or 2 checkpoint reads with Since 1 ("long ago").
 const (
-	checkpointVersion   = 2
+	checkpointVersion   = 3
+	checkpointVersionV2 = 2
 	checkpointVersionV1 = 1
 )
 
@@ -71,6 +73,9 @@ func (m *Model) appendBinary(b []byte, s *Series, version byte) []byte {
 		b = binary.AppendVarint(b, a.ActiveSince)
 		b = binary.AppendVarint(b, a.ResolvedAt)
 		b = binary.AppendUvarint(b, s.Violations[i])
+	}
+	if version >= 3 {
+		b = binary.AppendVarint(b, s.Since)
 	}
 	return b
 }
@@ -145,8 +150,8 @@ func (r *reader) float() float64 {
 func (m *Model) DecodeSeries(data []byte) (*Series, error) {
 	r := &reader{b: data}
 	version := r.byte()
-	if r.err == nil && version != checkpointVersion && version != checkpointVersionV1 {
-		return nil, fmt.Errorf("%w: version %d, want %d or %d", ErrCheckpointFormat, version, checkpointVersionV1, checkpointVersion)
+	if r.err == nil && (version < checkpointVersionV1 || version > checkpointVersion) {
+		return nil, fmt.Errorf("%w: version %d, want %d to %d", ErrCheckpointFormat, version, checkpointVersionV1, checkpointVersion)
 	}
 	s := m.NewSeries()
 	if n := r.uvarint(); r.err == nil && n != uint64(len(m.Layout.Tiers)) {
@@ -163,7 +168,7 @@ func (m *Model) DecodeSeries(data []byte) (*Series, error) {
 		tr := &s.Ring.tiers[i]
 		tr.head = r.varint()
 		for j := 0; j < len(tr.buckets) && r.err == nil; {
-			if version == checkpointVersion {
+			if version >= checkpointVersionV2 {
 				z := r.uvarint()
 				if z > uint64(len(tr.buckets)-j) {
 					return nil, errors.New("corrupt checkpoint: run of empty buckets past the tier")
@@ -207,6 +212,12 @@ func (m *Model) DecodeSeries(data []byte) (*Series, error) {
 		}
 		s.Alerts[i] = Alert{Phase: p, ActiveSince: r.varint(), ResolvedAt: r.varint()}
 		s.Violations[i] = r.uvarint()
+	}
+	switch {
+	case version >= 3:
+		s.Since = r.varint()
+	case s.HadData:
+		s.Since = 1 // written before Since was kept: count every window as elapsed
 	}
 	if r.err != nil {
 		return nil, r.err

@@ -41,21 +41,28 @@ func TestDefaultRulesFactors(t *testing.T) {
 	tests := []struct {
 		name      string
 		window    time.Duration
+		objective float64
+		slice     time.Duration
 		wantRules []float64 // factors in table order
 	}{
-		{"A 30-day window gets the SRE workbook factors plus the fast pair.", 30 * day, []float64{43.2, 14.4, 6, 3, 1}},
-		{"A 28-day window rescales the factors by 28/30 as Sloth does.", 28 * day, []float64{40.32, 13.44, 5.6, 2.8, 0.9333333333}},
-		{"A 1-day window drops the rules whose long window does not fit.", day, []float64{1.44, 0.48, 0.2, 0.1}},
-		{"A 1-hour window keeps only the pairs of an hour or less.", time.Hour, []float64{0.06, 0.02}},
+		{"A 30-day window at 99.5% gets the SRE workbook factors.", 30 * day, 0.995, 0, []float64{14.4, 6, 3, 1}},
+		{"A 28-day window rescales the factors by 28/30 as Sloth does, and drops the 3d ticket whose factor falls below 1.", 28 * day, 0.995, 0, []float64{13.44, 5.6, 2.8}},
+		{"A 1-week window keeps only the pairs whose factor stays at least 1.", 7 * day, 0.995, 0, []float64{3.36, 1.4}},
+		{"A 1-day window has no rule left: every rescaled factor is below 1.", day, 0.995, 0, nil},
+		{"At 90% the 14.4× page cannot fire (at most 10×) and is left out.", 30 * day, 0.90, 0, []float64{6, 3, 1}},
+		{"At 80% both pages are out of reach and only the tickets remain.", 30 * day, 0.80, 0, []float64{3, 1}},
+		{"With 5-minute slices the 1h∧5m page (one slice in its short window) is left out.", 30 * day, 0.995, 5 * time.Minute, []float64{6, 3, 1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rules := DefaultRules(tt.window, 10)
+			rules := DefaultRules(tt.window, tt.objective, tt.slice, 10, 5)
 			require.Len(t, rules, len(tt.wantRules))
 			for i, r := range rules {
 				assert.InDelta(t, tt.wantRules[i], r.Factor(tt.window), 1e-6, "rule %d", i)
 				assert.NoError(t, r.Validate(tt.window))
+				assert.NoError(t, r.ValidateFor(tt.objective, tt.window, tt.slice))
 				assert.Equal(t, uint64(10), r.MinEvents)
+				assert.Equal(t, uint64(5), r.MinBadEvents)
 			}
 		})
 	}
@@ -197,7 +204,7 @@ func TestComparison(t *testing.T) {
 }
 
 func TestSpecValidate(t *testing.T) {
-	ok := Spec{Objective: 0.995, Window: 30 * 24 * time.Hour, Rules: DefaultRules(30*24*time.Hour, 10), Budget: DefaultBudgetThresholds()}
+	ok := Spec{Objective: 0.995, Window: 30 * 24 * time.Hour, Rules: DefaultRules(30*24*time.Hour, 0.995, 0, 10, DefaultMinBadEvents), Budget: DefaultBudgetThresholds()}
 	tests := []struct {
 		name    string
 		mutate  func(*Spec)

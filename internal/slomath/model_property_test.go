@@ -15,7 +15,7 @@ import (
 // with a recomputation from the raw event list: every window within the documented bucketing
 // error, and the budget remaining exactly what DESIGN.md's formula gives for the counted events.
 func TestModelMatchesNaiveRecomputation(t *testing.T) {
-	m, err := NewModel(Spec{Objective: 0.995, Window: 30 * day, Rules: DefaultRules(30*day, 10)})
+	m, err := NewModel(Spec{Objective: 0.995, Window: 30 * day, Rules: DefaultRules(30*day, 0.995, 0, 10, DefaultMinBadEvents)})
 	require.NoError(t, err)
 	for seed := range uint64(8) {
 		rng := rand.New(rand.NewPCG(seed, 7))

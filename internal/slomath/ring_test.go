@@ -13,7 +13,7 @@ const day = 24 * time.Hour
 
 func defaultWindows() []time.Duration {
 	ws := []time.Duration{30 * day}
-	for _, r := range DefaultRules(30*day, 10) {
+	for _, r := range DefaultRules(30*day, 0.995, 0, 10, DefaultMinBadEvents) {
 		ws = append(ws, r.LongWindow, r.ShortWindow)
 	}
 	return ws
@@ -148,7 +148,7 @@ func TestCheckpointRoundTrip(t *testing.T) {
 	t.Run("A checkpoint of another layout is refused as a format error.", func(t *testing.T) {
 		spec := m.Spec
 		spec.Window = 7 * day
-		spec.Rules = DefaultRules(spec.Window, 10)
+		spec.Rules = DefaultRules(spec.Window, 0.995, 0, 10, DefaultMinBadEvents)
 		other, err := NewModel(spec)
 		require.NoError(t, err)
 		_, err = other.DecodeSeries(data)

@@ -14,14 +14,21 @@ func availabilityModel(t *testing.T) *Model {
 	m, err := NewModel(Spec{
 		Objective:         0.995,
 		Window:            30 * day,
-		Rules:             DefaultRules(30*day, 10),
+		Rules:             availabilityRules(10, DefaultMinBadEvents),
 		Budget:            DefaultBudgetThresholds(),
-		BudgetMinEvents:   10,
+		BudgetMinEvents:   DefaultBudgetMinEvents(0.995),
 		NoData:            NoData{Enabled: true, After: 90 * time.Second},
 		ResolvedRetention: 5 * time.Minute,
 	})
 	require.NoError(t, err)
 	return m
+}
+
+// availabilityRules are the rules the processor gives an occurrences SLO at 99.5% over 30 days:
+// the hard-down page first, then the workbook table.
+func availabilityRules(minEvents, minBad uint64) []BurnRule {
+	return append([]BurnRule{HardDownRule(DefaultHardDownWindow, DefaultHardDownRatio, DefaultHardDownMinBad)},
+		DefaultRules(30*day, 0.995, 0, minEvents, minBad)...)
 }
 
 // sim drives one series on a fake clock: every step it records rate events per second (bad
@@ -118,7 +125,7 @@ func TestScenarioTotalFailurePagesWithinTwoMinutes(t *testing.T) {
 	took := time.Duration(pagedAt - start)
 	t.Logf("total failure paged after %s", took)
 	assert.LessOrEqual(t, took, 2*time.Minute)
-	fast := 0 // the fast pair (5m∧1m) is the first rule of the default table
+	fast := 0 // the hard-down page is the first rule
 	assert.Equal(t, Firing, s.s.Alerts[fast].Phase)
 	assert.False(t, s.ticketActive(), "a page suppresses the ticket of the same SLO")
 	assert.Equal(t, uint64(1), s.s.Violations[fast])
@@ -130,7 +137,7 @@ func TestScenarioTotalFailurePagesWithinTwoMinutes(t *testing.T) {
 				resolvedAt = s.now
 			}
 		})
-		require.NotZero(t, resolvedAt, "the fast page resolves once the 1m window is clean")
+		require.NotZero(t, resolvedAt, "the hard-down page resolves once the 1m window is clean")
 		assert.LessOrEqual(t, time.Duration(resolvedAt-start), 3*time.Minute+2*time.Minute)
 		assert.Equal(t, Inactive, s.s.Alerts[fast].Phase, "resolved alerts are kept for the retention, then inactive")
 	})
@@ -195,7 +202,7 @@ func TestScenarioLowTrafficWithOneFailureDoesNotPage(t *testing.T) {
 
 	t.Run("Without the minimum event count the same failure would page.", func(t *testing.T) {
 		spec := m.Spec
-		spec.Rules = DefaultRules(spec.Window, 0)
+		spec.Rules = DefaultRules(spec.Window, spec.Objective, 0, 0, 0)
 		m0, err := NewModel(spec)
 		require.NoError(t, err)
 		s0 := newSim(t, m0)
@@ -211,7 +218,7 @@ func TestScenarioTimeslicesLatency(t *testing.T) {
 		Objective:  0.9,
 		Window:     30 * day,
 		Timeslices: &Timeslices{Slice: time.Minute, MaxBadRatio: 0.05},
-		Rules:      DefaultRules(30*day, 1),
+		Rules:      DefaultRules(30*day, 0.9, time.Minute, 1, DefaultMinBadEvents),
 		Budget:     DefaultBudgetThresholds(),
 		NoData:     NoData{Enabled: true, After: 90 * time.Second},
 	})
@@ -219,12 +226,12 @@ func TestScenarioTimeslicesLatency(t *testing.T) {
 	s := newSim(t, m)
 	// Per 10 s tick 100 spans; 4 slow: p95 under the threshold, every slice good.
 	s.run(time.Hour, 100, 4, nil)
-	w := m.Layout.WindowIndex(time.Hour)
-	assert.Equal(t, Counts{Total: 60, Bad: 0}, s.ev.Counts[w], "an hour is 60 one-minute slices, all good")
+	w := m.Layout.WindowIndex(6 * time.Hour)
+	assert.Equal(t, Counts{Total: 60, Bad: 0}, s.ev.Counts[w], "an hour into the series, 6h holds the 60 one-minute slices so far, all good")
 	// 10 slow of 100: p95 over the threshold, every slice bad.
 	s.run(30*time.Minute, 100, 10, nil)
 	c := s.ev.Counts[w]
-	assert.Equal(t, uint64(60), c.Total)
+	assert.Equal(t, uint64(90), c.Total)
 	assert.InDelta(t, 30, float64(c.Bad), 1, "the last 30 slices are bad")
 	assert.Less(t, s.ev.BudgetRemaining, 1.0)
 }
@@ -234,17 +241,17 @@ func TestScenarioRatioSlices(t *testing.T) {
 		Objective:  0.8,
 		Window:     30 * day,
 		Timeslices: &Timeslices{Slice: time.Minute, Ratio: true, Threshold: 0.05, Comparison: LessOrEqual},
-		Rules:      DefaultRules(30*day, 1),
+		Rules:      DefaultRules(30*day, 0.8, time.Minute, 1, DefaultMinBadEvents),
 	})
 	require.NoError(t, err)
 	s := m.NewSeries()
 	t0 := int64(28_000_000) * int64(time.Minute)
 	m.RecordRatio(s, t0, 0.40, 10)                    // $0.04 per request: good slice
 	m.RecordRatio(s, t0+int64(time.Minute), 0.90, 10) // $0.09 per request: bad slice
-	m.RecordRatio(s, t0+int64(2*time.Minute), 0.5, 0) // no requests: no slice
+	m.RecordRatio(s, t0+int64(2*time.Minute), 0.5, 0) // no requests: an empty slice, good
 	var ev Evaluation
 	m.Evaluate(s, t0+int64(4*time.Minute), &ev)
-	assert.Equal(t, Counts{Total: 2, Bad: 1}, ev.Counts[m.Layout.WindowIndex(time.Hour)])
+	assert.Equal(t, Counts{Total: 4, Bad: 1}, ev.Counts[m.Layout.WindowIndex(2*time.Hour)], "four slices have closed since the first; one was bad")
 }
 
 func TestPageSuppressesTicket(t *testing.T) {

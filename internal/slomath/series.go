@@ -55,7 +55,14 @@ func (c Comparison) Good(v, t float64) bool {
 // Timeslices turns events into one event per slice of time: a slice is bad when the share of
 // bad events in it exceeds MaxBadRatio (p95 ≤ 1.5 s is "at most 5% of the slice's spans slower
 // than 1.5 s", so MaxBadRatio 0.05), or, for a ratio SLI, when numerator/denominator of the slice
-// is not good against Threshold. A slice with no events (or a zero denominator) counts for nothing.
+// is not good against Threshold.
+//
+// A slice with no events (or a zero denominator) is a good slice: a window of w holds w/Slice
+// slices, or as many as have elapsed since the series saw its first event when that is fewer.
+// A quiet night followed by one slow request is then 1 bad slice of the 360 in 6h, not 1 of 1,
+// for burn rates, the budget and compliance alike (the budget is measured against time: a minute
+// in which nothing ran did not break the objective). The ring stores the slices that saw events;
+// Model.Evaluate adds the empty ones to each window's total.
 type Timeslices struct {
 	Slice       time.Duration
 	MaxBadRatio float64
@@ -111,8 +118,16 @@ func (s Spec) Validate() error {
 			errs = append(errs, fmt.Errorf("budgeting.slice: must not exceed the window %s, got %s", s.Window, s.Timeslices.Slice))
 		}
 	}
+	var slice time.Duration
+	if s.Timeslices != nil {
+		slice = s.Timeslices.Slice
+	}
 	for i, r := range s.Rules {
-		if err := r.Validate(s.Window); err != nil {
+		err := r.Validate(s.Window)
+		if err == nil && s.Objective > 0 && s.Objective < 1 && slice >= 0 {
+			err = r.ValidateFor(s.Objective, s.Window, slice)
+		}
+		if err != nil {
 			errs = append(errs, prefix(fmt.Sprintf("burn_rate_rules[%d]", i), err))
 		}
 	}
@@ -202,6 +217,10 @@ type Series struct {
 	slice      sliceAcc
 	LastEvent  int64
 	HadData    bool
+	// Since is the start of the first slice the series saw events in (timeslices only; 0 before
+	// then): the empty slices since then are good slices. A series restored from a checkpoint
+	// that does not carry it has Since 1, so all of its windows count as elapsed.
+	Since      int64
 	Alerts     []Alert
 	Violations []uint64 // per alert slot, times it started firing
 }
@@ -288,6 +307,9 @@ func (m *Model) roll(s *Series, t int64) {
 	}
 	m.flush(s)
 	s.slice = sliceAcc{start: t - t%l, open: true}
+	if s.Since == 0 {
+		s.Since = s.slice.start
+	}
 }
 
 // flush turns the open slice into one event of the ring.
@@ -343,6 +365,9 @@ func (m *Model) Evaluate(s *Series, now int64, out *Evaluation) {
 	}
 	out.Counts = out.Counts[:len(m.Layout.Windows)]
 	s.Ring.SumAll(now, out.Counts)
+	if m.Timeslices != nil && s.Since != 0 {
+		m.countEmptySlices(now-s.Since, out.Counts)
+	}
 	win := out.Counts[m.windowIdx]
 	out.BudgetRemaining = BudgetRemaining(win, m.Objective)
 	out.Compliant = Compliant(win, m.Objective)
@@ -380,6 +405,20 @@ func (m *Model) Evaluate(s *Series, now int64, out *Evaluation) {
 	silent := now - s.LastEvent
 	noData := m.NoData.Enabled && s.HadData && silent >= int64(m.NoData.After) && silent < int64(m.Window)
 	step(m.NoDataSlot(), noData, m.NoData.For)
+}
+
+// countEmptySlices raises each window's total to the number of slices it spans, or of slices
+// closed in the elapsed time since the series began when fewer: the slices without events are
+// good slices.
+func (m *Model) countEmptySlices(elapsed int64, counts []Counts) {
+	sl := int64(m.Timeslices.Slice)
+	closed := elapsed / sl
+	for i, w := range m.Layout.Windows {
+		n := uint64(max(min(int64(w)/sl, closed), 0))
+		if n > counts[i].Total {
+			counts[i].Total = n
+		}
+	}
 }
 
 // Idle reports whether the series holds nothing worth keeping at now: no events in the SLO window,

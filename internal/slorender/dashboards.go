@@ -184,7 +184,8 @@ func overview(c *Collector, jaeger string) *dashboard.DashboardBuilder {
 		steps = append(steps, nil, "green")
 		seen := map[string]bool{}
 		for _, r := range s.Rules {
-			f := r.Factor(s.Config.Window)
+			// The hard-down page's line is its error ratio as a burn rate at this objective.
+			f := round(r.Threshold(s.Config.Objective, s.Config.Window))
 			if seen[num(f)] {
 				continue
 			}

@@ -73,7 +73,8 @@ func TestDashboardsRoundTripThroughTheSDKsTypes(t *testing.T) {
 	for _, s := range c.SLOs {
 		assert.Contains(t, string(overview), s.Config.Name+": burn rate per window")
 	}
-	assert.True(t, strings.Contains(string(overview), `"value": 43.2`) || strings.Contains(string(overview), `"value":43.2`), "the fast pair's factor is a threshold line")
+	assert.True(t, strings.Contains(string(overview), `"value": 14.4`) || strings.Contains(string(overview), `"value":14.4`), "the 1h∧5m factor is a threshold line")
+	assert.True(t, strings.Contains(string(overview), `"value": 50`) || strings.Contains(string(overview), `"value":50`), "the hard-down page (25%% at 99.5%%) is a threshold line at 50×")
 	assert.Contains(t, string(files[FileDatasource]), "url: https://jaeger.example/trace/$${__value.raw}")
 }
 

@@ -21,16 +21,24 @@ import (
 // minute is one minute of agent runs: total runs, failed runs, runs slower than 1.5 s.
 type minute struct{ total, failed, slow int }
 
-// stream is a seeded sequence of minutes in phases (healthy, outage, slow burn, latency trouble),
-// with traffic in every minute so the 1-minute scrape resolution never hides an event.
+// stream is a seeded sequence of minutes in phases (healthy, outage, slow burn, latency trouble,
+// silence). A minute has traffic or none at all, so the 1-minute scrape resolution never hides an
+// event; the silent minutes are empty slices, good ones for the latency SLO in both evaluators.
 func stream(seed uint64, minutes int) []minute {
 	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-	type phase struct{ fail, slow float64 }
-	phases := []phase{{0.002, 0.01}, {0.5, 0.02}, {0.03, 0.01}, {0.001, 0.12}, {0.0, 0.0}, {0.08, 0.06}, {1.0, 0.5}}
+	type phase struct {
+		fail, slow float64
+		quiet      bool
+	}
+	phases := []phase{{0.002, 0.01, false}, {0.5, 0.02, false}, {0.03, 0.01, false}, {0.001, 0.12, false}, {0.0, 0.0, false}, {0.08, 0.06, false}, {1.0, 0.5, false}, {0, 0, true}}
 	out := make([]minute, 0, minutes)
 	for len(out) < minutes {
 		p := phases[r.IntN(len(phases))]
 		for range 3 + r.IntN(25) {
+			if p.quiet {
+				out = append(out, minute{})
+				continue
+			}
 			n := 40 + r.IntN(120)
 			m := minute{total: n}
 			for range n {
@@ -53,7 +61,7 @@ func specOf(t *testing.T, s SLO) *slomath.Model {
 	t.Helper()
 	spec := slomath.Spec{
 		Objective: s.Config.Objective, Window: s.Config.Window, Rules: s.Rules, Budget: s.Budget,
-		BudgetMinEvents: s.MinEvents, ResolvedRetention: 5 * time.Minute,
+		BudgetMinEvents: s.BudgetMinEvents, ResolvedRetention: 5 * time.Minute,
 	}
 	if s.Timeslices() {
 		spec.Timeslices = &slomath.Timeslices{Slice: s.Config.Budgeting.Slice, MaxBadRatio: s.Config.Budgeting.MaxBadRatio}
@@ -84,6 +92,13 @@ func TestRulesAgreeWithTheProcessorsMath(t *testing.T) {
 		t.Run(fmt.Sprintf("seed %d", seed), func(t *testing.T) {
 			const minutes = 240
 			ms := stream(seed, minutes)
+			quiet := 0
+			for _, m := range ms {
+				if m.total == 0 {
+					quiet++
+				}
+			}
+			require.Positive(t, quiet, "the stream must hold silent minutes (empty slices) for the comparison to cover them")
 			// Minutes start at a day boundary, so the processor's buckets (up to 12h wide) and
 			// slices align with the minutes Prometheus sees between two samples.
 			base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano()
@@ -115,38 +130,54 @@ func TestRulesAgreeWithTheProcessorsMath(t *testing.T) {
 						if r.Severity == slomath.Page {
 							sev = alertstate.SeverityCritical
 						}
-						kinds[string(r.Severity)]++
-						f := r.Factor(s.Config.Window)
-						burn := slomath.BurnRate(ev.Counts[model.Layout.WindowIndex(r.LongWindow)], s.Config.Objective)
-						add(exp, alertstate.AlertSLOBurnRate, m, expAlert{
-							labels: [][2]string{{"severity", sev}, {"slo", s.Config.Name}, {"long_window", dur(r.LongWindow)}, {"short_window", dur(r.ShortWindow)}},
-							annotations: [][2]string{
+						kind := string(r.Severity)
+						var ann [][2]string
+						if r.HardDown() {
+							kind = "hard down"
+							ratio, _ := slomath.ErrorRatio(ev.Counts[model.Layout.WindowIndex(r.LongWindow)])
+							ann = [][2]string{
+								{"summary", "SLO " + s.Config.Name + " is failing hard"},
+								{"description", fmt.Sprintf("%s of the events failed over %s, against a hard-down threshold of %s%%.", humanizePercentage(ratio), dur(r.LongWindow), num(r.ErrorRatio*100))},
+							}
+						} else {
+							f := r.Factor(s.Config.Window)
+							burn := slomath.BurnRate(ev.Counts[model.Layout.WindowIndex(r.LongWindow)], s.Config.Objective)
+							ann = [][2]string{
 								{"summary", "SLO " + s.Config.Name + " is burning its error budget fast"},
 								{"description", fmt.Sprintf("Burn rate %.1f× over %s (and over %s) against a threshold of %s× for objective %s.", burn, dur(r.LongWindow), dur(r.ShortWindow), num(f), num(s.Config.Objective))},
-							},
+							}
+						}
+						kinds[kind]++
+						add(exp, alertstate.AlertSLOBurnRate, m, expAlert{
+							labels:      [][2]string{{"severity", sev}, {"slo", s.Config.Name}, {"long_window", dur(r.LongWindow)}, {"short_window", dur(r.ShortWindow)}},
+							annotations: ann,
 						})
 					}
-					for i, sv := range []string{alertstate.SeverityCritical, alertstate.SeverityHigh, alertstate.SeverityWarning} {
+					for i, th := range []string{"critical", "high", "warning"} {
 						if series.Alerts[model.BudgetSlot(i)].Phase != slomath.Firing {
 							continue
 						}
-						kinds["budget "+sv]++
-						th := []float64{s.Budget.Critical, s.Budget.High, s.Budget.Warning}[i]
+						kinds["budget "+th]++
+						sv := alertstate.SeverityWarning
+						if s.Budget.SeverityOf(i) == slomath.Page {
+							sv = alertstate.SeverityCritical
+						}
+						limit := []float64{s.Budget.Critical, s.Budget.High, s.Budget.Warning}[i]
 						// The value as the rule computes it: 1 − ratio/(1 − objective).
 						win := ev.Counts[model.WindowIndex()]
 						rem := 1 - (float64(win.Bad)/float64(win.Total))/(1-s.Config.Objective)
 						add(exp, alertstate.AlertSLOBudgetExhausted, m, expAlert{
-							labels: [][2]string{{"severity", sv}, {"slo", s.Config.Name}},
+							labels: [][2]string{{"severity", sv}, {"slo", s.Config.Name}, {"threshold", th}},
 							annotations: [][2]string{
 								{"summary", "SLO " + s.Config.Name + " has little error budget left"},
-								{"description", fmt.Sprintf("%.4g%% of the error budget is left over %s (threshold %s%%).", rem*100, dur(s.Config.Window), num(th*100))},
+								{"description", fmt.Sprintf("%.4g%% of the error budget is left over %s (threshold %s%%).", rem*100, dur(s.Config.Window), num(limit*100))},
 							},
 						})
 					}
 				}
 			}
 			t.Logf("alerts firing at the checked minutes (processor math): %v", kinds)
-			for _, k := range []string{"page", "ticket", "budget critical"} {
+			for _, k := range []string{"hard down", "page", "ticket", "budget critical"} {
 				require.Positive(t, kinds[k], "the stream must exercise %s alerts for the comparison to mean something", k)
 			}
 
@@ -160,6 +191,10 @@ func TestRulesAgreeWithTheProcessorsMath(t *testing.T) {
 		})
 	}
 }
+
+// humanizePercentage formats a ratio as Prometheus' humanizePercentage template function does
+// (the value × 100 with %.4g, then "%").
+func humanizePercentage(v float64) string { return fmt.Sprintf("%.4g%%", v*100) }
 
 func add(exp map[string]map[int][]expAlert, name string, m int, a expAlert) {
 	if exp[name] == nil {

@@ -41,11 +41,16 @@ type Collector struct {
 type SLO struct {
 	Processor string // component ID of the slo processor, e.g. "slo" or "slo/checkout"
 	Config    sloprocessor.SLOConfig
-	// Rules are the burn-rate rules, with MinEvents set, as the processor builds them.
-	Rules     []slomath.BurnRule
-	MinEvents uint64
-	Budget    slomath.BudgetThresholds
-	NoData    sloprocessor.NoDataConfig
+	// Rules are the rules as the processor builds them, guards set: the hard-down page first
+	// when the SLO has one (an occurrences SLO with hard_down enabled), then the burn-rate rules.
+	Rules        []slomath.BurnRule
+	MinEvents    uint64
+	MinBadEvents uint64
+	Budget       slomath.BudgetThresholds
+	// BudgetMinEvents is the least number of events (slices) in the SLO window before a budget
+	// threshold may fire.
+	BudgetMinEvents uint64
+	NoData          sloprocessor.NoDataConfig
 	// Windows are every window the processor reports for this SLO (rule windows and the SLO
 	// window), shortest first: the `window` label values.
 	Windows []time.Duration
@@ -183,36 +188,13 @@ func decode(section any, cfg any) error {
 	return confmap.NewFromStringMap(m).Unmarshal(cfg)
 }
 
-// resolve applies the processor's inheritance of alerting (an SLO's own parts, else the
-// processor's) and its defaults, the way sloprocessor's compile does.
+// resolve takes the processor's own resolution of an SLO's alerting (inheritance and defaults),
+// so the rules render what the processor evaluates.
 func resolve(id string, cfg *sloprocessor.Config, s sloprocessor.SLOConfig) SLO {
-	a := cfg.MergedAlerting(s)
-	out := SLO{Processor: id, Config: s}
-	out.MinEvents = a.MinEvents
-	if out.MinEvents == 0 {
-		out.MinEvents = 10
-		if out.Timeslices() {
-			out.MinEvents = 1
-		}
-	}
-	if a.BurnRateRules == nil {
-		if s.Window >= slomath.MinWindow {
-			out.Rules = slomath.DefaultRules(s.Window, out.MinEvents)
-		}
-	} else {
-		for _, r := range a.BurnRateRules {
-			out.Rules = append(out.Rules, slomath.BurnRule{
-				Severity: slomath.Severity(r.Severity), LongWindow: r.LongWindow, ShortWindow: r.ShortWindow,
-				BudgetConsumed: r.BudgetConsumed, BurnRate: r.BurnRate, MinEvents: out.MinEvents, For: r.For,
-			})
-		}
-	}
-	if bt := a.BudgetThresholds; bt != nil {
-		out.Budget = slomath.BudgetThresholds{Critical: bt.Critical, High: bt.High, Warning: bt.Warning}
-	}
-	out.NoData = sloprocessor.NoDataConfig{Severity: "warning"}
-	if nd := a.NoData; nd != nil {
-		out.NoData = *nd
+	a := cfg.ResolveAlerting(s)
+	out := SLO{
+		Processor: id, Config: s, Rules: a.Rules, MinEvents: a.MinEvents, MinBadEvents: a.MinBadEvents,
+		Budget: a.Budget, BudgetMinEvents: a.BudgetMinEvents, NoData: a.NoData,
 	}
 	ws := map[time.Duration]bool{s.Window: true}
 	for _, r := range out.Rules {

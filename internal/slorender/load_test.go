@@ -27,10 +27,15 @@ func TestLoadDefaultConfigurationGivesTheSeedSLOs(t *testing.T) {
 	assert.Equal(t, "amas", c.Connector.Namespace)
 	assert.Equal(t, "http://127.0.0.1:16686", c.JaegerURL, "the env default of the alert exporter's jaeger_url")
 
+	month := 30 * 24 * time.Hour
 	avail := c.SLOs[0]
-	assert.Equal(t, slomath.DefaultRules(30*24*time.Hour, 10), avail.Rules)
+	assert.Equal(t, append([]slomath.BurnRule{slomath.HardDownRule(time.Minute, 0.25, 5)}, slomath.DefaultRules(month, 0.995, 0, 10, 5)...), avail.Rules,
+		"the hard-down page, then the workbook table")
 	assert.Equal(t, uint64(10), avail.MinEvents)
+	assert.Equal(t, uint64(5), avail.MinBadEvents)
+	assert.Equal(t, uint64(2000), avail.BudgetMinEvents, "10/(1 − 0.995)")
 	assert.Equal(t, uint64(1), c.SLOs[1].MinEvents, "timeslices SLOs need one slice")
+	assert.Equal(t, slomath.DefaultRules(month, 0.9, time.Minute, 1, 5), c.SLOs[1].Rules, "no hard-down page for timeslices; no 14.4× page at 90%")
 	assert.Equal(t, slomath.DefaultBudgetThresholds(), avail.Budget)
 	assert.Equal(t, sloprocessor.NoDataConfig{Enabled: true, After: 90 * time.Second, Severity: "warning"}, avail.NoData)
 	assert.Equal(t, []time.Duration{time.Minute, 5 * time.Minute, 30 * time.Minute, time.Hour, 2 * time.Hour, 6 * time.Hour, 24 * time.Hour, 72 * time.Hour, 720 * time.Hour}, avail.Windows)
@@ -41,14 +46,17 @@ func TestLoadInheritsAlertingAsTheProcessorDoes(t *testing.T) {
 	require.Len(t, c.SLOs, 3)
 	perAgent, timeouts := c.SLOs[0], c.SLOs[2]
 	assert.Equal(t, "slo/agents", perAgent.Processor)
+	hardDown := slomath.HardDownRule(time.Minute, 0.25, 5)
 	assert.Equal(t, []slomath.BurnRule{
-		{Severity: slomath.Page, LongWindow: time.Hour, ShortWindow: 5 * time.Minute, BurnRate: 10, MinEvents: 5, For: 2 * time.Minute},
-		{Severity: slomath.Ticket, LongWindow: 6 * time.Hour, ShortWindow: 30 * time.Minute, BudgetConsumed: 0.1, MinEvents: 5},
-	}, perAgent.Rules, "the SLO's own rule table, with the processor-level min_events")
-	assert.Equal(t, slomath.DefaultRules(720*time.Hour, 5), timeouts.Rules, "no table of its own: the default one")
-	assert.Equal(t, slomath.DefaultRules(168*time.Hour, 5), c.SLOs[1].Rules, "the default table rescaled for 7 days, with the processor-level min_events")
+		hardDown,
+		{Severity: slomath.Page, LongWindow: time.Hour, ShortWindow: 5 * time.Minute, BurnRate: 10, MinEvents: 5, MinBadEvents: 5, For: 2 * time.Minute},
+		{Severity: slomath.Ticket, LongWindow: 6 * time.Hour, ShortWindow: 30 * time.Minute, BudgetConsumed: 0.1, MinEvents: 5, MinBadEvents: 5},
+	}, perAgent.Rules, "the hard-down page, then the SLO's own rule table, with the processor-level min_events")
+	assert.Equal(t, append([]slomath.BurnRule{hardDown}, slomath.DefaultRules(720*time.Hour, 0.999, 0, 5, 5)...), timeouts.Rules, "no table of its own: the default one")
+	assert.Equal(t, slomath.DefaultRules(168*time.Hour, 0.95, 5*time.Minute, 5, 5), c.SLOs[1].Rules, "the default table rescaled for 7 days and 5-minute slices, with the processor-level min_events")
+	require.Len(t, c.SLOs[1].Rules, 1, "only 6h∧30m is left: 1h∧5m has one slice in its short window, the tickets burn below 1×")
 	for _, s := range c.SLOs {
-		assert.Equal(t, slomath.BudgetThresholds{Critical: 0.1, Warning: 0.5}, s.Budget)
+		assert.Equal(t, slomath.BudgetThresholds{Critical: 0.1, Warning: 0.5, Severity: [3]slomath.Severity{slomath.Ticket, slomath.Ticket, slomath.Ticket}}, s.Budget, "tickets: the default severities stay under the thresholds given")
 		assert.Equal(t, sloprocessor.NoDataConfig{Enabled: true, After: 2 * time.Minute, For: time.Minute, Severity: "critical"}, s.NoData)
 	}
 }

@@ -11,8 +11,10 @@ import (
 // Names of the recorded series. They mirror the processor's amas_slo_* metrics with Prometheus'
 // level:metric:operation naming, so both can be graphed side by side.
 const (
-	recSliceBad    = "amas_slo:slice_bad"        // 1/0 per slice (timeslices SLOs)
+	recSliceBad    = "amas_slo:slice_bad" // 1/0 per slice (timeslices SLOs)
+	recFirstSlice  = "amas_slo:first_slice:timestamp"
 	recEvents      = "amas_slo:sli_events:count" // events (or slices) per window
+	recBad         = "amas_slo:sli_bad:count"    // bad events (or bad slices) per window
 	recErrorRatio  = "amas_slo:sli_error:ratio"  // bad/total per window
 	recBurnRate    = "amas_slo:burn_rate:ratio"  // error ratio / (1 − objective) per window
 	recBudget      = "amas_slo:error_budget_remaining:ratio"
@@ -109,15 +111,39 @@ func (src Source) sliceBadExpr(s SLO) string {
 // a range, and slices are recorded exactly one interval apart.
 func sliceRange(w time.Duration) string { return dur(w - time.Second) }
 
-// eventsExpr is the number of events (slices) over w; "" when the source has no counts.
+// firstSliceExpr is the time of the first recorded slice of each series: the previous value of
+// the rule itself while it lasts, else the timestamp of the slice just recorded. It keeps itself
+// alive by being recorded every slice (a gap of more than two slices in rule evaluation starts
+// it over, an approximation of the processor, which keeps it in its checkpoint).
+func (src Source) firstSliceExpr(s SLO) string {
+	self := sloSel(recFirstSlice, s.Config.Name, 0)
+	return "last_over_time(" + self + "[" + dur(2*s.Config.Budgeting.Slice) + "])\nor timestamp(" + sloSel(recSliceBad, s.Config.Name, 0) + ")"
+}
+
+// eventsExpr is the number of events (slices) over w; "" when the source has no counts. For
+// timeslices every slice counts, with or without events (an empty slice is a good one): w/slice,
+// or the slices since the series' first one when fewer, as the processor counts them.
 func (src Source) eventsExpr(s SLO, w time.Duration) string {
 	switch {
 	case src.kind == kindProcessor:
 		return ""
 	case s.Timeslices():
-		return "count_over_time(" + sloSel(recSliceBad, s.Config.Name, 0) + "[" + sliceRange(w) + "])"
+		sl := s.Config.Budgeting.Slice
+		return "clamp_max(floor((time() - " + sloSel(recFirstSlice, s.Config.Name, 0) + ") / " + num(sl.Seconds()) + ") + 1, " + num(float64(w/sl)) + ")"
 	}
 	return src.renamed(src.spanEvents(w))
+}
+
+// badExpr is the number of bad events (bad slices) over w, 0 when there were none; "" when the
+// source has no counts.
+func (src Source) badExpr(s SLO, w time.Duration) string {
+	switch {
+	case src.kind == kindProcessor:
+		return ""
+	case s.Timeslices():
+		return "sum_over_time(" + sloSel(recSliceBad, s.Config.Name, 0) + "[" + sliceRange(w) + "])\nor 0 * " + sloSel(recFirstSlice, s.Config.Name, 0)
+	}
+	return src.renamed(src.spanBad(w))
 }
 
 // errorRatioExpr is bad/total over w; absent with no events.
@@ -127,10 +153,9 @@ func (src Source) errorRatioExpr(s SLO, w time.Duration) string {
 		by := append([]string{"slo"}, src.groupLabels...)
 		return aggBy("max", by, "1 - "+sloSel(processorSLI, s.Config.Name, w))
 	case s.Timeslices():
-		// sum/count rather than avg_over_time: a sum of 0s and 1s is exact, Prometheus' running
-		// mean is not, and a ratio on a rule's threshold must compare as the processor's does.
-		sel := sloSel(recSliceBad, s.Config.Name, 0) + "[" + sliceRange(w) + "]"
-		return "sum_over_time(" + sel + ") / count_over_time(" + sel + ")"
+		// Recorded bad slices over recorded slices (empty ones included): a sum of 0s and 1s
+		// is exact, and a ratio on a rule's threshold must compare as the processor's does.
+		return sloSel(recBad, s.Config.Name, w) + " / " + sloSel(recEvents, s.Config.Name, w)
 	}
 	return src.renamed(src.spanBad(w) + " / (" + src.spanEvents(w) + " > 0)")
 }

@@ -83,8 +83,12 @@ type definition struct {
 type defAlerting struct {
 	BurnRateRules    []defRule          `yaml:"burn_rate_rules"`
 	MinEvents        uint64             `yaml:"min_events"`
+	MinBadEvents     uint64             `yaml:"min_bad_events"`
 	BudgetThresholds map[string]float64 `yaml:"budget_thresholds"`
-	NoData           map[string]any     `yaml:"no_data"`
+	// BudgetSeverity is page or ticket per threshold.
+	BudgetSeverity  map[string]string `yaml:"budget_severity"`
+	BudgetMinEvents uint64            `yaml:"budget_min_events"`
+	NoData          map[string]any    `yaml:"no_data"`
 }
 
 type defRule struct {
@@ -95,10 +99,11 @@ type defRule struct {
 	BurnRate    float64 `yaml:"burn_rate"`
 	// ErrorRatio is the error ratio both windows must reach: burn_rate × (1 − objective).
 	ErrorRatio float64 `yaml:"error_ratio"`
-	For        string  `yaml:"for,omitempty"`
-	// Inert: the factor is above the largest burn rate the objective allows (1/(1 − objective)),
-	// so the rule can never fire; the processor keeps it too.
-	Inert bool `yaml:"inert,omitempty"`
+	// HardDown: the rule is the objective-independent page, set by its error ratio.
+	HardDown     bool   `yaml:"hard_down,omitempty"`
+	MinEvents    uint64 `yaml:"min_events"`
+	MinBadEvents uint64 `yaml:"min_bad_events"`
+	For          string `yaml:"for,omitempty"`
 }
 
 type defPrometheus struct {
@@ -142,12 +147,15 @@ func DefinitionsFile(c *Collector, origin string) ([]byte, error) {
 			if r.Severity == slomath.Page {
 				sev = alertstate.SeverityCritical
 			}
-			f := r.Factor(cfg.Window)
+			f := r.Threshold(cfg.Objective, cfg.Window)
 			dr := defRule{
 				Alert: alertstate.AlertSLOBurnRate, Severity: sev + " (" + string(r.Severity) + ")",
 				LongWindow: dur(r.LongWindow), ShortWindow: dur(r.ShortWindow),
 				BurnRate: round(f), ErrorRatio: round(f * (1 - cfg.Objective)),
-				Inert: f > slomath.MaxBurnRate(cfg.Objective),
+				HardDown: r.HardDown(), MinEvents: r.MinEvents, MinBadEvents: r.MinBadEvents,
+			}
+			if r.HardDown() {
+				dr.ErrorRatio = r.ErrorRatio
 			}
 			if r.For > 0 {
 				dr.For = dur(r.For)
@@ -155,7 +163,13 @@ func DefinitionsFile(c *Collector, origin string) ([]byte, error) {
 			d.Alerting.BurnRateRules = append(d.Alerting.BurnRateRules, dr)
 		}
 		d.Alerting.MinEvents = s.MinEvents
+		d.Alerting.MinBadEvents = s.MinBadEvents
 		d.Alerting.BudgetThresholds = map[string]float64{"critical": s.Budget.Critical, "high": s.Budget.High, "warning": s.Budget.Warning}
+		d.Alerting.BudgetSeverity = map[string]string{}
+		for i, k := range []string{"critical", "high", "warning"} {
+			d.Alerting.BudgetSeverity[k] = string(s.Budget.SeverityOf(i))
+		}
+		d.Alerting.BudgetMinEvents = s.BudgetMinEvents
 		d.Alerting.NoData = map[string]any{"enabled": s.NoData.Enabled, "after": dur(s.NoData.After), "for": dur(s.NoData.For), "severity": s.NoData.Severity}
 		for _, w := range s.Windows {
 			d.Windows = append(d.Windows, dur(w))

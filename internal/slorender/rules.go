@@ -146,12 +146,18 @@ func sloGroups(s SLO, src Source) []group {
 		g.rules = append(g.rules, rule{
 			comment: "one sample per slice: 1 bad, 0 good, none without events",
 			record:  recSliceBad, expr: src.sliceBadExpr(s), labels: [][2]string{sloLabel},
+		}, rule{
+			comment: "when the series' first slice was recorded: the slices since then count, the empty ones as good slices",
+			record:  recFirstSlice, expr: src.firstSliceExpr(s), labels: [][2]string{sloLabel},
 		})
 	}
 	for _, win := range s.Windows {
 		wl := [2]string{"window", dur(win)}
 		if e := src.eventsExpr(s, win); e != "" {
 			g.rules = append(g.rules, rule{record: recEvents, expr: e, labels: [][2]string{sloLabel, wl}})
+		}
+		if e := src.badExpr(s, win); e != "" {
+			g.rules = append(g.rules, rule{record: recBad, expr: e, labels: [][2]string{sloLabel, wl}})
 		}
 		g.rules = append(g.rules, rule{record: recErrorRatio, expr: src.errorRatioExpr(s, win), labels: [][2]string{sloLabel, wl}})
 		g.rules = append(g.rules, rule{
@@ -169,9 +175,45 @@ func sloGroups(s SLO, src Source) []group {
 		rule{record: recObjective, expr: "vector(" + obj + ")", labels: [][2]string{sloLabel}},
 	)
 
-	minEv := max(s.MinEvents, 1)
 	events := func(w time.Duration) string {
 		return "max without (window) (" + sloSel(recEvents, name, w) + ")"
+	}
+	bad := func(w time.Duration) string {
+		return "max without (window) (" + sloSel(recBad, name, w) + ")"
+	}
+	// guards are the rule's minimum events and bad events in each of its windows, as the
+	// processor checks them (not expressible from the processor's own series, which carry no
+	// counts).
+	guards := func(r slomath.BurnRule) (expr, comment string) {
+		if src.kind == kindProcessor {
+			return "", ""
+		}
+		ws := []time.Duration{r.LongWindow}
+		if r.ShortWindow != r.LongWindow {
+			ws = append(ws, r.ShortWindow)
+		}
+		var parts []string
+		for _, w := range ws {
+			if r.MinEvents > 0 {
+				expr += fmt.Sprintf("\nand %s >= %d", events(w), r.MinEvents)
+			}
+			if r.MinBadEvents > 0 {
+				expr += fmt.Sprintf("\nand %s >= %d", bad(w), r.MinBadEvents)
+			}
+		}
+		if r.MinEvents > 0 {
+			parts = append(parts, fmt.Sprintf("at least %d %s", r.MinEvents, eventWord(s)))
+		}
+		if r.MinBadEvents > 0 {
+			parts = append(parts, fmt.Sprintf("at least %d bad %s", r.MinBadEvents, eventWord(s)))
+		}
+		if len(parts) > 0 {
+			comment = ", each window with " + strings.Join(parts, " and ")
+			if len(ws) == 1 {
+				comment = ", with " + strings.Join(parts, " and ")
+			}
+		}
+		return expr, comment
 	}
 	hasPage := false
 	// Pages first: a ticket is suppressed while a page of the same series is pending or firing,
@@ -181,22 +223,39 @@ func sloGroups(s SLO, src Source) []group {
 			if r.Severity != sev {
 				continue
 			}
-			f := num(r.Factor(s.Config.Window))
-			burn := func(w time.Duration) string {
-				return "max without (window) (" + sloSel(recBurnRate, name, w) + ") >= " + f
+			var expr, comment string
+			var annotations [][2]string
+			if r.HardDown() {
+				ratio := func(w time.Duration) string {
+					return "max without (window) (" + sloSel(recErrorRatio, name, w) + ") >= " + num(r.ErrorRatio)
+				}
+				expr = ratio(r.LongWindow)
+				if r.ShortWindow != r.LongWindow {
+					expr += "\nand " + ratio(r.ShortWindow)
+				}
+				comment = fmt.Sprintf("hard down, page: error ratio ≥ %s%% over %s, whatever the objective", num(r.ErrorRatio*100), dur(r.LongWindow))
+				annotations = [][2]string{
+					{"summary", "SLO {{ $labels.slo }} is failing hard"},
+					{"description", fmt.Sprintf("{{ $value | humanizePercentage }} of the events failed over %s, against a hard-down threshold of %s%%.", dur(r.LongWindow), num(r.ErrorRatio*100))},
+				}
+			} else {
+				f := num(r.Factor(s.Config.Window))
+				burn := func(w time.Duration) string {
+					return "max without (window) (" + sloSel(recBurnRate, name, w) + ") >= " + f
+				}
+				expr = burn(r.LongWindow) + "\nand " + burn(r.ShortWindow)
+				comment = fmt.Sprintf("%s: burn rate ≥ %s over %s and %s", r.Severity, f, dur(r.LongWindow), dur(r.ShortWindow))
+				if r.BurnRate == 0 {
+					comment += fmt.Sprintf(" (%s of the budget in %s)", num(r.BudgetConsumed*100)+"%", dur(r.LongWindow))
+				}
+				annotations = [][2]string{
+					{"summary", "SLO {{ $labels.slo }} is burning its error budget fast"},
+					{"description", fmt.Sprintf("Burn rate {{ $value | printf \"%%.1f\" }}× over %s (and over %s) against a threshold of %s× for objective %s.", dur(r.LongWindow), dur(r.ShortWindow), f, obj)},
+				}
 			}
-			expr := burn(r.LongWindow) + "\nand " + burn(r.ShortWindow)
-			comment := fmt.Sprintf("%s: burn rate ≥ %s over %s and %s", r.Severity, f, dur(r.LongWindow), dur(r.ShortWindow))
-			if r.BurnRate == 0 {
-				comment += fmt.Sprintf(" (%s of the budget in %s)", num(r.BudgetConsumed*100)+"%", dur(r.LongWindow))
-			}
-			if r.Factor(s.Config.Window) > slomath.MaxBurnRate(s.Config.Objective) {
-				comment += fmt.Sprintf(" — inert: at objective %s the burn rate cannot exceed %s; kept as the processor keeps it", obj, num(round(slomath.MaxBurnRate(s.Config.Objective))))
-			}
-			if src.kind != kindProcessor {
-				expr += fmt.Sprintf("\nand %s >= %d\nand %s >= %d", events(r.LongWindow), minEv, events(r.ShortWindow), minEv)
-				comment += fmt.Sprintf(", each window with at least %d %s", minEv, eventWord(s))
-			}
+			ge, gc := guards(r)
+			expr += ge
+			comment += gc
 			severity := alertstate.SeverityWarning
 			if r.Severity == slomath.Page {
 				severity = alertstate.SeverityCritical
@@ -214,40 +273,42 @@ func sloGroups(s SLO, src Source) []group {
 					{"severity", severity}, sloLabel,
 					{alertstate.LabelLongWindow, dur(r.LongWindow)}, {alertstate.LabelShortWindow, dur(r.ShortWindow)},
 				},
-				annotations: [][2]string{
-					{"summary", "SLO {{ $labels.slo }} is burning its error budget fast"},
-					{"description", fmt.Sprintf("Burn rate {{ $value | printf \"%%.1f\" }}× over %s (and over %s) against a threshold of %s× for objective %s.", dur(r.LongWindow), dur(r.ShortWindow), f, obj)},
-				},
+				annotations: annotations,
 			})
 		}
 	}
 
-	// Budget thresholds: only the most severe one breached is active, as in the processor.
+	// Budget thresholds: only the most severe one breached is active, as in the processor; each
+	// is a page (critical) or a ticket (warning), named by its threshold label.
 	thresholds := []struct {
-		sev string
-		t   float64
-	}{{alertstate.SeverityCritical, s.Budget.Critical}, {alertstate.SeverityHigh, s.Budget.High}, {alertstate.SeverityWarning, s.Budget.Warning}}
+		name string
+		t    float64
+	}{{"critical", s.Budget.Critical}, {"high", s.Budget.High}, {"warning", s.Budget.Warning}}
 	budget := sloSel(recBudget, name, 0)
 	lower := 0.0
-	for _, th := range thresholds {
+	for i, th := range thresholds {
 		if th.t <= 0 {
 			continue
 		}
+		sev, kind := alertstate.SeverityWarning, "ticket"
+		if s.Budget.SeverityOf(i) == slomath.Page {
+			sev, kind = alertstate.SeverityCritical, "page"
+		}
 		expr := budget + " < " + num(th.t)
-		comment := fmt.Sprintf("budget %s: less than %s%% of the error budget left over %s", th.sev, num(th.t*100), dur(s.Config.Window))
+		comment := fmt.Sprintf("budget %s (%s): less than %s%% of the error budget left over %s", th.name, kind, num(th.t*100), dur(s.Config.Window))
 		if lower > 0 {
 			expr += "\nand " + budget + " >= " + num(lower)
 			comment += " (and not less than " + num(lower*100) + "%, which the more severe alert covers)"
 		}
-		if src.kind != kindProcessor {
-			expr += fmt.Sprintf("\nand %s >= %d", events(s.Config.Window), minEv)
-			comment += fmt.Sprintf(", with at least %d %s in the window", minEv, eventWord(s))
+		if src.kind != kindProcessor && s.BudgetMinEvents > 0 {
+			expr += fmt.Sprintf("\nand %s >= %d", events(s.Config.Window), s.BudgetMinEvents)
+			comment += fmt.Sprintf(", with at least %d %s in the window", s.BudgetMinEvents, eventWord(s))
 		}
 		g.rules = append(g.rules, rule{
 			comment: comment,
 			alert:   alertstate.AlertSLOBudgetExhausted,
 			expr:    expr,
-			labels:  [][2]string{{"severity", th.sev}, sloLabel},
+			labels:  [][2]string{{"severity", sev}, sloLabel, {alertstate.LabelThreshold, th.name}},
 			annotations: [][2]string{
 				{"summary", "SLO {{ $labels.slo }} has little error budget left"},
 				{"description", fmt.Sprintf("{{ $value | humanizePercentage }} of the error budget is left over %s (threshold %s%%).", dur(s.Config.Window), num(th.t*100))},

@@ -17,7 +17,10 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/processor"
+	"go.opentelemetry.io/collector/processor/processorhelper"
 	"go.uber.org/zap"
+
+	"github.com/otelcol-amas/otelcol-amas/internal/alertstate"
 )
 
 // Span attributes written on the spans of an operation with a firing regression.
@@ -186,7 +189,7 @@ func (p *regressionProcessor) tick(ctx context.Context) {
 			out = pmetric.NewMetrics()
 			md.CopyTo(out)
 		}
-		if err := n.ConsumeMetrics(ctx, out); err != nil {
+		if err := n.ConsumeMetrics(alertstate.WithEmitter(ctx), out); err != nil {
 			p.tel.emitErrors.Add(ctx, 1)
 			p.logger.Debug("The next consumer refused the regression metrics", zap.Error(err))
 		}
@@ -219,9 +222,22 @@ func (p *regressionProcessor) reportCountersLocked() {
 	}
 }
 
-// processMetrics passes metrics through: the regression processor only adds its own.
-func (p *regressionProcessor) processMetrics(_ context.Context, md pmetric.Metrics) (pmetric.Metrics, error) {
-	return md, nil
+// processMetrics passes metrics through: the regression processor only adds its own. A batch
+// that no emitter marked (it came from a receiver) loses its amas_alerts, amas_slo_* and
+// amas_performance_regression* points, so nobody outside can raise, change or resolve an alert
+// (alertstate's provenance rule); the slo processor's marked output passes.
+func (p *regressionProcessor) processMetrics(ctx context.Context, md pmetric.Metrics) (pmetric.Metrics, error) {
+	if alertstate.FromEmitter(ctx) {
+		return md, nil
+	}
+	out, dropped := alertstate.StripReserved(md)
+	if dropped > 0 {
+		p.tel.forged.Add(ctx, int64(dropped))
+		if out.MetricCount() == 0 {
+			return out, processorhelper.ErrSkipProcessingData
+		}
+	}
+	return out, nil
 }
 
 // processTraces is the hot path: one lock per batch, no allocation per span once the

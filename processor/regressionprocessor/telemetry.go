@@ -20,6 +20,7 @@ type telemetry struct {
 	rebaselines metric.Int64Counter
 	checkpoint  metric.Int64Counter
 	emitErrors  metric.Int64Counter
+	forged      metric.Int64Counter
 
 	skipDuration, skipCost metric.MeasurementOption
 	firedType              [numKinds]metric.MeasurementOption
@@ -52,6 +53,9 @@ func newTelemetry(mp metric.MeterProvider) (*telemetry, error) {
 	err = errors.Join(err, e)
 	t.checkpoint, e = m.Int64Counter("otelcol_processor_regression_checkpoints",
 		metric.WithDescription("Checkpoint operations on the storage extension, by result (saved, failed, restored, discarded)."), metric.WithUnit("{checkpoint}"))
+	err = errors.Join(err, e)
+	t.forged, e = m.Int64Counter("otelcol_processor_regression_reserved_points_dropped",
+		metric.WithDescription("Points of amas_alerts, amas_slo_* or amas_performance_regression* that arrived from a receiver, not from an emitter, and were dropped."), metric.WithUnit("{point}"))
 	err = errors.Join(err, e)
 	t.emitErrors, e = m.Int64Counter("otelcol_processor_regression_emit_errors",
 		metric.WithDescription("Ticks whose metrics the next consumer of a metrics pipeline refused."), metric.WithUnit("{batch}"))

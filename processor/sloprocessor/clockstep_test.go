@@ -50,7 +50,7 @@ func TestAWallClockStepBackDoesNotBlindTheShortWindows(t *testing.T) {
 	}
 	// The wall clock is corrected one hour back; then every request fails.
 	clock.step = -time.Hour
-	page := map[string]string{"alertname": alertstate.AlertSLOBurnRate, "slo": "agent_availability", "severity": "critical", "alertstate": "firing", "long_window": "5m"}
+	page := map[string]string{"alertname": alertstate.AlertSLOBurnRate, "slo": "agent_availability", "severity": "critical", "alertstate": "firing", "long_window": "1m"}
 	paged := false
 	for range 12 { // two minutes
 		_, _ = p.consumeTraces(context.Background(), bad)

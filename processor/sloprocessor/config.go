@@ -37,14 +37,23 @@ type Config struct {
 
 // AlertingConfig holds the alert rules of an SLO.
 type AlertingConfig struct {
-	// BurnRateRules replaces the default table (SRE workbook + fast pair, rescaled) when set.
+	// BurnRateRules replaces the default table (SRE workbook, rescaled, without the rules that
+	// cannot apply to the SLO) when set.
 	BurnRateRules []BurnRateRuleConfig `mapstructure:"burn_rate_rules"`
 	// MinEvents is the least number of events (slices for timeslices SLOs) each window of a
-	// burn-rate rule, and the SLO window for budget thresholds, must hold. 0 means 10 for
-	// occurrences and 1 for timeslices.
+	// burn-rate rule must hold. 0 means 10 for occurrences and 1 for timeslices.
 	MinEvents uint64 `mapstructure:"min_events"`
+	// MinBadEvents is the least number of bad events (bad slices for timeslices SLOs) each window
+	// of a burn-rate rule must hold, so one failure never pages whatever the window's total.
+	MinBadEvents uint64 `mapstructure:"min_bad_events"`
+	// BudgetMinEvents is the least number of events (slices) the SLO window must hold before a
+	// budget threshold may fire. 0 means 10/(1 − objective), so one bad event spends at most a
+	// tenth of the budget.
+	BudgetMinEvents uint64 `mapstructure:"budget_min_events"`
 	// BudgetThresholds of the remaining budget, as fractions.
 	BudgetThresholds *BudgetThresholdsConfig `mapstructure:"budget_thresholds"`
+	// HardDown pages an occurrences SLO whose recent error ratio is high, whatever its objective.
+	HardDown *HardDownConfig `mapstructure:"hard_down"`
 	// NoData raises an alert for a series whose traffic stops after having had some.
 	NoData *NoDataConfig `mapstructure:"no_data"`
 }
@@ -57,6 +66,18 @@ type BurnRateRuleConfig struct {
 	BudgetConsumed float64       `mapstructure:"budget_consumed"`
 	BurnRate       float64       `mapstructure:"burn_rate"`
 	For            time.Duration `mapstructure:"for"`
+	// MinBadEvents overrides the SLO's min_bad_events for this rule (0: the SLO's).
+	MinBadEvents uint64 `mapstructure:"min_bad_events"`
+}
+
+// HardDownConfig is the objective-independent page: error ratio ≥ ErrorRatio over Window with at
+// least MinBadEvents bad events. Occurrences SLOs only.
+type HardDownConfig struct {
+	Enabled      bool          `mapstructure:"enabled"`
+	Window       time.Duration `mapstructure:"window"`
+	ErrorRatio   float64       `mapstructure:"error_ratio"`
+	MinBadEvents uint64        `mapstructure:"min_bad_events"`
+	For          time.Duration `mapstructure:"for"`
 }
 
 // BudgetThresholdsConfig are the remaining-budget thresholds (fractions; 0 disables one).
@@ -64,6 +85,22 @@ type BudgetThresholdsConfig struct {
 	Critical float64 `mapstructure:"critical"`
 	High     float64 `mapstructure:"high"`
 	Warning  float64 `mapstructure:"warning"`
+	// Severity of each threshold: page or ticket (unset: ticket).
+	Severity BudgetSeverityConfig `mapstructure:"severity"`
+}
+
+// BudgetSeverityConfig is page or ticket per budget threshold.
+type BudgetSeverityConfig struct {
+	Critical string `mapstructure:"critical"`
+	High     string `mapstructure:"high"`
+	Warning  string `mapstructure:"warning"`
+}
+
+func (b *BudgetThresholdsConfig) math() slomath.BudgetThresholds {
+	return slomath.BudgetThresholds{
+		Critical: b.Critical, High: b.High, Warning: b.Warning,
+		Severity: [3]slomath.Severity{slomath.Severity(b.Severity.Critical), slomath.Severity(b.Severity.High), slomath.Severity(b.Severity.Warning)},
+	}
 }
 
 // NoDataConfig configures the no-data alert.
@@ -189,6 +226,9 @@ func (c *Config) compile(set component.TelemetrySettings) ([]*compiledSLO, error
 	}
 	// The processor's rules are checked once on their own; what depends on an SLO's window is
 	// checked per SLO.
+	if c.Alerting.MinBadEvents < 1 {
+		add("alerting.min_bad_events: must be ≥ 1, got %d", c.Alerting.MinBadEvents)
+	}
 	procRuleErrs := map[string]bool{}
 	for j, r := range c.Alerting.BurnRateRules {
 		rule := slomath.BurnRule{
@@ -227,8 +267,7 @@ func (c *Config) compile(set component.TelemetrySettings) ([]*compiledSLO, error
 func (a *AlertingConfig) validate(path string) error {
 	var errs []error
 	if a.BudgetThresholds != nil {
-		b := slomath.BudgetThresholds{Critical: a.BudgetThresholds.Critical, High: a.BudgetThresholds.High, Warning: a.BudgetThresholds.Warning}
-		if err := b.Validate(); err != nil {
+		if err := a.BudgetThresholds.math().Validate(); err != nil {
 			errs = append(errs, prefixErr(path+".budget_thresholds", err))
 		}
 	}
@@ -245,6 +284,20 @@ func (a *AlertingConfig) validate(path string) error {
 			errs = append(errs, fmt.Errorf("%s.no_data.severity: must be critical, high, warning or info, got %q", path, a.NoData.Severity))
 		}
 	}
+	if h := a.HardDown; h != nil && h.Enabled {
+		if h.Window < slomath.MinWindow || h.Window%time.Second != 0 {
+			errs = append(errs, fmt.Errorf("%s.hard_down.window: must be a whole number of seconds ≥ %s, got %s", path, slomath.MinWindow, h.Window))
+		}
+		if !(h.ErrorRatio > 0 && h.ErrorRatio <= 1) {
+			errs = append(errs, fmt.Errorf("%s.hard_down.error_ratio: must be in (0,1], got %v", path, h.ErrorRatio))
+		}
+		if h.MinBadEvents < 1 {
+			errs = append(errs, fmt.Errorf("%s.hard_down.min_bad_events: must be ≥ 1, got %d", path, h.MinBadEvents))
+		}
+		if h.For < 0 {
+			errs = append(errs, fmt.Errorf("%s.hard_down.for: must be ≥ 0, got %s", path, h.For))
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -259,8 +312,17 @@ func (c *Config) MergedAlerting(s SLOConfig) AlertingConfig {
 		if o.MinEvents != 0 {
 			a.MinEvents = o.MinEvents
 		}
+		if o.MinBadEvents != 0 {
+			a.MinBadEvents = o.MinBadEvents
+		}
+		if o.BudgetMinEvents != 0 {
+			a.BudgetMinEvents = o.BudgetMinEvents
+		}
 		if o.BudgetThresholds != nil {
 			a.BudgetThresholds = o.BudgetThresholds
+		}
+		if o.HardDown != nil {
+			a.HardDown = o.HardDown
 		}
 		if o.NoData != nil {
 			a.NoData = o.NoData
@@ -359,29 +421,16 @@ func (c *Config) compileSLO(path string, s SLOConfig, set component.TelemetrySet
 		}
 	}
 
-	minEvents := alerting.MinEvents
-	if minEvents == 0 {
-		minEvents = 10
-		if spec.Timeslices != nil {
-			minEvents = 1
-		}
+	if h := alerting.HardDown; spec.Timeslices != nil && s.Alerting != nil && s.Alerting.HardDown != nil && h.Enabled {
+		add("%s.alerting.hard_down.enabled: applies to occurrences SLOs only, got true for a timeslices SLO", path)
 	}
-	if alerting.BurnRateRules == nil {
-		if s.Window >= slomath.MinWindow {
-			spec.Rules = slomath.DefaultRules(s.Window, minEvents)
-		}
-	} else {
-		for _, r := range alerting.BurnRateRules {
-			spec.Rules = append(spec.Rules, slomath.BurnRule{
-				Severity: slomath.Severity(r.Severity), LongWindow: r.LongWindow, ShortWindow: r.ShortWindow,
-				BudgetConsumed: r.BudgetConsumed, BurnRate: r.BurnRate, MinEvents: minEvents, For: r.For,
-			})
-		}
+	if h := alerting.HardDown; h != nil && h.Enabled && spec.Timeslices == nil && s.Window >= slomath.MinWindow && h.Window > s.Window {
+		add("%s.alerting.hard_down.window: must not exceed the SLO window %s, got %s", path, s.Window, h.Window)
 	}
-	if bt := alerting.BudgetThresholds; bt != nil {
-		spec.Budget = slomath.BudgetThresholds{Critical: bt.Critical, High: bt.High, Warning: bt.Warning}
-	}
-	spec.BudgetMinEvents = minEvents
+	res := c.resolveAlerting(s, alerting, spec.Timeslices != nil)
+	spec.Rules = res.Rules[res.hardDown:]
+	spec.Budget = res.Budget
+	spec.BudgetMinEvents = res.BudgetMinEvents
 	cs.noDataSv = "warning"
 	if nd := alerting.NoData; nd != nil {
 		spec.NoData = slomath.NoData{Enabled: nd.Enabled, After: nd.After, For: nd.For}
@@ -393,11 +442,16 @@ func (c *Config) compileSLO(path string, s SLOConfig, set component.TelemetrySet
 	if s.Alerting != nil && s.Alerting.BurnRateRules != nil {
 		rulesPath, inherited = path+".alerting.burn_rate_rules", false
 	}
-	var specErr error
-	if len(errs) == 0 {
-		cs.model, specErr = slomath.NewModel(spec)
-	} else {
-		specErr = spec.Validate()
+	// The rules are checked without the hard-down rule, so their indices are the YAML's; the
+	// hard-down settings are checked by AlertingConfig.validate.
+	specErr := spec.Validate()
+	if len(errs) == 0 && specErr == nil {
+		spec.Rules = res.Rules
+		// An invalid hard_down is reported at its own path by AlertingConfig.validate.
+		if cs.model, specErr = slomath.NewModel(spec); specErr != nil && (&AlertingConfig{HardDown: alerting.HardDown}).validate("") == nil {
+			add("%s.alerting.hard_down: %w", path, specErr)
+		}
+		specErr = nil
 	}
 	for _, e := range leafErrors(specErr) {
 		msg := e.Error()
@@ -420,6 +474,73 @@ func (c *Config) compileSLO(path string, s SLOConfig, set component.TelemetrySet
 		return nil, errors.Join(errs...)
 	}
 	return cs, nil
+}
+
+// ResolvedAlerting is an SLO's alerting once inherited and defaulted, as the processor evaluates
+// it: the rules (the hard-down page first when it applies), the guards, the budget thresholds and
+// no-data. The rules generator (internal/slorender) renders the same.
+type ResolvedAlerting struct {
+	Rules           []slomath.BurnRule
+	MinEvents       uint64
+	MinBadEvents    uint64
+	Budget          slomath.BudgetThresholds
+	BudgetMinEvents uint64
+	NoData          NoDataConfig
+	// hardDown is 1 when Rules[0] is the hard-down rule.
+	hardDown int
+}
+
+// ResolveAlerting resolves the alerting of s (one of c's SLOs, or a default one). Call it on a
+// valid configuration.
+func (c *Config) ResolveAlerting(s SLOConfig) ResolvedAlerting {
+	return c.resolveAlerting(s, c.MergedAlerting(s), s.Budgeting.Method == methodTimeslices)
+}
+
+func (c *Config) resolveAlerting(s SLOConfig, a AlertingConfig, timeslices bool) ResolvedAlerting {
+	out := ResolvedAlerting{MinEvents: a.MinEvents, MinBadEvents: a.MinBadEvents, BudgetMinEvents: a.BudgetMinEvents}
+	var slice time.Duration
+	if timeslices {
+		slice = s.Budgeting.Slice
+	}
+	if out.MinEvents == 0 {
+		out.MinEvents = 10
+		if timeslices {
+			out.MinEvents = 1
+		}
+	}
+	if out.BudgetMinEvents == 0 {
+		out.BudgetMinEvents = slomath.DefaultBudgetMinEvents(s.Objective)
+	}
+	if h := a.HardDown; h != nil && h.Enabled && !timeslices {
+		r := slomath.HardDownRule(h.Window, h.ErrorRatio, h.MinBadEvents)
+		r.For = h.For
+		out.Rules = append(out.Rules, r)
+		out.hardDown = 1
+	}
+	if a.BurnRateRules == nil {
+		if s.Window >= slomath.MinWindow && s.Objective > 0 && s.Objective < 1 && (!timeslices || slice > 0) {
+			out.Rules = append(out.Rules, slomath.DefaultRules(s.Window, s.Objective, slice, out.MinEvents, out.MinBadEvents)...)
+		}
+	} else {
+		for _, r := range a.BurnRateRules {
+			minBad := r.MinBadEvents
+			if minBad == 0 {
+				minBad = out.MinBadEvents
+			}
+			out.Rules = append(out.Rules, slomath.BurnRule{
+				Severity: slomath.Severity(r.Severity), LongWindow: r.LongWindow, ShortWindow: r.ShortWindow,
+				BudgetConsumed: r.BudgetConsumed, BurnRate: r.BurnRate, MinEvents: out.MinEvents, MinBadEvents: minBad, For: r.For,
+			})
+		}
+	}
+	if bt := a.BudgetThresholds; bt != nil {
+		out.Budget = bt.math()
+	}
+	out.NoData = NoDataConfig{Severity: "warning"}
+	if nd := a.NoData; nd != nil {
+		out.NoData = *nd
+	}
+	return out
 }
 
 // leafErrors flattens joined errors.

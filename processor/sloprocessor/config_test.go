@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/confmap/confmaptest"
 
+	"github.com/otelcol-amas/otelcol-amas/internal/slomath"
 	"github.com/otelcol-amas/otelcol-amas/processor/sloprocessor/internal/metadata"
 )
 
@@ -65,12 +66,17 @@ func TestLoadConfig(t *testing.T) {
 		assert.Equal(t, "file_storage", cfg.Storage.String())
 		assert.Equal(t, 30*time.Second, cfg.CheckpointInterval)
 		assert.Equal(t, uint64(20), cfg.Alerting.MinEvents)
+		assert.Equal(t, uint64(3), cfg.Alerting.MinBadEvents)
+		assert.Equal(t, uint64(500), cfg.Alerting.BudgetMinEvents)
+		assert.Equal(t, BudgetSeverityConfig{Critical: "page", High: "ticket", Warning: "ticket"}, cfg.Alerting.BudgetThresholds.Severity)
+		assert.Equal(t, &HardDownConfig{Enabled: true, Window: 2 * time.Minute, ErrorRatio: 0.5, MinBadEvents: 10, For: 10 * time.Second}, cfg.Alerting.HardDown)
 		assert.Equal(t, &NoDataConfig{Enabled: true, After: 2 * time.Minute, For: 30 * time.Second, Severity: "critical"}, cfg.Alerting.NoData)
 		require.Len(t, cfg.SLOs, 4)
 		assert.Equal(t, []string{"gen_ai.agent.name"}, cfg.SLOs[0].GroupBy)
 		require.Len(t, cfg.SLOs[0].Alerting.BurnRateRules, 3)
-		assert.Equal(t, 14.4, cfg.SLOs[0].Alerting.BurnRateRules[1].BurnRate)
-		assert.Equal(t, time.Minute, cfg.SLOs[0].Alerting.BurnRateRules[1].For)
+		assert.Equal(t, 14.4, cfg.SLOs[0].Alerting.BurnRateRules[0].BurnRate)
+		assert.Equal(t, time.Minute, cfg.SLOs[0].Alerting.BurnRateRules[0].For)
+		assert.Equal(t, uint64(10), cfg.SLOs[0].Alerting.BurnRateRules[0].MinBadEvents)
 		assert.Equal(t, BudgetingConfig{Method: "timeslices", Slice: time.Minute, MaxBadRatio: 0.05}, cfg.SLOs[1].Budgeting)
 		assert.Equal(t, map[string]string{"state": "used"}, cfg.SLOs[2].SLI.Gauge.Metrics[1].Attributes)
 		assert.Equal(t, "amas.agent.requests", cfg.SLOs[3].SLI.Ratio.Denominator.Name)
@@ -79,10 +85,20 @@ func TestLoadConfig(t *testing.T) {
 		require.NoError(t, err)
 		assert.False(t, compiled[0].bad.Native(), "IsMatch runs through OTTL")
 		assert.True(t, compiled[0].filter.Native(), "attribute equality runs natively")
-		assert.Equal(t, uint64(20), compiled[0].model.Rules[0].MinEvents)
-		assert.InDelta(t, 43.2, compiled[0].model.Rules[0].Factor(compiled[0].model.Window), 1e-9)
-		require.Len(t, compiled[1].model.Rules, 5, "a 7-day window still fits the 3-day ticket pair")
-		assert.InDelta(t, 3.36, compiled[1].model.Rules[1].Factor(7*24*time.Hour), 1e-9, "2% of a 7-day budget in 1h is a 3.36× burn")
+		require.Len(t, compiled[0].model.Rules, 4, "the hard-down page, then the SLO's three rules")
+		assert.Equal(t, slomath.BurnRule{Severity: slomath.Page, LongWindow: 2 * time.Minute, ShortWindow: 2 * time.Minute, ErrorRatio: 0.5, MinBadEvents: 10, For: 10 * time.Second}, compiled[0].model.Rules[0])
+		assert.Equal(t, uint64(20), compiled[0].model.Rules[1].MinEvents)
+		assert.Equal(t, uint64(10), compiled[0].model.Rules[1].MinBadEvents, "the rule's own guard")
+		assert.Equal(t, uint64(3), compiled[0].model.Rules[2].MinBadEvents, "the processor's guard")
+		assert.InDelta(t, 14.4, compiled[0].model.Rules[1].Factor(compiled[0].model.Window), 1e-9)
+		assert.Equal(t, uint64(500), compiled[0].model.BudgetMinEvents)
+		assert.Equal(t, slomath.Page, compiled[0].model.Budget.SeverityOf(slomath.BudgetCritical))
+		require.Len(t, compiled[1].model.Rules, 2, "a 7-day window keeps the two pages; its tickets would burn below 1×")
+		assert.InDelta(t, 3.36, compiled[1].model.Rules[0].Factor(7*24*time.Hour), 1e-9, "2% of a 7-day budget in 1h is a 3.36× burn")
+		assert.Equal(t, uint64(500), compiled[3].model.BudgetMinEvents, "inherited")
+		for _, r := range compiled[3].model.Rules {
+			assert.False(t, r.HardDown(), "no hard-down page for a timeslices SLO")
+		}
 	})
 }
 
@@ -139,4 +155,88 @@ func TestConfigValidateReportsEveryProblemWithItsPath(t *testing.T) {
 		require.Error(t, err)
 		assert.Equal(t, "alerting.budget_thresholds.critical: must be in [0,1], got 1.5", err.Error())
 	})
+}
+
+func TestAlertingValidation(t *testing.T) {
+	week := 7 * 24 * time.Hour
+	tests := []struct {
+		name    string
+		mutate  func(*Config)
+		wantErr string
+	}{
+		{"A ticket rescaled below a 1× burn for a 1-week window is refused at its path.", func(c *Config) {
+			c.SLOs = []SLOConfig{DefaultSLOs()[0]}
+			c.SLOs[0].Window = week
+			c.SLOs[0].Alerting = &AlertingConfig{BurnRateRules: []BurnRateRuleConfig{
+				{Severity: "ticket", LongWindow: 72 * time.Hour, ShortWindow: 6 * time.Hour, BudgetConsumed: 0.1},
+			}}
+		}, "slos[0].alerting.burn_rate_rules[0].budget_consumed: must give a burn rate ≥ 1 over the SLO window 7d (a slower burn never spends the budget), got 0.1 (0.233× over 3d)"},
+		{"The default table for a 1-week window simply leaves that ticket out.", func(c *Config) {
+			c.SLOs = []SLOConfig{DefaultSLOs()[0]}
+			c.SLOs[0].Window = week
+		}, ""},
+		{"A short window of one slice is refused for a timeslices SLO.", func(c *Config) {
+			c.SLOs = []SLOConfig{DefaultSLOs()[1]}
+			c.SLOs[0].Alerting = &AlertingConfig{BurnRateRules: []BurnRateRuleConfig{
+				{Severity: "page", LongWindow: time.Hour, ShortWindow: time.Minute, BurnRate: 6},
+			}}
+		}, "slos[0].alerting.burn_rate_rules[0].short_window: must hold at least 2 slices of 1m, got 1m"},
+		{"An explicit rule the objective cannot reach is refused.", func(c *Config) {
+			c.SLOs = []SLOConfig{DefaultSLOs()[1]} // 0.90: at most 10×
+			c.SLOs[0].Alerting = &AlertingConfig{BurnRateRules: []BurnRateRuleConfig{
+				{Severity: "page", LongWindow: time.Hour, ShortWindow: 5 * time.Minute, BudgetConsumed: 0.02},
+			}}
+		}, "slos[0].alerting.burn_rate_rules[0].budget_consumed: must give a burn rate the SLO can reach, at most 1/(1 − 0.9) = 10×, got 0.02 (14.4×)"},
+		{"An inherited rule the objective cannot reach names the SLO.", func(c *Config) {
+			c.SLOs = []SLOConfig{DefaultSLOs()[0], DefaultSLOs()[5]}
+			c.Alerting.BurnRateRules = []BurnRateRuleConfig{{Severity: "page", LongWindow: 6 * time.Hour, ShortWindow: 30 * time.Minute, BurnRate: 6}}
+		}, `alerting.burn_rate_rules[0].burn_rate: must give a burn rate the SLO can reach, at most 1/(1 − 0.75) = 4×, got 6 (6×) (for slos[1], "queue_depth")`},
+		{"A hard-down page on a timeslices SLO is refused.", func(c *Config) {
+			c.SLOs = []SLOConfig{DefaultSLOs()[1]}
+			c.SLOs[0].Alerting = &AlertingConfig{HardDown: &HardDownConfig{Enabled: true, Window: time.Minute, ErrorRatio: 0.5, MinBadEvents: 5}}
+		}, "slos[0].alerting.hard_down.enabled: applies to occurrences SLOs only, got true for a timeslices SLO"},
+		{"A hard-down ratio above one is refused.", func(c *Config) { c.Alerting.HardDown.ErrorRatio = 1.5 }, "alerting.hard_down.error_ratio: must be in (0,1], got 1.5"},
+		{"A hard-down window under a minute is refused.", func(c *Config) { c.Alerting.HardDown.Window = 30 * time.Second }, "alerting.hard_down.window: must be a whole number of seconds ≥ 1m0s, got 30s"},
+		{"A hard-down page without a bad-event guard is refused.", func(c *Config) { c.Alerting.HardDown.MinBadEvents = 0 }, "alerting.hard_down.min_bad_events: must be ≥ 1, got 0"},
+		{"A disabled hard-down page is not checked.", func(c *Config) { c.Alerting.HardDown = &HardDownConfig{} }, ""},
+		{"A hard-down window longer than the SLO window is refused at its path.", func(c *Config) {
+			c.SLOs = []SLOConfig{DefaultSLOs()[0]}
+			c.SLOs[0].Window = time.Hour
+			c.SLOs[0].Alerting = &AlertingConfig{HardDown: &HardDownConfig{Enabled: true, Window: 2 * time.Hour, ErrorRatio: 0.5, MinBadEvents: 5}}
+		}, "slos[0].alerting.hard_down.window: must not exceed the SLO window 1h0m0s, got 2h0m0s"},
+		{"A processor without a bad-event guard is refused.", func(c *Config) { c.Alerting.MinBadEvents = 0 }, "alerting.min_bad_events: must be ≥ 1, got 0"},
+		{"A budget severity other than page or ticket is refused.", func(c *Config) { c.Alerting.BudgetThresholds.Severity.High = "critical" },
+			`alerting.budget_thresholds.severity.high: must be "page" or "ticket", got "critical"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := createDefaultConfig().(*Config)
+			tt.mutate(c)
+			err := c.Validate()
+			if tt.wantErr == "" {
+				assert.NoError(t, err)
+				return
+			}
+			assert.EqualError(t, err, tt.wantErr)
+		})
+	}
+}
+
+func TestMinBadEventsIsSetPerSLOAndPerRule(t *testing.T) {
+	c := createDefaultConfig().(*Config)
+	a, b := DefaultSLOs()[0], DefaultSLOs()[2]
+	a.Alerting = &AlertingConfig{MinBadEvents: 8}
+	b.Alerting = &AlertingConfig{BurnRateRules: []BurnRateRuleConfig{
+		{Severity: "page", LongWindow: time.Hour, ShortWindow: 5 * time.Minute, BurnRate: 14.4, MinBadEvents: 20},
+		{Severity: "page", LongWindow: 6 * time.Hour, ShortWindow: 30 * time.Minute, BurnRate: 6},
+	}}
+	c.SLOs = []SLOConfig{a, b}
+	compiled, err := c.compile(testTelemetry(t))
+	require.NoError(t, err)
+	for _, r := range compiled[0].model.Rules[1:] {
+		assert.Equal(t, uint64(8), r.MinBadEvents, "the SLO's own guard on every default rule")
+	}
+	assert.Equal(t, uint64(5), compiled[0].model.Rules[0].MinBadEvents, "the hard-down page keeps its own")
+	assert.Equal(t, uint64(20), compiled[1].model.Rules[1].MinBadEvents, "a rule's own guard")
+	assert.Equal(t, uint64(5), compiled[1].model.Rules[2].MinBadEvents, "else the processor's")
 }

@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/collector/processor/processorhelper"
 
 	"github.com/otelcol-amas/otelcol-amas/internal/sharedcomponent"
+	"github.com/otelcol-amas/otelcol-amas/internal/slomath"
 	"github.com/otelcol-amas/otelcol-amas/processor/sloprocessor/internal/metadata"
 )
 
@@ -38,8 +39,16 @@ func createDefaultConfig() component.Config {
 		ResolvedRetention:  5 * time.Minute,
 		CheckpointInterval: time.Minute,
 		Alerting: AlertingConfig{
-			BudgetThresholds: &BudgetThresholdsConfig{Critical: 0.05, High: 0.15, Warning: 0.25},
-			NoData:           &NoDataConfig{Enabled: true, After: 90 * time.Second, Severity: "warning"},
+			MinBadEvents: slomath.DefaultMinBadEvents,
+			BudgetThresholds: &BudgetThresholdsConfig{
+				Critical: 0.05, High: 0.15, Warning: 0.25,
+				Severity: BudgetSeverityConfig{Critical: "ticket", High: "ticket", Warning: "ticket"},
+			},
+			HardDown: &HardDownConfig{
+				Enabled: true, Window: slomath.DefaultHardDownWindow, ErrorRatio: slomath.DefaultHardDownRatio,
+				MinBadEvents: slomath.DefaultHardDownMinBad,
+			},
+			NoData: &NoDataConfig{Enabled: true, After: 90 * time.Second, Severity: "warning"},
 		},
 	}
 }

@@ -14,9 +14,13 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden files of testdata/golden from the current output")
 
 // TestGoldenTick compares a whole evaluation batch with a reviewed file: one grouped SLO with two
-// agents, one of them failing hard enough to page, after two minutes on the fake clock.
+// agents, one of them failing hard enough to page, after two minutes on the fake clock. Its
+// budget alerts page and need 100 events, so the overspent budget of the failing agent raises
+// one within the two minutes (the alert exporter's tests read this file too).
 func TestGoldenTick(t *testing.T) {
 	cfg := createDefaultConfig().(*Config)
+	cfg.Alerting.BudgetMinEvents = 100
+	cfg.Alerting.BudgetThresholds.Severity = BudgetSeverityConfig{Critical: "page", High: "page", Warning: "ticket"}
 	slo := DefaultSLOs()[0]
 	slo.GroupBy = []string{"gen_ai.agent.name"}
 	slo.Window = 7 * 24 * time.Hour

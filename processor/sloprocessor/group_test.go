@@ -1,6 +1,8 @@
 package sloprocessor
 
 import (
+	"github.com/otelcol-amas/otelcol-amas/internal/slomath"
+
 	"fmt"
 	"testing"
 	"time"
@@ -39,10 +41,12 @@ func TestSLOsSharingAGroupByCountEachSpanInItsOwnGroup(t *testing.T) {
 	}
 	require.NotEmpty(t, counts)
 	assert.Equal(t, map[string][2]uint64{
-		"agent_availability/a":     {1, 1},
-		"agent_availability/b":     {2, 0},
-		"agent_latency_p95/a":      {1, 0}, // one good slice
-		"agent_latency_p95/b":      {1, 1}, // one of two spans slow: over 5%, a bad slice
+		"agent_availability/a": {1, 1},
+		"agent_availability/b": {2, 0},
+		// Two slices have closed since each latency group began: the one with its spans and an
+		// empty one, which is good.
+		"agent_latency_p95/a":      {2, 0},
+		"agent_latency_p95/b":      {2, 1}, // one of two spans slow: over 5%, a bad slice
 		"tool_call_success_rate/a": {1, 0},
 		"tool_call_success_rate/c": {1, 1},
 	}, counts)
@@ -89,26 +93,27 @@ func TestStatusListsGroupsInLabelOrder(t *testing.T) {
 	assert.Equal(t, []string{"alpha", "bravo", "charlie", "delta"}, got)
 }
 
-func TestInertBurnRulesAreLoggedAtStart(t *testing.T) {
+func TestDefaultTablesLeaveOutRulesThatCannotFire(t *testing.T) {
 	core, logs := observer.New(zapcore.InfoLevel)
 	h := newHarness(t, createDefaultConfig().(*Config), zap.New(core), nil)
 	defer h.shutdown()
-	inert := logs.FilterMessageSnippet("can never fire").All()
-	var got []string
-	for _, e := range inert {
-		f := e.ContextMap()
-		for _, r := range f["rules"].([]any) {
-			got = append(got, fmt.Sprintf("%s %s", f["slo"], r))
+	assert.Zero(t, logs.FilterMessageSnippet("can never fire").Len(), "nothing inert is left to log")
+	got := map[string][]string{}
+	for _, st := range h.p.slos {
+		for _, r := range st.c.model.Rules {
+			got[st.name] = append(got[st.name], fmt.Sprintf("%s %s∧%s", r.Severity, slomath.FormatWindow(r.LongWindow), slomath.FormatWindow(r.ShortWindow)))
 		}
 	}
-	assert.Len(t, inert, 4, "one line per SLO")
 	// The burn rate cannot exceed 1/(1 − objective): 10 at 0.90 (latency), 6.67 at 0.85 (memory),
-	// 5 at 0.80 (cost), 4 at 0.75 (queue), against page factors 43.2, 14.4 and 6: those SLOs
-	// page only through the rules below their ceiling; cost and queue depth only ticket.
-	assert.Equal(t, []string{
-		"agent_latency_p95 5m∧1m", "agent_latency_p95 1h∧5m",
-		"memory_usage 5m∧1m", "memory_usage 1h∧5m",
-		"cost_efficiency 5m∧1m", "cost_efficiency 1h∧5m", "cost_efficiency 6h∧30m",
-		"queue_depth 5m∧1m", "queue_depth 1h∧5m", "queue_depth 6h∧30m",
+	// 5 at 0.80 (cost), 4 at 0.75 (queue), against page factors 14.4 and 6. The hard-down page
+	// (1m, 25% errors) is for the occurrences SLOs.
+	all := []string{"page 1h∧5m", "page 6h∧30m", "ticket 1d∧2h", "ticket 3d∧6h"}
+	assert.Equal(t, map[string][]string{
+		"agent_availability":     append([]string{"page 1m∧1m"}, all...),
+		"tool_call_success_rate": append([]string{"page 1m∧1m"}, all...),
+		"agent_latency_p95":      all[1:],
+		"memory_usage":           all[1:],
+		"cost_efficiency":        all[2:],
+		"queue_depth":            all[2:],
 	}, got)
 }

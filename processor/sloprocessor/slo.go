@@ -19,6 +19,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/processor"
+	"go.opentelemetry.io/collector/processor/processorhelper"
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
@@ -81,6 +82,7 @@ type sloProcessor struct {
 	mu          sync.Mutex
 	digest      *xxhash.Digest
 	ratioPrev   map[uint64]ratioPoint
+	ratioFull   bool                  // a new stream was skipped since the last tick: expire with ratioStreamTTLFull
 	skipped     [numSkipReasons]int64 // flushed to telemetry at each tick
 	lastTick    time.Time
 	tracesUsed  bool
@@ -106,6 +108,16 @@ type ratioPoint struct {
 // last point. Streams that stopped (an agent or connector resource that went away) are forgotten
 // after it, so max_ratio_streams bounds the live streams rather than every stream ever seen.
 const ratioStreamTTL = time.Hour
+
+// ratioStreamTTLFull replaces ratioStreamTTL at the next tick after a new stream found
+// max_ratio_streams full. Anyone who reaches a receiver can send counters of the names a ratio
+// SLI selects (the default cost_efficiency reads the connector's cost and request counters), and
+// streams past the bound are skipped: with the hour-long TTL, one burst of junk streams would
+// keep new real streams out for an hour. Under pressure a stream not refreshed for five
+// minutes gives its place up; a live stream (the connector flushes every 15 s, SDKs every 60 s
+// by default) keeps it, so junk has to be re-sent in full every five minutes to hold the table,
+// and the streams already counted are never displaced.
+const ratioStreamTTLFull = 5 * time.Minute
 
 type sloState struct {
 	c         *compiledSLO
@@ -172,17 +184,6 @@ func newSLOProcessor(set processor.Settings, cfg *Config, clock clockwork.Clock)
 	for _, c := range compiled {
 		st := &sloState{c: c, name: c.cfg.Name, groupBy: c.cfg.GroupBy, series: map[uint64]*series{}, droppedAttr: droppedAttr(c.cfg.Name)}
 		st.describeSlots()
-		var inert []string
-		maxf := slomath.MaxBurnRate(c.model.Objective)
-		for _, r := range c.model.Rules {
-			if r.Factor(c.model.Window) > maxf {
-				inert = append(inert, slomath.FormatWindow(r.LongWindow)+"∧"+slomath.FormatWindow(r.ShortWindow))
-			}
-		}
-		if len(inert) > 0 {
-			set.Logger.Info("Burn-rate rules that can never fire at this objective (factor above 1/(1 − objective)); the SLO's other rules and budget alerts carry it",
-				zap.String("slo", c.cfg.Name), zap.Strings("rules", inert), zap.Float64("max_burn_rate", maxf))
-		}
 		if len(st.groupBy) == 0 {
 			// The one series of an ungrouped SLO exists from the start, so its objective and
 			// full budget are visible before any traffic.
@@ -271,9 +272,15 @@ func (st *sloState) describeSlots() {
 		}
 		st.slotLabels[i] = [2]string{slomath.FormatWindow(r.LongWindow), slomath.FormatWindow(r.ShortWindow)}
 	}
-	for i, sv := range []string{alertstate.SeverityCritical, alertstate.SeverityHigh, alertstate.SeverityWarning} {
+	// Budget thresholds: a page is critical and a ticket warning, as for burn rules; the
+	// threshold label tells the three apart.
+	for i, th := range budgetThresholdNames {
 		st.slotName[m.BudgetSlot(i)] = alertstate.AlertSLOBudgetExhausted
-		st.slotSeverity[m.BudgetSlot(i)] = sv
+		st.slotSeverity[m.BudgetSlot(i)] = alertstate.SeverityWarning
+		if m.Budget.SeverityOf(i) == slomath.Page {
+			st.slotSeverity[m.BudgetSlot(i)] = alertstate.SeverityCritical
+		}
+		st.slotLabels[m.BudgetSlot(i)] = [2]string{th}
 	}
 	st.slotName[m.NoDataSlot()] = alertstate.AlertSLONoData
 	st.slotSeverity[m.NoDataSlot()] = st.c.noDataSv
@@ -483,7 +490,20 @@ func writeValue(d *xxhash.Digest, v pcommon.Value, ok bool) {
 }
 
 // consumeMetrics observes gauges and counters for the metric SLIs (metrics pass on unchanged).
-func (p *sloProcessor) consumeMetrics(_ context.Context, md pmetric.Metrics) (pmetric.Metrics, error) {
+// A batch that no emitter marked (it came from a receiver) first loses its amas_alerts,
+// amas_slo_* and amas_performance_regression* points, so nobody outside can raise, change or
+// resolve an alert (alertstate's provenance rule); the regression processor's marked output
+// passes.
+func (p *sloProcessor) consumeMetrics(ctx context.Context, md pmetric.Metrics) (pmetric.Metrics, error) {
+	if !alertstate.FromEmitter(ctx) {
+		var dropped int
+		if md, dropped = alertstate.StripReserved(md); dropped > 0 {
+			p.tel.forged.Add(ctx, int64(dropped))
+			if md.MetricCount() == 0 {
+				return md, processorhelper.ErrSkipProcessingData
+			}
+		}
+	}
 	if len(p.metricSLOs) == 0 {
 		return md, nil
 	}
@@ -602,6 +622,7 @@ func (p *sloProcessor) observeRatio(st *sloState, rm pmetric.ResourceMetrics, se
 			prev, seen := p.ratioPrev[key]
 			if !seen && len(p.ratioPrev) >= p.cfg.MaxRatioStreams {
 				p.skipped[skipRatioStreamsFull]++
+				p.ratioFull = true
 				return
 			}
 			p.ratioPrev[key] = ratioPoint{value: v, start: dp.StartTimestamp(), seen: now}
@@ -632,7 +653,8 @@ func (p *sloProcessor) tick(ctx context.Context) {
 	began := time.Now()
 	md := p.evaluate()
 	if next := p.nextMetrics; next != nil && md.DataPointCount() > 0 {
-		if err := next.ConsumeMetrics(ctx, md); err != nil {
+		// The mark lets the regression processor (and a second slo) pass the alert states on.
+		if err := next.ConsumeMetrics(alertstate.WithEmitter(ctx), md); err != nil {
 			p.logger.Debug("Sending SLO metrics failed", zap.Error(err))
 		}
 	}
@@ -659,8 +681,12 @@ func (p *sloProcessor) evaluate() pmetric.Metrics {
 			p.skipped[r] = 0
 		}
 	}
+	ttl := ratioStreamTTL
+	if p.ratioFull {
+		ttl, p.ratioFull = ratioStreamTTLFull, false
+	}
 	for k, rp := range p.ratioPrev {
-		if nowNs-rp.seen > int64(ratioStreamTTL) {
+		if nowNs-rp.seen > int64(ttl) {
 			delete(p.ratioPrev, k)
 		}
 	}
@@ -826,9 +852,12 @@ func (e *emitter) series(st *sloState, ser *series) {
 		for _, kv := range ser.labels {
 			labels[kv[0]] = kv[1]
 		}
-		if slot < len(m.Rules) {
+		switch {
+		case slot < len(m.Rules):
 			labels[alertstate.LabelLongWindow] = st.slotLabels[slot][0]
 			labels[alertstate.LabelShortWindow] = st.slotLabels[slot][1]
+		case slot < m.NoDataSlot():
+			labels[alertstate.LabelThreshold] = st.slotLabels[slot][0]
 		}
 		alertstate.Append(e.alertGauge, e.ts, alertstate.Alert{
 			Name: st.slotName[slot], State: a.Phase.String(), Severity: st.slotSeverity[slot],
@@ -836,6 +865,9 @@ func (e *emitter) series(st *sloState, ser *series) {
 		})
 	}
 }
+
+// budgetThresholdNames are the threshold label values, in slomath's order (BudgetCritical...).
+var budgetThresholdNames = [3]string{"critical", "high", "warning"}
 
 var severities = [4]string{alertstate.SeverityCritical, alertstate.SeverityHigh, alertstate.SeverityWarning, alertstate.SeverityInfo}
 

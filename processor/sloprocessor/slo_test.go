@@ -119,7 +119,7 @@ func TestTotalFailurePagesWithinTwoMinutesAndRecovers(t *testing.T) {
 	}
 	budgetBefore, _ := point(t, md, metricBudgetRemaining, map[string]string{"slo": "agent_availability"})
 	assert.Equal(t, 100.0, budgetBefore)
-	page := map[string]string{"alertname": alertstate.AlertSLOBurnRate, "slo": "agent_availability", "severity": "critical", "alertstate": "firing", "long_window": "5m"}
+	page := map[string]string{"alertname": alertstate.AlertSLOBurnRate, "slo": "agent_availability", "severity": "critical", "alertstate": "firing", "long_window": "1m"}
 	var pagedAfter time.Duration
 	for i := 1; i <= 18; i++ { // three minutes of total failure
 		h.spans(bad)
@@ -146,8 +146,8 @@ func TestTotalFailurePagesWithinTwoMinutesAndRecovers(t *testing.T) {
 		md = h.tick(10 * time.Second)
 	}
 	_, ok = point(t, md, alertstate.MetricName, map[string]string{"alertname": alertstate.AlertSLOBurnRate, "slo": "agent_availability",
-		"long_window": "5m", "short_window": "1m", "alertstate": "resolved"})
-	assert.True(t, ok, "the fast page resolves and is still sent as resolved for the retention")
+		"long_window": "1m", "short_window": "1m", "alertstate": "resolved"})
+	assert.True(t, ok, "the hard-down page resolves and is still sent as resolved for the retention")
 }
 
 func TestTrafficStopRaisesNoData(t *testing.T) {
@@ -275,7 +275,8 @@ func TestCostPerRequestIsJudgedPerSlice(t *testing.T) {
 	h.tick(time.Minute)
 	st := sloStatus(t, h.p.Status(), "cost_efficiency")
 	require.Len(t, st.Groups, 1)
-	assert.Equal(t, uint64(3), st.Groups[0].Events)
+	// Four slices have closed since the first increase: good, bad, good, and an empty (good) one.
+	assert.Equal(t, uint64(4), st.Groups[0].Events)
 	assert.Equal(t, uint64(1), st.Groups[0].BadEvents)
 }
 
@@ -361,7 +362,11 @@ func TestStatusRegistry(t *testing.T) {
 	assert.Equal(t, 10*time.Second, s.EvaluationInterval)
 	assert.Equal(t, BudgetThresholdStatus{Critical: 0.05, High: 0.15, Warning: 0.25}, st.BudgetThresholds)
 	require.Len(t, st.Rules, 5)
-	assert.Equal(t, RuleStatus{Severity: "critical", LongWindow: "1h", ShortWindow: "5m", BurnRate: 14.4, MinEvents: 10}, st.Rules[1])
+	hd := st.Rules[0]
+	assert.InDelta(t, 50, hd.BurnRate, 1e-9, "the hard-down page: 25% over 1m is a 50× burn at 99.5%")
+	hd.BurnRate = 0
+	assert.Equal(t, RuleStatus{Severity: "critical", LongWindow: "1m", ShortWindow: "1m", MinBadEvents: 5, ErrorRatio: 0.25}, hd)
+	assert.Equal(t, RuleStatus{Severity: "critical", LongWindow: "1h", ShortWindow: "5m", BurnRate: 14.4, MinEvents: 10, MinBadEvents: 5}, st.Rules[1])
 	h.shutdown()
 	_, ok = Lookup(id)
 	assert.False(t, ok)

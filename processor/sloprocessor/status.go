@@ -32,7 +32,8 @@ type SLOStatus struct {
 	Objective   float64
 	Window      time.Duration
 	Budgeting   string
-	// Rules are the burn-rate rules with their factors, in configuration order.
+	// Rules are the burn-rate rules with their factors, in configuration order (the hard-down
+	// page first when the SLO has one).
 	Rules []RuleStatus
 	// BudgetThresholds are the remaining-budget fractions of SLOErrorBudgetLow (0 = disabled).
 	BudgetThresholds BudgetThresholdStatus
@@ -44,8 +45,12 @@ type RuleStatus struct {
 	Severity    string // the alert's severity: critical (page) or warning (ticket)
 	LongWindow  string
 	ShortWindow string
-	BurnRate    float64 // the factor both windows must reach
+	BurnRate    float64 // the factor both windows must reach (for hard down: error_ratio/(1 − objective))
 	MinEvents   uint64
+	// MinBadEvents is the least number of bad events (slices) each window must hold.
+	MinBadEvents uint64
+	// ErrorRatio is the hard-down rule's threshold (0 for a burn-rate rule).
+	ErrorRatio float64
 }
 
 // BudgetThresholdStatus are the budget-remaining fractions below which SLOErrorBudgetLow fires.
@@ -130,7 +135,7 @@ func (p *sloProcessor) statusLocked() (Status, [][]string) {
 		for i, r := range m.Rules {
 			ss.Rules = append(ss.Rules, RuleStatus{
 				Severity: st.slotSeverity[i], LongWindow: st.slotLabels[i][0], ShortWindow: st.slotLabels[i][1],
-				BurnRate: r.Factor(m.Window), MinEvents: r.MinEvents,
+				BurnRate: r.Threshold(m.Objective, m.Window), MinEvents: r.MinEvents, MinBadEvents: r.MinBadEvents, ErrorRatio: r.ErrorRatio,
 			})
 		}
 		all := make([]*series, 0, len(st.series)+1)

@@ -20,6 +20,7 @@ type telemetry struct {
 	groupsDropped  metric.Int64Counter
 	ckptFailures   metric.Int64Counter
 	itemsSkipped   metric.Int64Counter
+	forged         metric.Int64Counter
 	skipAttrs      [numSkipReasons]metric.AddOption
 	ckptSaveAttr   metric.AddOption
 	ckptLoadAttr   metric.AddOption
@@ -48,6 +49,10 @@ func newTelemetry(set component.TelemetrySettings) (*telemetry, error) {
 	}
 	if t.itemsSkipped, err = t.meter.Int64Counter("otelcol_processor_slo_items_skipped",
 		metric.WithDescription("Spans or points skipped as malformed or over a bound, by reason."), metric.WithUnit("{item}")); err != nil {
+		return nil, err
+	}
+	if t.forged, err = t.meter.Int64Counter("otelcol_processor_slo_reserved_points_dropped",
+		metric.WithDescription("Points of amas_alerts, amas_slo_* or amas_performance_regression* that arrived from a receiver, not from an emitter, and were dropped."), metric.WithUnit("{point}")); err != nil {
 		return nil, err
 	}
 	for i, r := range skipReasonNames {

@@ -235,6 +235,30 @@ function renderRegressions(regs, nowMs) {
       h("td", {}, r.jaeger_url ? h("a", { href: r.jaeger_url, target: "_blank", rel: "noopener" }, "Jaeger") : "–"))))));
 }
 
+// renderClassification lists, per service, the share of its spans that an instrumentation
+// profile classified; the least classified first, since a service at 0% gets no agent metrics.
+function renderClassification(conns) {
+  const box = document.getElementById("classification");
+  const rows = [];
+  for (const c of conns || []) {
+    for (const s of c.services) rows.push({ component: c.component, ...s });
+  }
+  if (rows.length === 0) {
+    box.replaceChildren(h("div", { class: "empty", id: "no-classification" }, "no spans received by an amas_spanmetrics connector"));
+    return;
+  }
+  const share = (r) => (r.classified_share === null ? 2 : r.classified_share);
+  rows.sort((a, b) => share(a) - share(b) || a.service.localeCompare(b.service));
+  box.replaceChildren(h("table", { class: "summary" },
+    h("thead", {}, h("tr", {}, ["service", "connector", "classified spans", "unclassified spans", "classified share"].map((t, i) => h("th", i >= 2 ? { class: "num" } : {}, t)))),
+    h("tbody", {}, rows.map((r) => h("tr", { "data-service": r.service },
+      h("td", {}, r.service),
+      h("td", {}, r.component),
+      h("td", { class: "num" }, r.classified),
+      h("td", { class: "num" }, r.unclassified),
+      h("td", { class: "num" }, r.classified_share === null ? "–" : (r.classified_share * 100).toFixed(1) + "%"))))));
+}
+
 let timer = null;
 
 async function refresh() {
@@ -249,6 +273,7 @@ async function refresh() {
     renderSummary(slos);
     renderCards(slos, nowMs);
     renderRegressions(doc.regressions, nowMs);
+    renderClassification(doc.span_classification);
     const hb = document.getElementById("health");
     hb.className = "badge badge-" + doc.health;
     hb.textContent = "evaluation " + doc.health;

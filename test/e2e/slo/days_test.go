@@ -35,7 +35,7 @@ processors:
         alerting:
           burn_rate_rules:
             - {severity: page, long_window: 1h, short_window: 5m, burn_rate: 14.4}
-            - {severity: ticket, long_window: 3d, short_window: 6h, budget_consumed: 0.1}
+            - {severity: ticket, long_window: 3d, short_window: 6h, budget_consumed: 0.5}
       - name: default_window
         objective: 0.995
         sli:

@@ -25,6 +25,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/otelcol-amas/otelcol-amas/internal/harness"
+	"github.com/otelcol-amas/otelcol-amas/internal/slomath"
 	"github.com/otelcol-amas/otelcol-amas/internal/slorender"
 )
 
@@ -143,7 +144,9 @@ func TestEveryGeneratedPanelQueryReturnsDataUnderTraffic(t *testing.T) {
 		RuleFiles: []string{filepath.Join(obs, slorender.FileRules)},
 	})
 
-	// Two agents run continuously until the test ends; one run in ten fails.
+	// Two agents run continuously until the test ends, 40 runs a second between them; one run in
+	// ten fails. A budget alert waits until the SLO window holds 10/(1 − objective) runs: 2000
+	// for agent_availability, reached after 50 s.
 	tp := harness.TracerProvider(t, harness.GRPC, harness.Addr(ports.OTLPGRPC), "agents-e2e")
 	tracer := tp.Tracer("slorender-e2e")
 	stop := make(chan struct{})
@@ -151,7 +154,7 @@ func TestEveryGeneratedPanelQueryReturnsDataUnderTraffic(t *testing.T) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		tick := time.NewTicker(100 * time.Millisecond)
+		tick := time.NewTicker(25 * time.Millisecond)
 		defer tick.Stop()
 		for i := 0; ; i++ {
 			select {
@@ -177,15 +180,15 @@ func TestEveryGeneratedPanelQueryReturnsDataUnderTraffic(t *testing.T) {
 		require.NotNil(t, m, "template variable query %q is label_values(metric, label)", v)
 		queries = append(queries, fmt.Sprintf("count by (%s) (%s)", m[2], m[1]))
 	}
-	// The recording rules of every SLO, over a short window and the budget: this proves their
-	// metric and label names (le of the histogram included) match what the exporter writes.
+	// The recording rules of every SLO, over its shortest window and the budget: this proves
+	// their metric and label names (le of the histogram included) match what the exporter writes.
 	data, err := os.ReadFile(harness.DefaultConfigPath(t))
 	require.NoError(t, err)
 	col, err := slorender.Load(data)
 	require.NoError(t, err)
 	for _, s := range col.SLOs {
 		queries = append(queries,
-			fmt.Sprintf(`amas_slo:burn_rate:ratio{slo=%q,window="5m"}`, s.Config.Name),
+			fmt.Sprintf(`amas_slo:burn_rate:ratio{slo=%q,window=%q}`, s.Config.Name, slomath.FormatWindow(s.Windows[0])),
 			fmt.Sprintf(`amas_slo:error_budget_remaining:ratio{slo=%q}`, s.Config.Name))
 	}
 
@@ -239,9 +242,10 @@ func TestEveryGeneratedPanelQueryReturnsDataUnderTraffic(t *testing.T) {
 	assert.Less(t, s[0].Value, 0.0, "10%% failures overspend a 0.5%% budget")
 
 	// The same alert, with the same labels, from the processor (amas_alerts) and from the
-	// generated rules (ALERTS), for both SLOs the failing runs overspend.
+	// generated rules (ALERTS), for both SLOs the failing runs overspend: the critical threshold,
+	// a ticket by default.
 	for _, slo := range []string{"agent_availability", "tool_call_success_rate"} {
-		labels := fmt.Sprintf(`alertname="SLOErrorBudgetLow",alertstate="firing",severity="critical",slo=%q`, slo)
+		labels := fmt.Sprintf(`alertname="SLOErrorBudgetLow",alertstate="firing",severity="warning",threshold="critical",slo=%q`, slo)
 		harness.Eventually(t, 2*time.Minute, 2*time.Second, func() (bool, string) {
 			proc, err1 := prom.TryQuery("amas_alerts{" + labels + "} == 1")
 			rules, err2 := prom.TryQuery("ALERTS{" + labels + "}")

@@ -45,6 +45,11 @@ extensions:
     history:
       sample_interval: 1s
 processors:
+  # Budget alerts are tickets by default; this run pages on the critical threshold, so the
+  # exhausted tool-call budget is a critical violation.
+  slo:
+    alerting:
+      budget_thresholds: {critical: 0.05, high: 0.15, warning: 0.25, severity: {critical: page}}
   regression:
     evaluation_interval: 1s
     current_window: 10s
@@ -340,7 +345,8 @@ func TestStatusAPIAndPageOnTheDefaultConfiguration(t *testing.T) {
 	assert.Equal(t, "slo", health.Processors[0].ID)
 	assert.True(t, health.Processors[0].Healthy, body)
 
-	harness.Eventually(t, time.Minute, time.Second, func() (bool, string) {
+	// The budget alert waits for 10/(1 − 0.99) = 1000 tool calls in the window: 40 s of traffic.
+	harness.Eventually(t, 2*time.Minute, time.Second, func() (bool, string) {
 		code, body, err := harness.HTTPGet(base + "/observability/slo/violations?severity=critical")
 		if err != nil || code != http.StatusOK {
 			return false, fmt.Sprintf("%d %v", code, err)
