@@ -163,9 +163,15 @@ func TestRulesAgreeWithTheProcessorsMathForTheOtherFourSLOs(t *testing.T) {
 func onEdge(s SLO, model *slomath.Model, ev *slomath.Evaluation) bool {
 	near := func(v, th float64) bool { return math.Abs(v-th) <= 1e-9*math.Max(1, math.Abs(th)) }
 	for _, r := range model.Rules {
-		f := r.Factor(s.Config.Window)
 		for _, w := range []time.Duration{r.LongWindow, r.ShortWindow} {
-			if near(slomath.BurnRate(ev.Counts[model.Layout.WindowIndex(w)], s.Config.Objective), f) {
+			c := ev.Counts[model.Layout.WindowIndex(w)]
+			if r.HardDown() {
+				if ratio, ok := slomath.ErrorRatio(c); ok && near(ratio, r.ErrorRatio) {
+					return true
+				}
+				continue
+			}
+			if near(slomath.BurnRate(c, s.Config.Objective), r.Factor(s.Config.Window)) {
 				return true
 			}
 		}
@@ -188,26 +194,54 @@ func expected(exp map[string]map[int][]expAlert, kinds map[string]int, s SLO, mo
 		if r.Severity == slomath.Page {
 			sev = alertstate.SeverityCritical
 		}
-		kinds[string(r.Severity)]++
-		burn := slomath.BurnRate(ev.Counts[model.Layout.WindowIndex(r.LongWindow)], s.Config.Objective)
-		add(exp, alertstate.AlertSLOBurnRate, m, expAlert{
-			labels: [][2]string{{"severity", sev}, {"slo", s.Config.Name}, {"long_window", dur(r.LongWindow)}, {"short_window", dur(r.ShortWindow)}},
-			annotations: [][2]string{
+		kind := string(r.Severity)
+		var ann [][2]string
+		if r.HardDown() {
+			kind = "hard down"
+			ratio, _ := slomath.ErrorRatio(ev.Counts[model.Layout.WindowIndex(r.LongWindow)])
+			ann = [][2]string{
+				{"summary", "SLO " + s.Config.Name + " is failing hard"},
+				{"description", fmt.Sprintf("%s of the events failed over %s, against a hard-down threshold of %s%%.", humanizePercentage(ratio), dur(r.LongWindow), num(r.ErrorRatio*100))},
+			}
+		} else {
+			burn := slomath.BurnRate(ev.Counts[model.Layout.WindowIndex(r.LongWindow)], s.Config.Objective)
+			ann = [][2]string{
 				{"summary", "SLO " + s.Config.Name + " is burning its error budget fast"},
 				{"description", fmt.Sprintf("Burn rate %.1f× over %s (and over %s) against a threshold of %s× for objective %s.", burn, dur(r.LongWindow), dur(r.ShortWindow), num(r.Factor(s.Config.Window)), num(s.Config.Objective))},
-			},
+			}
+		}
+		kinds[kind]++
+		add(exp, alertstate.AlertSLOBurnRate, m, expAlert{
+			labels:      [][2]string{{"severity", sev}, {"slo", s.Config.Name}, {"long_window", dur(r.LongWindow)}, {"short_window", dur(r.ShortWindow)}},
+			annotations: ann,
 		})
 	}
-	for i, sv := range []string{alertstate.SeverityCritical, alertstate.SeverityHigh, alertstate.SeverityWarning} {
-		if series.Alerts[model.BudgetSlot(i)].Phase != slomath.Firing {
+	for i, name := range []string{"critical", "high", "warning"} {
+		firing := series.Alerts[model.BudgetSlot(i)].Phase == slomath.Firing
+		if s.Config.SLI.Gauge != nil && s.Config.Name == "memory_usage" {
+			// Known gap: memory_usage's rules read the processor's budget gauge, which carries
+			// no event count, so they cannot apply the processor's minimum window for budget
+			// alerts (budget_min_events); they fire whenever the gauge is below a threshold.
+			// Pinned here so the day the rules gain the guard this test says so.
+			rulesFire := model.Budget.Breached(ev.BudgetRemaining) == i
+			if rulesFire && !firing {
+				kinds["budget before the minimum window (rules only)"]++
+			}
+			firing = rulesFire
+		}
+		if !firing {
 			continue
 		}
-		kinds["budget "+sv]++
+		kinds["budget "+name]++
+		sv := alertstate.SeverityWarning
+		if s.Budget.SeverityOf(i) == slomath.Page {
+			sv = alertstate.SeverityCritical
+		}
 		th := []float64{s.Budget.Critical, s.Budget.High, s.Budget.Warning}[i]
 		win := ev.Counts[model.WindowIndex()]
 		rem := 1 - (float64(win.Bad)/float64(win.Total))/(1-s.Config.Objective)
 		add(exp, alertstate.AlertSLOBudgetExhausted, m, expAlert{
-			labels: [][2]string{{"severity", sv}, {"slo", s.Config.Name}},
+			labels: [][2]string{{"severity", sv}, {"slo", s.Config.Name}, {"threshold", name}},
 			annotations: [][2]string{
 				{"summary", "SLO " + s.Config.Name + " has little error budget left"},
 				{"description", fmt.Sprintf("%.4g%% of the error budget is left over %s (threshold %s%%).", rem*100, dur(s.Config.Window), num(th*100))},
