@@ -64,7 +64,8 @@ func (r SLOResult) Missed() int {
 }
 
 // Score judges firings against the scenario's labelled incidents. A firing of an SLO is true when
-// it starts during one of that SLO's incidents or within Grace after it; a budget alert
+// it starts during one of that SLO's incidents or within Grace after it (and belongs to the last
+// such incident to start); a budget alert
 // (SLOErrorBudgetLow) is also true when the true budget remaining is below its threshold (plus
 // one point of slack for bucketing) after at least MinBudgetHistory of traffic: the budget really
 // is spent, whatever spent it. Every other firing is false. notify is added to every time to page
@@ -82,7 +83,7 @@ func Score(s Scenario, truth *BudgetTruth, firings []Firing, notify time.Duratio
 			}
 			ir := IncidentResult{Incident: inc, ToPage: -1, ToTicket: -1}
 			for _, f := range firings {
-				if f.SLO != name || f.At.Before(inc.Start) || f.At.After(inc.End().Add(Grace)) {
+				if o, ok := owner(incidents, f); !ok || o.Start != inc.Start || o.Name != inc.Name {
 					continue
 				}
 				d := f.At.Sub(inc.Start) + notify
@@ -106,11 +107,8 @@ func Score(s Scenario, truth *BudgetTruth, firings []Firing, notify time.Duratio
 			}
 			explained := f.Name == "SLOErrorBudgetLow" && f.At.Sub(s.Start) >= MinBudgetHistory &&
 				truth.Remaining(name, f.At) < BudgetThresholds[f.Severity]+0.01
-			for _, inc := range incidents {
-				if inc.SLO == name && !f.At.Before(inc.Start) && !f.At.After(inc.End().Add(Grace)) {
-					explained = true
-					break
-				}
+			if _, ok := owner(incidents, f); ok {
+				explained = true
 			}
 			if explained {
 				continue
@@ -126,6 +124,23 @@ func Score(s Scenario, truth *BudgetTruth, firings []Firing, notify time.Duratio
 		out = append(out, r)
 	}
 	return out
+}
+
+// owner is the incident a firing belongs to: of the incidents of its SLO that started at or
+// before it and ended less than Grace before it, the one that started last (so an alert during
+// a second incident is never credited to an earlier one still in its grace).
+func owner(incidents []Incident, f Firing) (Incident, bool) {
+	var best Incident
+	found := false
+	for _, inc := range incidents {
+		if inc.SLO != f.SLO || f.At.Before(inc.Start) || f.At.After(inc.End().Add(Grace)) {
+			continue
+		}
+		if !found || inc.Start.After(best.Start) {
+			best, found = inc, true
+		}
+	}
+	return best, found
 }
 
 func labelSuffix(l string) string {

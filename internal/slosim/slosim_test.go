@@ -111,6 +111,29 @@ func TestScoreJudgesFiringsByTheLabelledIncidents(t *testing.T) {
 		}
 	}
 
+	t.Run("An alert during a second incident belongs to it, not to the first one's grace.", func(t *testing.T) {
+		var dead, evening Incident
+		for _, e := range s.Truth() {
+			switch e.Name {
+			case "agent triage dead for 2 h":
+				dead = e
+			case "total failure (evening)":
+				evening = e
+			}
+		}
+		require.NotEmpty(t, dead.Name)
+		require.NotEmpty(t, evening.Name)
+		require.True(t, evening.Start.Before(dead.End().Add(Grace)), "the scenario puts the evening failure in the dead agent's grace")
+		res := Score(s, truth, []Firing{{At: evening.Start.Add(time.Minute), SLO: SLOAvailability, Name: "SLOErrorBudgetBurn", Severity: "critical"}}, 0)
+		for _, ir := range res[0].Incidents {
+			switch ir.Name {
+			case dead.Name:
+				assert.True(t, ir.Missed(), "the dead agent got no alert of its own")
+			case evening.Name:
+				assert.Equal(t, time.Minute, ir.ToPage)
+			}
+		}
+	})
 	t.Run("A budget alert is true when the true budget is spent, after a day of history.", func(t *testing.T) {
 		n := int(s.Duration / TickLength)
 		truth := &BudgetTruth{start: s.Start, remaining: map[string][]float32{SLOLatency: make([]float32, n)}}
