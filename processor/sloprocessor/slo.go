@@ -78,6 +78,8 @@ type sloProcessor struct {
 	evalMu           sync.Mutex
 	evaluated        []evaluatedSeries
 	testHookBuilding func() // called while the batch is built, with p.mu released
+	// alertSeries ends the amas_alerts series a tick stops writing (guarded by evalMu).
+	alertSeries alertstate.Tracker
 
 	mu          sync.Mutex
 	digest      *xxhash.Digest
@@ -729,6 +731,7 @@ func (p *sloProcessor) evaluate() pmetric.Metrics {
 		e.series(es.st, es.ser)
 		evaluated[i] = evaluatedSeries{} // drop the references until the next tick
 	}
+	p.alertSeries.End(sm, e.alertGauge, ts)
 	return md
 }
 
