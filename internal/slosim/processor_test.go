@@ -89,6 +89,9 @@ func (s *alertSink) ConsumeMetrics(_ context.Context, md pmetric.Metrics) error 
 					dps := m.Gauge().DataPoints()
 					for d := 0; d < dps.Len(); d++ {
 						dp := dps.At(d)
+						if dp.Flags().NoRecordedValue() {
+							continue // the end of a series the tick stopped writing (a staleness marker)
+						}
 						at = dp.Timestamp().AsTime()
 						s.observe(dp)
 					}
