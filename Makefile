@@ -7,7 +7,7 @@ CONFIG ?= config/otelcol-amas.yaml
 # Every test package, unit and end-to-end. End-to-end packages start real services.
 TEST_TIMEOUT ?= 25m
 
-.PHONY: all build generate compile run test unit-test e2e-test tools deps bench lint fmt check-generated generate-observability check-observability generate-kubernetes demo clean
+.PHONY: all build generate compile run test unit-test e2e-test tools deps bench alert-bench lint fmt check-generated generate-observability check-observability generate-kubernetes demo clean
 
 all: build
 
@@ -58,6 +58,11 @@ e2e-test: build
 ## bench: component benchmarks (benchstat) and the end-to-end benchmark against the peer pipeline (docs/benchmarks.md).
 bench:
 	./scripts/bench.sh
+
+## alert-bench: the false-page benchmark of docs/alerting.md: 30 simulated days through the slo
+## processor and, in a real Prometheus, through the generated rules (prints the per-SLO tables).
+alert-bench:
+	$(GO) test -run='^$$' -bench=FalsePages -benchtime=1x -timeout=60m ./internal/slosim/
 
 ## lint: go vet and a gofmt check; fails on findings.
 lint:
