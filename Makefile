@@ -7,7 +7,7 @@ CONFIG ?= config/otelcol-amas.yaml
 # Every test package, unit and end-to-end. End-to-end packages start real services.
 TEST_TIMEOUT ?= 25m
 
-.PHONY: all build generate compile run test unit-test e2e-test tools deps bench lint fmt check-generated generate-observability check-observability clean
+.PHONY: all build generate compile run test unit-test e2e-test tools deps bench fuzz kill-test reliability lint fmt check-generated generate-observability check-observability clean
 
 all: build
 
@@ -50,6 +50,10 @@ e2e-test: build
 ## bench: component benchmarks (benchstat) and the end-to-end benchmark against the peer pipeline (docs/benchmarks.md).
 bench:
 	./scripts/bench.sh
+
+## fuzz: every fuzz target for FUZZTIME each (default 5s; CI runs it).
+fuzz:
+	./scripts/fuzz.sh
 
 ## lint: go vet and a gofmt check; fails on findings.
 lint:
