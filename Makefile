@@ -51,9 +51,17 @@ e2e-test: build
 bench:
 	./scripts/bench.sh
 
-## fuzz: every fuzz target for FUZZTIME each (default 5s; CI runs it).
+## fuzz: every fuzz target for FUZZTIME each (default 3s; CI runs it).
 fuzz:
 	./scripts/fuzz.sh
+
+## kill-test: the SIGKILL test with 10 kills (CI runs 3 as part of the end-to-end tests).
+kill-test: build
+	AMAS_KILLS=10 $(GO) test -count=1 -v -timeout 20m -run TestSIGKILL ./test/e2e/reliability/
+
+## reliability: overload, hostile cardinality and a 10-minute soak (docs/reliability.md; not in CI).
+reliability: build
+	$(GO) run ./bench reliability
 
 ## lint: go vet and a gofmt check; fails on findings.
 lint:
