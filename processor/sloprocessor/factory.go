@@ -37,7 +37,7 @@ func createDefaultConfig() component.Config {
 		MaxGroupsPerSLO:    1000,
 		MaxRatioStreams:    10000,
 		ResolvedRetention:  5 * time.Minute,
-		CheckpointInterval: time.Minute,
+		CheckpointInterval: 10 * time.Second,
 		Alerting: AlertingConfig{
 			MinBadEvents: slomath.DefaultMinBadEvents,
 			BudgetThresholds: &BudgetThresholdsConfig{

@@ -659,7 +659,9 @@ func (p *sloProcessor) tick(ctx context.Context) {
 		}
 	}
 	p.tel.evaluated(ctx, time.Since(began))
-	if p.storage != nil && p.clock.Since(p.lastCkptAt) >= p.cfg.CheckpointInterval {
+	// A checkpoint due within half a tick is written now: a checkpoint_interval equal to the
+	// evaluation interval then means every tick, whatever the timer's jitter.
+	if p.storage != nil && p.clock.Since(p.lastCkptAt)+p.cfg.EvaluationInterval/2 >= p.cfg.CheckpointInterval {
 		p.saveCheckpoint(ctx)
 	}
 }
