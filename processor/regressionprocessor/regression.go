@@ -21,6 +21,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/otelcol-amas/otelcol-amas/internal/alertstate"
+	"github.com/otelcol-amas/otelcol-amas/internal/safelabel"
 )
 
 // Span attributes written on the spans of an operation with a firing regression.
@@ -357,10 +358,14 @@ func (p *regressionProcessor) operationKey(span ptrace.Span, attrs pcommon.Map, 
 				break alt
 			}
 		}
-		parts[j] = val
+		// A value from telemetry is capped and cleaned before it names an operation (its label,
+		// checkpoint entry and alert label): a 1 MiB agent name must not become a 1 MiB label
+		// held per operation. The identity is the safe value, so the label stays unique.
 		if val != "" {
+			val, _ = safelabel.Sanitize(val, safelabel.DefaultMax)
 			h = mixHash(h, xxhash.Sum64String(val))
 		}
+		parts[j] = val
 	}
 	return h
 }
