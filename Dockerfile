@@ -1,7 +1,10 @@
 # otelcol-amas container image: the distribution built by `make build` from builder-config.yaml,
-# on a distroless base, with the default configuration listening on all interfaces.
+# on a distroless base, with the default configuration listening on all interfaces. Beyond
+# loopback OTLP and the SLO status API require a bearer token (config/overlays/auth.yaml), read
+# from the file AMAS_AUTH_TOKEN_FILE names (default /etc/otelcol-amas/secrets/token):
 #   docker build -t otelcol-amas .
-#   docker run -p 4317:4317 -p 4318:4318 -p 8889:8889 -p 13133:13133 otelcol-amas
+#   docker run -p 4317:4317 -p 4318:4318 -p 8889:8889 -p 13133:13133 \
+#     -v "$PWD/token:/etc/otelcol-amas/secrets/token:ro" otelcol-amas
 # The SLO status page and API listen on 13134.
 FROM golang:1.26-bookworm AS build
 WORKDIR /src
@@ -29,4 +32,4 @@ VOLUME ["/var/lib/otelcol-amas"]
 EXPOSE 4317 4318 8889 13133 13134
 USER nonroot
 ENTRYPOINT ["/otelcol-amas"]
-CMD ["--config", "/etc/otelcol-amas/config.yaml"]
+CMD ["--config", "/etc/otelcol-amas/config.yaml", "--config", "/etc/otelcol-amas/overlays/auth.yaml"]

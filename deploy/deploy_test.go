@@ -218,6 +218,7 @@ func readDockerfile(t *testing.T) dockerfile {
 func validateCollector(t *testing.T, configs []string, env map[string]string) (int, string) {
 	t.Helper()
 	requireAlertProvenance(t, configs)
+	requireAuthBeyondLoopback(t, configs, env)
 	args := []string{"validate"}
 	for _, c := range configs {
 		args = append(args, "--config", c)
@@ -564,6 +565,7 @@ func loadKubernetes(t *testing.T) []k8sObject {
 // configMapSources are the repository files each ConfigMap key must hold verbatim.
 var configMapSources = map[string]string{
 	"otelcol-amas-gateway/gateway.yaml":         "deploy/gateway/gateway.yaml",
+	"otelcol-amas-gateway/secure.yaml":          "deploy/gateway/secure.yaml",
 	"otelcol-amas-replica/slo-by-service.yaml":  "deploy/replica/slo-by-service.yaml",
 	"otelcol-amas-replica/alert-receivers.yaml": "deploy/compose/otelcol/alert-receivers.yaml",
 }
@@ -646,6 +648,7 @@ func TestKubernetesManifestsRunValidConfigsForBothTiers(t *testing.T) {
 			require.NotEmpty(t, host, "%s: the container names its --config files", o.name)
 			code, out := validateCollector(t, host, env)
 			assert.Equal(t, 0, code, "%s (%s): otelcol-amas validate:\n%s", o.name, o.file, out)
+			secretMounts(t, o.name, pod, cm, host, env)
 
 			// The gateway lists every replica of the StatefulSet, and nothing else.
 			if b, ok := env["AMAS_GATEWAY_BACKENDS"]; ok {

@@ -240,6 +240,17 @@ func (c *spanMetricsConnector) decodeCheckpoint(buf []byte) (int, error) {
 			}
 		}
 	}
+	// Siblings are not checkpointed as such: a restored series is linked to its restored sibling
+	// series, or gets a zero sibling again.
+	for _, rs := range all {
+		for _, sr := range rs.series {
+			if sr.labels != nil {
+				if cur := rs.s.series[c.kb.key(sr.labels)]; cur != nil {
+					rs.s.addSibling(&c.kb, cur)
+				}
+			}
+		}
+	}
 	return total, nil
 }
 
@@ -255,13 +266,7 @@ func (s *store) restore(kb *keyBuilder, in *series) bool {
 		if len(s.series) >= s.limit {
 			return false
 		}
-		attrs := pcommon.NewMap()
-		for i, v := range in.labels {
-			if v != "" || i < s.fixed {
-				attrs.PutStr(s.labelNames[i], v)
-			}
-		}
-		sr = s.newSeries(in.labels, attrs, in.start)
+		sr = s.newSeries(in.labels, s.attrsOf(in.labels), in.start)
 		s.series[kb.key(in.labels)] = sr
 	}
 	sr.lastSeen = in.lastSeen

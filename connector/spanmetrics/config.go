@@ -74,6 +74,12 @@ type Config struct {
 	QueueDepth   QueueDepthConfig   `mapstructure:"queue_depth"`
 	Limits       LimitsConfig       `mapstructure:"limits"`
 
+	// AttributionWait is how long the contribution of a span whose agent ancestor is not in its
+	// batch waits for that ancestor before it is counted under service.name (0: no wait).
+	AttributionWait time.Duration `mapstructure:"attribution_wait"`
+	// AttributionMaxPending bounds the contributions held (and the links remembered) for the wait.
+	AttributionMaxPending int `mapstructure:"attribution_max_pending"`
+
 	// Storage names a storage extension (e.g. file_storage) used to checkpoint the cumulative
 	// state so a restart continues the counters. Without it a restart starts new series with a
 	// new start timestamp, which Prometheus reads as a counter reset.
@@ -333,6 +339,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Limits.MaxBatchIndexSpans < 0 {
 		add("limits.max_batch_index_spans: must be >= 0 (0 disables the ancestor lookup), got %d", c.Limits.MaxBatchIndexSpans)
+	}
+	if c.AttributionWait < 0 {
+		add("attribution_wait: must be >= 0 (0 disables the wait), got %s", c.AttributionWait)
+	}
+	if c.AttributionMaxPending < 0 {
+		add("attribution_max_pending: must be >= 0 (0 disables the wait), got %d", c.AttributionMaxPending)
 	}
 	if c.Limits.MaxLabelLength < safelabel.MinMax || c.Limits.MaxLabelLength > maxLabelLengthLimit {
 		add("limits.max_label_length: must be in [%d,%d], got %d", safelabel.MinMax, maxLabelLengthLimit, c.Limits.MaxLabelLength)

@@ -37,6 +37,8 @@ func TestLoadConfig(t *testing.T) {
 	full.Profiles.OpenInference.WorkflowSpanNames = []string{"Agent workflow", "Support workflow"}
 	full.Profiles.Traceloop.Enabled = false
 	full.Unclassified = UnclassifiedConfig{MaxServices: 500, WarnInterval: 30 * time.Minute}
+	full.AttributionWait = 10 * time.Minute
+	full.AttributionMaxPending = 20_000
 	full.Storage = &storageID
 	full.CheckpointInterval = 30 * time.Second
 
@@ -95,6 +97,8 @@ func TestValidate(t *testing.T) {
 		{"a zero token limit is rejected", func(c *Config) { c.Limits.MaxTokensPerSpan = 0 }, `limits.max_tokens_per_span: must be >= 1, got 0`},
 		{"a zero span-duration limit is rejected", func(c *Config) { c.Limits.MaxSpanDuration = 0 }, `limits.max_span_duration: must be > 0`},
 		{"a negative index bound is rejected", func(c *Config) { c.Limits.MaxBatchIndexSpans = -1 }, `limits.max_batch_index_spans: must be >= 0`},
+		{"a negative attribution wait is rejected", func(c *Config) { c.AttributionWait = -time.Second }, `attribution_wait: must be >= 0 (0 disables the wait), got -1s`},
+		{"a negative pending bound is rejected", func(c *Config) { c.AttributionMaxPending = -1 }, `attribution_max_pending: must be >= 0 (0 disables the wait), got -1`},
 		{"a label length below the truncation marker's room is rejected", func(c *Config) { c.Limits.MaxLabelLength = 10 },
 			`limits.max_label_length: must be in [32,16384], got 10`},
 		{"a label length the checkpoint could not hold is rejected", func(c *Config) { c.Limits.MaxLabelLength = 1 << 20 },

@@ -109,7 +109,9 @@ func createDefaultConfig() component.Config {
 			MaxBatchIndexSpans: 100_000,
 			MaxLabelLength:     safelabel.DefaultMax,
 		},
-		CheckpointInterval: time.Minute,
+		AttributionWait:       5 * time.Minute,
+		AttributionMaxPending: 50_000,
+		CheckpointInterval:    time.Minute,
 	}
 }
 

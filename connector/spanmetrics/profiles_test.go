@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
@@ -271,4 +272,82 @@ func TestUnclassifiedSpansCostNoAllocationInSteadyState(t *testing.T) {
 		require.NoError(t, h.c.ConsumeTraces(ctx, td))
 	})
 	assert.Zero(t, allocs)
+}
+
+// FuzzClassifyAndCount feeds spans with arbitrary convention attributes (any of the three
+// profiles, any values, hostile names): the connector never panics, every span is counted as
+// classified or unclassified exactly once, and every label it makes is safe.
+func FuzzClassifyAndCount(f *testing.F) {
+	f.Add("invoke_agent", "", "", "", "writer", "", int64(10), "gpt-4o")
+	f.Add("", "AGENT", "", "", "", "Agent workflow", int64(0), "")
+	f.Add("", "LLM", "", "", "", "response", int64(-5), "gpt-4o-mini\r\n")
+	f.Add("", "", "agent", "", "planner", "planner.agent", int64(3), "")
+	f.Add("", "", "", "chat", "\x00", "openai.chat", int64(1<<40), "m")
+	f.Add("create_agent", "CHAIN", "task", "rerank", strings.Repeat("é", 300), "x", int64(7), "")
+	f.Fuzz(func(t *testing.T, op, oiKind, tlKind, reqType, name, spanName string, tokens int64, model string) {
+		h := newTestConnector(t, createDefaultConfig().(*Config))
+		td := ptrace.NewTraces()
+		rs := td.ResourceSpans().AppendEmpty()
+		rs.Resource().Attributes().PutStr("service.name", name)
+		spans := rs.ScopeSpans().AppendEmpty().Spans()
+		for i := range 4 {
+			s := spans.AppendEmpty()
+			s.SetName(spanName)
+			s.SetStartTimestamp(fixtureStart)
+			s.SetEndTimestamp(fixtureStart + 1000)
+			var sid pcommon.SpanID
+			sid[7] = byte(i + 1)
+			s.SetSpanID(sid)
+			if i > 0 {
+				var parent pcommon.SpanID
+				parent[7] = byte(i)
+				s.SetParentSpanID(parent)
+			}
+			a := s.Attributes()
+			put := func(k, v string) {
+				if v != "" {
+					a.PutStr(k, v)
+				}
+			}
+			// Each span carries a different subset, so the profiles meet and mix.
+			if i != 1 {
+				put("gen_ai.operation.name", op)
+			}
+			if i != 2 {
+				put("openinference.span.kind", oiKind)
+				put("agent.name", name)
+				put("llm.model_name", model)
+				a.PutInt("llm.token_count.prompt", tokens)
+			}
+			if i != 3 {
+				put("traceloop.span.kind", tlKind)
+				put("traceloop.entity.name", name)
+			}
+			put("llm.request.type", reqType)
+			put("gen_ai.request.model", model)
+			a.PutInt("gen_ai.usage.prompt_tokens", tokens)
+			if i == 0 {
+				put("gen_ai.agent.name", name)
+			}
+		}
+		require.NoError(t, h.c.ConsumeTraces(context.Background(), td))
+
+		var classified, unclassified uint64
+		for _, s := range h.c.services {
+			classified += s.classified
+			unclassified += s.unclassified
+		}
+		require.Equal(t, uint64(4), classified+unclassified)
+		require.Equal(t, int64(unclassified), h.internalCount(t, "otelcol_amas_spanmetrics_spans_unclassified", "", ""))
+		for _, st := range []*store{h.c.requests, h.c.errors, h.c.tools, h.c.usage} {
+			for _, sr := range st.series {
+				for _, l := range sr.labels {
+					if out, res := safelabel.Sanitize(l, h.c.cfg.Limits.MaxLabelLength); res != 0 || out != l {
+						t.Fatalf("unsafe label %q", l)
+					}
+				}
+			}
+		}
+		h.c.flush(context.Background())
+	})
 }

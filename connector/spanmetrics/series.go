@@ -20,7 +20,10 @@ var (
 )
 
 // keyBuilder hashes label values through one reused buffer: no allocation per span.
-type keyBuilder struct{ buf []byte }
+type keyBuilder struct {
+	buf []byte
+	sib []string // scratch label values of a sibling series
+}
 
 func (k *keyBuilder) key(vals []string) seriesKey {
 	b := k.buf[:0]
@@ -54,6 +57,7 @@ type series struct {
 	start    pcommon.Timestamp
 	lastSeen pcommon.Timestamp
 	updated  bool // since the last flush (delta temporality emits only updated series)
+	sib      siblingState
 
 	count uint64
 
@@ -78,15 +82,27 @@ type store struct {
 	limit      int
 	histogram  *histogramShape // nil for counters
 	exemplars  int
+	// statusIdx is the index of the status label (ok/error) in the label values, or -1. A store
+	// with a status label emits every series beside its sibling of the other status (addSibling);
+	// zeroSiblings counts the siblings that are emitted at 0 without a series of their own.
+	statusIdx    int
+	zeroSiblings int
 }
 
 type histogramShape struct {
 	bounds      []float64 // explicit bounds in seconds; nil when exponential
+	zeros       []uint64  // len(bounds)+1 zero bucket counts, for zero siblings
 	expoMaxSize int32
 }
 
 func newStore(labelNames []string, fixed, limit int, h *histogramShape, exemplars int) *store {
-	return &store{labelNames: labelNames, fixed: fixed, series: make(map[seriesKey]*series), limit: limit, histogram: h, exemplars: exemplars}
+	s := &store{labelNames: labelNames, fixed: fixed, series: make(map[seriesKey]*series), limit: limit, histogram: h, exemplars: exemplars, statusIdx: -1}
+	for i, n := range labelNames[:fixed] {
+		if n == labelStatus {
+			s.statusIdx = i
+		}
+	}
+	return s
 }
 
 // get returns the series of vals, creating it (or routing to the overflow series past the limit).
@@ -98,7 +114,14 @@ func (s *store) get(kb *keyBuilder, vals []string, now pcommon.Timestamp) (sr *s
 		sr.updated = true
 		return sr, false
 	}
-	if len(s.series) >= s.limit {
+	// A series whose zero sibling is being emitted already holds its slot of the limit.
+	var partner *series
+	if s.zeroSiblings > 0 {
+		if p := s.siblingOf(kb, vals); p != nil && p.sib == sibZero {
+			partner = p
+		}
+	}
+	if partner == nil && s.slots() >= s.limit {
 		if s.overflow == nil {
 			attrs := pcommon.NewMap()
 			attrs.PutBool(overflowKey, true)
@@ -109,18 +132,104 @@ func (s *store) get(kb *keyBuilder, vals []string, now pcommon.Timestamp) (sr *s
 		return s.overflow, true
 	}
 	labels := make([]string, len(vals))
-	attrs := pcommon.NewMap()
-	attrs.EnsureCapacity(len(vals))
 	for i, v := range vals {
 		// Clone: the value points into the incoming batch, which must not be kept alive.
 		labels[i] = strings.Clone(v)
-		if labels[i] != "" || i < s.fixed {
-			attrs.PutStr(s.labelNames[i], labels[i])
+	}
+	sr = s.newSeries(labels, s.attrsOf(labels), now)
+	s.series[k] = sr
+	if partner != nil {
+		// The zero sibling becomes this series: the same counter, from the same start.
+		partner.sib, sr.sib = sibSeries, sibSeries
+		sr.start = partner.start
+		s.zeroSiblings--
+		return sr, false
+	}
+	s.addSibling(kb, sr)
+	return sr, false
+}
+
+// siblingState says how a series' sibling (the same labels with the other status) exists.
+type siblingState uint8
+
+const (
+	// sibNone: the store has no status label, or the limit left no room for a sibling.
+	sibNone siblingState = iota
+	// sibZero: the sibling has had no span; it is emitted at 0 on this series' behalf (see
+	// zeroPoint) and holds a slot of the limit, but no memory.
+	sibZero
+	// sibSeries: the sibling is a series of its own.
+	sibSeries
+)
+
+// otherStatus is the other value of the status label.
+func otherStatus(status string) (string, bool) {
+	switch status {
+	case statusOK:
+		return statusError, true
+	case statusError:
+		return statusOK, true
+	}
+	return "", false
+}
+
+// siblingOf returns the series of vals' sibling (the same labels with the other status), or nil.
+func (s *store) siblingOf(kb *keyBuilder, vals []string) *series {
+	if s.statusIdx < 0 || vals == nil {
+		return nil
+	}
+	other, ok := otherStatus(vals[s.statusIdx])
+	if !ok {
+		return nil
+	}
+	kb.sib = append(kb.sib[:0], vals...)
+	kb.sib[s.statusIdx] = other
+	return s.series[kb.key(kb.sib)]
+}
+
+// addSibling gives a new series its sibling: Prometheus' increase() and rate() count nothing
+// before a series' first sample, so a status="error" series that appeared only with its first
+// error would hide that error from every rule computed over the counters. When the sibling
+// already is a series, the two are linked; otherwise, when the limit has room, it becomes a zero
+// sibling, emitted at 0 beside this series until its first span makes it a series (get). A
+// sibling that would pass the limit is not created and never goes to the overflow series.
+func (s *store) addSibling(kb *keyBuilder, sr *series) {
+	if s.statusIdx < 0 || sr.sib != sibNone {
+		return
+	}
+	if p := s.siblingOf(kb, sr.labels); p != nil {
+		if p.sib == sibZero {
+			s.zeroSiblings--
+		}
+		p.sib, sr.sib = sibSeries, sibSeries
+		return
+	}
+	if s.slots() < s.limit {
+		sr.sib = sibZero
+		s.zeroSiblings++
+	}
+}
+
+// zeroSiblingAttrs writes the attributes of sr's zero sibling into dst: sr's, with the other status.
+func (s *store) zeroSiblingAttrs(sr *series, dst pcommon.Map) {
+	sr.attrs.CopyTo(dst)
+	other, _ := otherStatus(sr.labels[s.statusIdx])
+	dst.PutStr(labelStatus, other)
+}
+
+// slots is what counts against the limit: the series and the zero siblings.
+func (s *store) slots() int { return len(s.series) + s.zeroSiblings }
+
+// attrsOf builds the data point attributes of a series' labels (empty extra dimensions omitted).
+func (s *store) attrsOf(labels []string) pcommon.Map {
+	attrs := pcommon.NewMap()
+	attrs.EnsureCapacity(len(labels))
+	for i, v := range labels {
+		if v != "" || i < s.fixed {
+			attrs.PutStr(s.labelNames[i], v)
 		}
 	}
-	sr = s.newSeries(labels, attrs, now)
-	s.series[k] = sr
-	return sr, false
+	return attrs
 }
 
 func (s *store) newSeries(labels []string, attrs pcommon.Map, now pcommon.Timestamp) *series {
@@ -147,12 +256,23 @@ func (s *store) len() int {
 	return n
 }
 
-// expire drops series not seen since cutoff.
-func (s *store) expire(cutoff pcommon.Timestamp) {
+// expire drops series not seen since cutoff. A series and its sibling series expire together
+// (when neither was seen since cutoff), so an error series lives as long as its ok series does;
+// a zero sibling goes with its series.
+func (s *store) expire(kb *keyBuilder, cutoff pcommon.Timestamp) {
 	for k, sr := range s.series {
-		if sr.lastSeen < cutoff {
-			delete(s.series, k)
+		if sr.lastSeen >= cutoff {
+			continue
 		}
+		if sr.sib == sibSeries {
+			if p := s.siblingOf(kb, sr.labels); p != nil && p.lastSeen >= cutoff {
+				continue
+			}
+		}
+		if sr.sib == sibZero {
+			s.zeroSiblings--
+		}
+		delete(s.series, k)
 	}
 	if s.overflow != nil && s.overflow.lastSeen < cutoff {
 		s.overflow = nil
@@ -296,6 +416,13 @@ func (sr *series) writeExpoHistogram(dp pmetric.ExponentialHistogramDataPoint) {
 		out.BucketCounts().Append(in.At(i))
 	}
 	writeExemplars(dp.Exemplars(), sr.exemplars)
+}
+
+// writeZeroHistogram writes an empty histogram (a zero sibling's duration).
+func writeZeroHistogram(dp pmetric.HistogramDataPoint, h *histogramShape) {
+	dp.SetSum(0)
+	dp.ExplicitBounds().FromRaw(h.bounds)
+	dp.BucketCounts().FromRaw(h.zeros)
 }
 
 func writeExemplars(dst pmetric.ExemplarSlice, src []exemplar) {

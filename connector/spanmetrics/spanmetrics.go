@@ -23,6 +23,7 @@ import (
 	"github.com/otelcol-amas/otelcol-amas/connector/spanmetrics/internal/metadata"
 	"github.com/otelcol-amas/otelcol-amas/internal/safelabel"
 	"github.com/otelcol-amas/otelcol-amas/internal/spanclass"
+	"github.com/otelcol-amas/otelcol-amas/internal/spanindex"
 )
 
 const (
@@ -45,9 +46,6 @@ const (
 	// overflowKey is the attribute of the overflow series, as in the OpenTelemetry Go SDK and
 	// contrib's span_metrics.
 	overflowKey = "otel.metric.overflow"
-
-	// maxAncestorDepth bounds the walk up the parent chain (also guards against id cycles).
-	maxAncestorDepth = 64
 )
 
 type spanClass uint8
@@ -72,13 +70,6 @@ const (
 	nameActiveAgents = "active_agents.current"
 	nameQueueDepth   = "queue_depth.current"
 )
-
-type indexEntry struct {
-	parent pcommon.SpanID
-	// span's agent name is read only when a walk reaches it: most spans of a batch are never
-	// anyone's nearest named ancestor.
-	span ptrace.Span
-}
 
 type gaugeValue struct {
 	value    float64
@@ -106,6 +97,9 @@ type spanMetricsConnector struct {
 	next      consumer.Metrics
 	clock     clockwork.Clock
 	telemetry *telemetry
+	attTel    *attributionTelemetry
+	// agentNameFn is c.spanAgentName, bound once (a method value made per batch would allocate).
+	agentNameFn func(ptrace.Span) string
 
 	// Classification, resolved once from the config.
 	agentOps, toolOps, modelOps []string
@@ -127,8 +121,9 @@ type spanMetricsConnector struct {
 	agentSafe, modelSafe           safeCache
 	kb                             keyBuilder
 	vals                           []string
-	index                          map[pcommon.SpanID]indexEntry
-	indexBuilt                     bool
+	dimVals                        []string
+	index                          spanindex.Index
+	att                            attribution
 	stats                          batchStats
 	// dirty: spans were aggregated since the last checkpoint was written.
 	dirty bool
@@ -144,6 +139,10 @@ func newConnector(set connector.Settings, cfg *Config, clock clockwork.Clock, ne
 	if err != nil {
 		return nil, err
 	}
+	attTel, err := newAttributionTelemetry(set.TelemetrySettings.MeterProvider)
+	if err != nil {
+		return nil, err
+	}
 	c := &spanMetricsConnector{
 		cfg:           cfg,
 		id:            set.ID,
@@ -151,6 +150,7 @@ func newConnector(set connector.Settings, cfg *Config, clock clockwork.Clock, ne
 		next:          next,
 		clock:         clock,
 		telemetry:     tel,
+		attTel:        attTel,
 		agentOps:      cfg.Operations.Agent,
 		toolOps:       cfg.Operations.Tool,
 		modelOps:      cfg.Operations.Model,
@@ -160,7 +160,6 @@ func newConnector(set connector.Settings, cfg *Config, clock clockwork.Clock, ne
 		queues:        make(map[string]*gaugeValue),
 		unknownModels: make(map[string]struct{}),
 		services:      make(map[string]*serviceStats),
-		index:         make(map[pcommon.SpanID]indexEntry),
 		done:          make(chan struct{}),
 	}
 	c.profiles = newProfiles(cfg)
@@ -184,7 +183,7 @@ func newConnector(set connector.Settings, cfg *Config, clock clockwork.Clock, ne
 		for i, b := range cfg.Histogram.Explicit.Buckets {
 			bounds[i] = b.Seconds()
 		}
-		c.histShape = &histogramShape{bounds: bounds}
+		c.histShape = &histogramShape{bounds: bounds, zeros: make([]uint64, len(bounds)+1)}
 	}
 	exemplars := 0
 	if cfg.Exemplars.Enabled {
@@ -197,6 +196,9 @@ func newConnector(set connector.Settings, cfg *Config, clock clockwork.Clock, ne
 	c.tools = newStore(labels(labelAgent, labelTool, labelStatus), 3, limit, nil, 0)
 	c.usage = newStore(labels(labelAgent, labelModel), 2, limit, nil, 0)
 	c.vals = make([]string, 0, 3+len(dimNames))
+	c.dimVals = make([]string, len(c.dims))
+	c.agentNameFn = c.spanAgentName
+	c.att.init(cfg.AttributionWait, cfg.AttributionMaxPending, len(c.dims))
 	return c, nil
 }
 
@@ -235,6 +237,17 @@ func (c *spanMetricsConnector) Shutdown(ctx context.Context) error {
 		spanclass.Running.Unregister(c.id, c)
 		close(c.done)
 		c.wg.Wait()
+		// Held contributions are not checkpointed: they are counted under their service now, so
+		// the totals survive the restart (README, "Agent attribution across batches").
+		c.lock.Lock()
+		if c.settleAllPending(pcommon.NewTimestampFromTime(c.clock.Now())) {
+			c.dirty = true
+		}
+		att, pending, attChanged := c.takeAttributionStats()
+		c.lock.Unlock()
+		if attChanged {
+			c.attTel.record(ctx, &att, pending)
+		}
 		// The metrics pipeline shuts down after this connector: the last interval is not lost.
 		// The flush also writes the last checkpoint.
 		c.flush(ctx)
@@ -259,14 +272,19 @@ func (c *spanMetricsConnector) ConsumeTraces(ctx context.Context, td ptrace.Trac
 	c.dirty = true
 	stats := c.stats
 	c.stats = batchStats{}
+	att, pending, attChanged := c.takeAttributionStats()
 	c.telemetry.activeSeries.Store(int64(c.seriesCount()))
 	c.lock.Unlock()
 	c.telemetry.record(ctx, &stats)
+	if attChanged {
+		c.attTel.record(ctx, &att, pending)
+	}
 	return nil
 }
 
 func (c *spanMetricsConnector) seriesCount() int {
-	return c.requests.len() + c.errors.len() + c.tools.len() + c.usage.len() + len(c.active) + len(c.queues)
+	return c.requests.len() + c.requests.zeroSiblings + c.errors.len() + c.tools.len() + c.tools.zeroSiblings +
+		c.usage.len() + len(c.active) + len(c.queues)
 }
 
 func (c *spanMetricsConnector) aggregate(td ptrace.Traces, now pcommon.Timestamp) {
@@ -287,10 +305,10 @@ func (c *spanMetricsConnector) aggregate(td ptrace.Traces, now pcommon.Timestamp
 			}
 		}
 	}
-	if c.indexBuilt {
-		clear(c.index)
-		c.indexBuilt = false
+	if len(c.att.waiting) > 0 {
+		c.settleArrivals(td, now)
 	}
+	c.index.Reset()
 	c.agentSafe, c.modelSafe = safeCache{}, safeCache{}
 }
 
@@ -328,43 +346,39 @@ func (c *spanMetricsConnector) consumeSpan(td ptrace.Traces, span ptrace.Span, r
 		c.stats.skipped[skipDurationTooLong]++
 		return
 	}
-	seconds := d.Seconds()
 
-	agent := c.safeCached(&c.agentSafe, c.agentOf(td, span, c.ownAgentName(span, attrs, info), service))
-	isError := span.Status().Code() == ptrace.StatusCodeError
-	status := statusOK
-	if isError {
-		status = statusError
+	var ct contribution
+	ct.class, ct.operation, ct.service = class, operation, service
+	ct.traceID, ct.spanID, ct.end, ct.seconds = span.TraceID(), span.SpanID(), end, d.Seconds()
+	ct.isError = span.Status().Code() == ptrace.StatusCodeError
+	if ct.isError {
+		ct.errorType = c.safe(c.errorType(span, attrs))
 	}
-
-	// requests + duration
-	sr := c.series(c.requests, ovRequests, now, res, attrs, agent, operation, status)
-	sr.observe(c.histShape, seconds)
-	if sr.labels != nil && !span.TraceID().IsEmpty() {
-		sr.addExemplar(span.TraceID(), span.SpanID(), seconds, end)
-	}
-
-	if isError {
-		c.series(c.errors, ovErrors, now, res, attrs, agent, operation, c.safe(c.errorType(span, attrs))).count++
-	}
-
 	switch class {
 	case classTool:
-		tool := c.safe(c.toolName(span, attrs, info.profile))
-		c.series(c.tools, ovTools, now, res, attrs, agent, tool, status).count++
+		ct.tool = c.safe(c.toolName(span, attrs, info.profile))
 	case classModel:
-		c.recordUsage(attrs, res, agent, now, &c.profiles.attrs[info.profile])
+		c.usageOf(attrs, &ct, &c.profiles.attrs[info.profile])
 	}
+	for i := range c.dims {
+		c.dimVals[i] = c.safe(c.dimValue(&c.dims[i], attrs, res))
+	}
+	ct.dims = c.dimVals
 
-	c.markActive(agent, now)
+	agent, missing := c.agentOf(td, span, c.ownAgentName(span, attrs, info), service)
+	if agent == "" {
+		c.hold(&ct, span.TraceID(), span.SpanID(), missing, now)
+		return
+	}
+	c.count(&ct, c.safeCached(&c.agentSafe, agent), now)
 }
 
-// series fills the reused label slice (fixed labels, then the extra dimensions) and returns the
-// series of the store, counting overflow.
-func (c *spanMetricsConnector) series(s *store, ov overflowMetric, now pcommon.Timestamp, res, attrs pcommon.Map, fixed ...string) *series {
+// series fills the reused label slice (fixed labels, then the extra dimension values) and returns
+// the series of the store, counting overflow.
+func (c *spanMetricsConnector) series(s *store, ov overflowMetric, now pcommon.Timestamp, dims []string, fixed ...string) *series {
 	c.vals = append(c.vals[:0], fixed...)
-	for i := range c.dims {
-		c.vals = append(c.vals, c.safe(c.dimValue(&c.dims[i], attrs, res)))
+	if len(dims) > 0 {
+		c.vals = append(c.vals, dims...)
 	}
 	sr, overflowed := s.get(&c.kb, c.vals, now)
 	if overflowed {
@@ -416,55 +430,6 @@ func (c *spanMetricsConnector) matchRule(span ptrace.Span, attrs pcommon.Map) (s
 	return "", false
 }
 
-// agentOf applies the agent identity rule: the span's own agent name (own: spanAgentName, here
-// from the classification consumeSpan already made); else that of its nearest ancestor in the
-// same batch that names one (normally the agent span); else the resource's service name.
-func (c *spanMetricsConnector) agentOf(td ptrace.Traces, span ptrace.Span, own, service string) string {
-	if own != "" {
-		return own
-	}
-	cur := span.ParentSpanID()
-	if cur.IsEmpty() || c.cfg.Limits.MaxBatchIndexSpans == 0 {
-		return service
-	}
-	if !c.indexBuilt {
-		c.buildIndex(td)
-	}
-	for depth := 0; depth < maxAncestorDepth && !cur.IsEmpty(); depth++ {
-		e, ok := c.index[cur]
-		if !ok {
-			break
-		}
-		if a := c.spanAgentName(e.span); a != "" {
-			return a
-		}
-		cur = e.parent
-	}
-	return service
-}
-
-// buildIndex maps span id → (parent id, span) for the whole batch, once per batch and only when
-// a span needs its ancestor. The map is cleared, not reallocated, between batches.
-func (c *spanMetricsConnector) buildIndex(td ptrace.Traces) {
-	c.indexBuilt = true
-	limit := c.cfg.Limits.MaxBatchIndexSpans
-	rss := td.ResourceSpans()
-	for i := 0; i < rss.Len(); i++ {
-		sss := rss.At(i).ScopeSpans()
-		for j := 0; j < sss.Len(); j++ {
-			spans := sss.At(j).Spans()
-			for k := 0; k < spans.Len(); k++ {
-				if len(c.index) >= limit {
-					c.stats.skipped[skipIndexFull]++
-					return
-				}
-				s := spans.At(k)
-				c.index[s.SpanID()] = indexEntry{parent: s.ParentSpanID(), span: s}
-			}
-		}
-	}
-}
-
 // errorType is error.type, else the type of an exception event, else _OTHER.
 func (c *spanMetricsConnector) errorType(span ptrace.Span, attrs pcommon.Map) string {
 	if t := strAttr(attrs, c.cfg.Attributes.ErrorType); t != "" {
@@ -483,7 +448,8 @@ func (c *spanMetricsConnector) errorType(span ptrace.Span, attrs pcommon.Map) st
 	return errorTypeOther
 }
 
-func (c *spanMetricsConnector) recordUsage(attrs, res pcommon.Map, agent string, now pcommon.Timestamp, pa *profileAttrs) {
+// usageOf reads the tokens and cost of a model span into ct (hasUsage when it carries either).
+func (c *spanMetricsConnector) usageOf(attrs pcommon.Map, ct *contribution, pa *profileAttrs) {
 	var tokens [numTokenTypes]uint64
 	var seen uint8
 	for t, names := range pa.tokens {
@@ -503,23 +469,18 @@ func (c *spanMetricsConnector) recordUsage(attrs, res pcommon.Map, agent string,
 	if seen == 0 && !hasCostAttr {
 		return
 	}
+	ct.hasUsage, ct.tokens, ct.tokenSeen = true, tokens, seen
 
 	model, alt := modelNames(attrs, pa.model)
 	if model == "" {
 		model = unknownValue
 	}
 	model = c.safeCached(&c.modelSafe, model)
-
-	sr := c.series(c.usage, ovUsage, now, res, attrs, agent, model)
-	for t := range tokens {
-		sr.tokens[t] += tokens[t]
-	}
-	sr.tokenSeen |= seen
+	ct.model = model
 
 	if hasCostAttr {
 		if cost, ok := numberValue(costVal); ok && cost >= 0 && cost <= c.cfg.Limits.MaxCostPerSpan {
-			sr.cost += cost
-			sr.costSeen = true
+			ct.cost, ct.costSeen = cost, true
 		} else {
 			c.stats.skipped[skipInvalidCost]++
 		}
@@ -533,8 +494,7 @@ func (c *spanMetricsConnector) recordUsage(attrs, res pcommon.Map, agent string,
 		c.unknownModel(model)
 		return
 	}
-	sr.cost += costUSD(price, tokens[0], tokens[1], tokens[2])
-	sr.costSeen = true
+	ct.cost, ct.costSeen = costUSD(price, tokens[0], tokens[1], tokens[2]), true
 }
 
 // unknownModel counts a span whose model has no price and warns once per model name (the set of
@@ -746,7 +706,12 @@ func parseSpanKind(s string) (ptrace.SpanKind, bool) {
 // meant to prevent.
 func (c *spanMetricsConnector) flush(ctx context.Context) {
 	c.lock.Lock()
-	md := c.buildMetrics(pcommon.NewTimestampFromTime(c.clock.Now()))
+	now := pcommon.NewTimestampFromTime(c.clock.Now())
+	if c.expirePending(now) {
+		c.dirty = true
+	}
+	att, pending, attChanged := c.takeAttributionStats()
+	md := c.buildMetrics(now)
 	var checkpoint []byte
 	if c.storageClient != nil && c.dirty {
 		checkpoint = c.encodeCheckpoint()
@@ -756,6 +721,9 @@ func (c *spanMetricsConnector) flush(ctx context.Context) {
 	c.telemetry.activeSeries.Store(int64(c.seriesCount()))
 	c.lock.Unlock()
 	c.logUnclassified(warns)
+	if attChanged {
+		c.attTel.record(ctx, &att, pending)
+	}
 	if checkpoint != nil && !c.writeCheckpoint(ctx, checkpoint) {
 		c.lock.Lock()
 		c.dirty = true // retried at the next flush
@@ -775,7 +743,7 @@ func (c *spanMetricsConnector) buildMetrics(now pcommon.Timestamp) pmetric.Metri
 	if exp := c.cfg.SeriesExpiration; exp > 0 {
 		cutoff := now - pcommon.Timestamp(exp.Nanoseconds())
 		for _, s := range []*store{c.requests, c.errors, c.tools, c.usage} {
-			s.expire(cutoff)
+			s.expire(&c.kb, cutoff)
 		}
 		for q, g := range c.queues {
 			if g.lastSeen < cutoff {
@@ -820,6 +788,13 @@ func (c *spanMetricsConnector) buildMetrics(now pcommon.Timestamp) pmetric.Metri
 			dp.SetStartTimestamp(sr.start)
 			dp.SetTimestamp(now)
 			dp.SetIntValue(int64(sr.count))
+			if sr.sib == sibZero {
+				dp := dps.AppendEmpty()
+				s.zeroSiblingAttrs(sr, dp.Attributes())
+				dp.SetStartTimestamp(sr.start)
+				dp.SetTimestamp(now)
+				dp.SetIntValue(0)
+			}
 		})
 	}
 
@@ -842,6 +817,13 @@ func (c *spanMetricsConnector) buildMetrics(now pcommon.Timestamp) pmetric.Metri
 				dp.SetStartTimestamp(sr.start)
 				dp.SetTimestamp(now)
 				sr.writeHistogram(dp, c.histShape)
+				if sr.sib == sibZero {
+					dp := h.DataPoints().AppendEmpty()
+					c.requests.zeroSiblingAttrs(sr, dp.Attributes())
+					dp.SetStartTimestamp(sr.start)
+					dp.SetTimestamp(now)
+					writeZeroHistogram(dp, c.histShape)
+				}
 			})
 		} else {
 			h := m.SetEmptyExponentialHistogram()
@@ -855,6 +837,13 @@ func (c *spanMetricsConnector) buildMetrics(now pcommon.Timestamp) pmetric.Metri
 				dp.SetStartTimestamp(sr.start)
 				dp.SetTimestamp(now)
 				sr.writeExpoHistogram(dp)
+				if sr.sib == sibZero {
+					dp := h.DataPoints().AppendEmpty()
+					c.requests.zeroSiblingAttrs(sr, dp.Attributes())
+					dp.SetStartTimestamp(sr.start)
+					dp.SetTimestamp(now)
+					dp.SetSum(0) // an empty histogram: count 0, scale 0, no buckets
+				}
 			})
 		}
 	}

@@ -227,7 +227,7 @@ func TestCheckpointRestoresCumulativeStateAcrossARestart(t *testing.T) {
 	assert.Equal(t, 6.0, requestsOf(t, md, "agent-0", "invoke_agent", "ok"), "5 before the restart + 1 after")
 	assert.Equal(t, startOf(t, firstRun, "amas.agent.requests"), startOf(t, md, "amas.agent.requests"),
 		"the restored series keep their start: Prometheus sees one continuous counter")
-	d, ok := sumValue(t, md, "amas.agent.duration", map[string]string{"agent": "agent-0", "operation": "invoke_agent"})
+	d, ok := sumValue(t, md, "amas.agent.duration", map[string]string{"agent": "agent-0", "operation": "invoke_agent", "status": "ok"})
 	require.True(t, ok)
 	assert.Equal(t, 6.0, d, "histograms are restored too")
 	errs, ok := sumValue(t, md, "amas.agent.errors", map[string]string{"agent": "agent-1", "error_type": "TimeoutError"})

@@ -414,6 +414,9 @@ func attrString(v pcommon.Value) string {
 
 // ingest applies one amas_alerts point. Called with e.mu held.
 func (e *alertExporter) ingest(dp pmetric.NumberDataPoint, now time.Time) {
+	if alertstate.Ended(dp) {
+		return // ends a Prometheus series of the previous state; carries no state
+	}
 	attrs := dp.Attributes()
 	nameV, ok1 := attrs.Get(alertstate.LabelAlertName)
 	stateV, ok2 := attrs.Get(alertstate.LabelAlertState)

@@ -26,6 +26,9 @@ type Config struct {
 	Health  HealthConfig  `mapstructure:"health"`
 	// PageRefresh is how often the status page reloads its data.
 	PageRefresh time.Duration `mapstructure:"page_refresh"`
+	// AllowedHosts are the Host header values answered besides the loopback names (DNS-rebinding
+	// protection); see hostguard.go. "*" turns the check off.
+	AllowedHosts []string `mapstructure:"allowed_hosts"`
 }
 
 // HistoryConfig bounds the error-budget history the extension keeps for the burn-down charts.
@@ -94,6 +97,11 @@ func (c *Config) Validate() error {
 	}
 	if c.Health.MaxMissedTicks < 1 {
 		add("health.max_missed_ticks: must be at least 1, got %d", c.Health.MaxMissedTicks)
+	}
+	for i, h := range c.AllowedHosts {
+		if err := validHostPattern(h); err != "" {
+			add("allowed_hosts[%d]: %s, got %q", i, err, h)
+		}
 	}
 	if c.PageRefresh < time.Second {
 		add("page_refresh: must be at least 1s, got %s", c.PageRefresh)

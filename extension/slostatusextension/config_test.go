@@ -53,6 +53,7 @@ func TestLoadConfig(t *testing.T) {
 		assert.Equal(t, HistoryConfig{SampleInterval: 30 * time.Second, MaxSamples: 1440, MaxSeries: 200}, cfg.History)
 		assert.Equal(t, HealthConfig{MaxMissedTicks: 5, CheckpointErrorUnhealthy: true}, cfg.Health)
 		assert.True(t, cfg.ServerConfig.Auth.HasValue())
+		assert.Equal(t, []string{"slo-status.example.com"}, cfg.AllowedHosts)
 	})
 }
 
@@ -76,6 +77,10 @@ func TestValidateNamesEveryBadField(t *testing.T) {
 		}, []string{"history.sample_interval: must be at least 1s, got 100ms", "history.max_samples: must be in [2,100000], got 1", "history.max_series: must be in [0,1000000], got -1"}},
 		{"max_missed_ticks must be at least 1.", func(c *Config) { c.Health.MaxMissedTicks = 0 }, []string{"health.max_missed_ticks: must be at least 1, got 0"}},
 		{"page_refresh must be at least 1s.", func(c *Config) { c.PageRefresh = 0 }, []string{"page_refresh: must be at least 1s, got 0s"}},
+		{"allowed_hosts entries are hosts or host:port, never URLs.", func(c *Config) {
+			c.AllowedHosts = []string{"status.example.com", "", "http://x", "x:99999", "*", "[::1]:13134", "::1"}
+		}, []string{`allowed_hosts[1]: must not be empty, got ""`, `allowed_hosts[2]: must be a host or host:port, without scheme or path, got "http://x"`,
+			`allowed_hosts[3]: port must be in [1,65535], got "x:99999"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

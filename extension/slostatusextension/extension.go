@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io/fs"
+	"net"
 	"net/http"
 	"slices"
 	"strconv"
@@ -74,7 +75,12 @@ func (e *statusExtension) Start(ctx context.Context, host component.Host) error 
 	if err != nil {
 		return errors.New("endpoint: cannot listen on " + e.cfg.ServerConfig.NetAddr.Endpoint + ": " + err.Error())
 	}
-	srv, err := e.cfg.ServerConfig.ToServer(ctx, host.GetExtensions(), e.set.TelemetrySettings, e.handler())
+	port := 0
+	if a, ok := ln.Addr().(*net.TCPAddr); ok {
+		port = a.Port
+	}
+	guard := newHostGuard(e.cfg.ServerConfig.NetAddr.Endpoint, port, e.cfg.AllowedHosts)
+	srv, err := e.cfg.ServerConfig.ToServer(ctx, host.GetExtensions(), e.set.TelemetrySettings, guard.wrap(e.handler()))
 	if err != nil {
 		_ = ln.Close()
 		return err

@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
 
 	"github.com/otelcol-amas/otelcol-amas/internal/spanclass"
@@ -417,4 +418,19 @@ func TestTheStatusShowsEachServicesClassifiedShare(t *testing.T) {
 	src.set(func(f *fakeSource) { f.classes = nil })
 	_, body = get(t, srv.URL+pathStatus)
 	assert.Contains(t, string(body), `"span_classification":[]`, "no connector: an empty list, not null")
+}
+
+type fakeShare spanclass.Snapshot
+
+func (f *fakeShare) ClassificationShare() spanclass.Snapshot { return spanclass.Snapshot(*f) }
+
+func TestTheRegistrySourceReadsEveryRunningConnector(t *testing.T) {
+	b := &fakeShare{Component: "amas_spanmetrics/b"}
+	a := &fakeShare{Component: "amas_spanmetrics/a", Services: []spanclass.Service{{Name: "s", Classified: 1}}}
+	idA, idB := component.MustNewIDWithName("amas_spanmetrics", "a"), component.MustNewIDWithName("amas_spanmetrics", "b")
+	spanclass.Running.Register(idB, b)
+	spanclass.Running.Register(idA, a)
+	t.Cleanup(func() { spanclass.Running.Unregister(idA, a); spanclass.Running.Unregister(idB, b) })
+	got := registrySource{cfg: createDefaultConfig().(*Config)}.Classification()
+	assert.Equal(t, []spanclass.Snapshot{spanclass.Snapshot(*a), spanclass.Snapshot(*b)}, got, "sorted by component ID")
 }

@@ -23,6 +23,13 @@
 //     they share (severity alone is not enough: amas_slo_violations carries it).
 //   - An alert's identity is its attribute set without alertstate (see Fingerprint and
 //     FingerprintAttrs).
+//   - A series ends at once, as an ALERTS series goes stale in Prometheus: when an emitter stops
+//     writing a series (the pending series of an alert that fires, the firing series of one that
+//     resolves, the resolved series after its retention), its next tick carries one point of that
+//     series flagged NoRecordedValue, each in an amas_alerts metric of its own (see Tracker). The
+//     prometheus exporter drops a series at such a point instead of serving its last value until
+//     its metric_expiration, so the next scrape lacks it and Prometheus marks it stale. The point
+//     carries no state: consumers of amas_alerts ignore flagged points.
 package alertstate // import "github.com/otelcol-amas/otelcol-amas/internal/alertstate"
 
 import (
@@ -113,8 +120,11 @@ func Append(g pmetric.Gauge, now pcommon.Timestamp, a Alert) {
 }
 
 // FromPoint reads an alert back from a point of the amas_alerts gauge. ok is false when the
-// point lacks alertname or alertstate.
+// point lacks alertname or alertstate, or only ends its series (see Ended).
 func FromPoint(dp pmetric.NumberDataPoint) (a Alert, ok bool) {
+	if Ended(dp) {
+		return Alert{}, false
+	}
 	a.Labels = make(map[string]string, dp.Attributes().Len())
 	dp.Attributes().Range(func(k string, v pcommon.Value) bool {
 		switch k {

@@ -12,8 +12,11 @@ import (
 // count (a quiet group's 30-day ring is mostly empty: ~2 KiB in version 1, tens of bytes in 2);
 // version 1 checkpoints are still read, so an upgrade loses no budget. Version 3 adds Series.Since
 // (when a timeslices series began); a version 1 or 2 checkpoint reads with Since 1 ("long ago").
+//
+// Version 4 adds the series' last restart times (no-data) after Since; versions 1 to 3 are still
+// read (with no restart remembered).
 const (
-	checkpointVersion   = 3
+	checkpointVersion   = 4
 	checkpointVersionV2 = 2
 	checkpointVersionV1 = 1
 )
@@ -76,6 +79,11 @@ func (m *Model) appendBinary(b []byte, s *Series, version byte) []byte {
 	}
 	if version >= 3 {
 		b = binary.AppendVarint(b, s.Since)
+	}
+	if version >= 4 {
+		for _, r := range s.resumes {
+			b = binary.AppendVarint(b, r)
+		}
 	}
 	return b
 }
@@ -218,6 +226,11 @@ func (m *Model) DecodeSeries(data []byte) (*Series, error) {
 		s.Since = r.varint()
 	case s.HadData:
 		s.Since = 1 // written before Since was kept: count every window as elapsed
+	}
+	if version >= 4 {
+		for i := range s.resumes {
+			s.resumes[i] = r.varint()
+		}
 	}
 	if r.err != nil {
 		return nil, r.err

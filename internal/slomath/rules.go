@@ -277,18 +277,3 @@ func (b BudgetThresholds) Breached(remaining float64) int {
 	}
 	return -1
 }
-
-// NoData raises an alert when a series that has had events sees none for After.
-type NoData struct {
-	Enabled bool
-	After   time.Duration
-	For     time.Duration
-}
-
-// Validate checks After is positive when enabled.
-func (n NoData) Validate() error {
-	if n.Enabled && n.After <= 0 {
-		return fmt.Errorf("after: must be > 0, got %s", n.After)
-	}
-	return nil
-}

@@ -220,7 +220,11 @@ type Series struct {
 	// Since is the start of the first slice the series saw events in (timeslices only; 0 before
 	// then): the empty slices since then are good slices. A series restored from a checkpoint
 	// that does not carry it has Since 1, so all of its windows count as elapsed.
-	Since      int64
+	Since int64
+	// resumes are the latest times the series was restored (Resume), newest first: silence
+	// counts from no earlier than resumes[0], and a gap in the ring that spans one is the
+	// collector's downtime, not the traffic's.
+	resumes    [numResumes]int64
 	Alerts     []Alert
 	Violations []uint64 // per alert slot, times it started firing
 }
@@ -401,10 +405,7 @@ func (m *Model) Evaluate(s *Series, now int64, out *Evaluation) {
 	for i := range numBudget {
 		step(m.BudgetSlot(i), i == breached, 0)
 	}
-	// A series silent for the whole SLO window is gone, not late: its no-data alert resolves.
-	silent := now - s.LastEvent
-	noData := m.NoData.Enabled && s.HadData && silent >= int64(m.NoData.After) && silent < int64(m.Window)
-	step(m.NoDataSlot(), noData, m.NoData.For)
+	step(m.NoDataSlot(), m.noData(s, now), m.NoData.For)
 }
 
 // countEmptySlices raises each window's total to the number of slices it spans, or of slices

@@ -75,9 +75,11 @@ type definition struct {
 	Budgeting   map[string]any `yaml:"budgeting"`
 	SLI         any            `yaml:"sli"`
 	GroupBy     []string       `yaml:"group_by,omitempty"`
-	Alerting    defAlerting    `yaml:"alerting"`
-	Windows     []string       `yaml:"windows"`
-	Prometheus  defPrometheus  `yaml:"prometheus"`
+	// NoDataGroupBy: one no-data alert per group of these attributes, the budget one series.
+	NoDataGroupBy []string      `yaml:"no_data_group_by,omitempty"`
+	Alerting      defAlerting   `yaml:"alerting"`
+	Windows       []string      `yaml:"windows"`
+	Prometheus    defPrometheus `yaml:"prometheus"`
 }
 
 type defAlerting struct {
@@ -170,7 +172,11 @@ func DefinitionsFile(c *Collector, origin string) ([]byte, error) {
 			d.Alerting.BudgetSeverity[k] = string(s.Budget.SeverityOf(i))
 		}
 		d.Alerting.BudgetMinEvents = s.BudgetMinEvents
-		d.Alerting.NoData = map[string]any{"enabled": s.NoData.Enabled, "after": dur(s.NoData.After), "for": dur(s.NoData.For), "severity": s.NoData.Severity}
+		d.Alerting.NoData = map[string]any{"enabled": s.NoData.Enabled, "after": dur(s.NoData.After), "for": dur(s.NoData.For), "severity": s.NoData.Severity,
+			"lookback": dur(min(s.NoData.Lookback, cfg.Window)), "min_predicted": s.NoData.MinPredicted, "retire_after": dur(retireAfter(s))}
+		if len(s.Config.GroupBy) == 0 {
+			d.NoDataGroupBy = s.Config.NoDataGroupBy
+		}
 		for _, w := range s.Windows {
 			d.Windows = append(d.Windows, dur(w))
 		}

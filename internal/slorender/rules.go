@@ -317,32 +317,8 @@ func sloGroups(s SLO, src Source) []group {
 		lower = max(lower, th.t)
 	}
 
-	if s.NoData.Enabled {
-		nd := rule{
-			alert:  alertstate.AlertSLONoData,
-			forDur: s.NoData.For,
-			labels: [][2]string{{"severity", s.NoData.Severity}, sloLabel},
-			annotations: [][2]string{
-				{"summary", "SLO {{ $labels.slo }} receives no events"},
-				{"description", fmt.Sprintf("No events for %s after having had some within %s: the agents may be down.", dur(s.NoData.After), dur(s.Config.Window))},
-			},
-		}
-		switch {
-		case src.kind != kindProcessor:
-			nd.expr = events(s.Config.Window) + " > 0\nunless " + src.on() + " (" + src.recentExpr(s, s.NoData.After) + ")"
-			nd.comment = fmt.Sprintf("no data: events within %s, none in the last %s", dur(s.Config.Window), dur(s.NoData.After))
-			if src.kind == kindGauge {
-				nd.comment += " (approximated from the recorded slices: a gauge keeps its last value in the exporter until it expires)"
-			}
-		case len(src.groupLabels) == 0:
-			nd.expr = "absent_over_time(" + sloSel(processorObj, name, 0) + "[" + dur(s.NoData.After) + "])"
-			nd.comment = "no data (approximated): fires when no collector has reported the SLO for " + dur(s.NoData.After) + "; a stop of its traffic is not visible in the processor's exported series"
-		default:
-			nd.comment = ""
-		}
-		if nd.expr != "" {
-			g.rules = append(g.rules, nd)
-		}
+	if nd, ok := noDataRule(s, src); ok {
+		g.rules = append(g.rules, nd)
 	}
 	groups = append(groups, g)
 	return groups

@@ -9,6 +9,7 @@ import (
 
 	"github.com/otelcol-amas/otelcol-amas/connector/spanmetrics"
 	"github.com/otelcol-amas/otelcol-amas/internal/slomath"
+	"github.com/otelcol-amas/otelcol-amas/processor/sloprocessor"
 )
 
 // Origin says where the Prometheus rules of an SLO read its events from.
@@ -42,6 +43,8 @@ type Source struct {
 	groupLabels []string
 
 	kind srcKind
+	// noDataBy is the source of the per-group no-data (no_data_group_by), nil without.
+	noDataBy *Source
 	// spans, occurrences or timeslices:
 	total  string // selector of the counter of all events (spans: requests or histogram count)
 	bad    string // selector of the counter of bad events (status), when badLE == ""
@@ -81,8 +84,15 @@ func promLabel(key string) string {
 }
 
 // mapSource decides how the rules compute s, given the connector (nil when the configuration
-// has none).
+// has none), and how they compute its per-group no-data (nodata.go).
 func mapSource(s SLO, conn *spanmetrics.Config) Source {
+	src := mapEvents(s, conn)
+	src.noDataBy = mapNoDataGroups(s, conn)
+	return src
+}
+
+// mapEvents decides how the rules compute the events of s.
+func mapEvents(s SLO, conn *spanmetrics.Config) Source {
 	src := Source{Origin: FromProcessor, kind: kindProcessor}
 	for _, g := range s.Config.GroupBy {
 		src.groupLabels = append(src.groupLabels, promLabel(g))
@@ -157,8 +167,8 @@ func mapSpans(s SLO, conn *spanmetrics.Config, ns string, src Source, fallback f
 	labels := map[string]string{}
 	exact := true
 	var notes []string
-	if len(sp.Conditions) != 1 {
-		return fallback("sli.spans.conditions: the connector counts spans by operation; exactly one condition naming the operation is needed")
+	if len(sp.Conditions) == 0 {
+		return fallback("sli.spans.conditions: the connector counts spans by operation; one condition naming the operation is needed")
 	}
 	for _, part := range strings.Split(sp.Conditions[0], " and ") {
 		m := reAttrEq.FindStringSubmatch(strings.TrimSpace(part))
@@ -181,6 +191,11 @@ func mapSpans(s SLO, conn *spanmetrics.Config, ns string, src Source, fallback f
 	}
 	if _, ok := labels["operation"]; !ok {
 		return fallback("sli.spans.conditions[0]: the connector counts only classified operations; the condition must name " + conn.Attributes.OperationName)
+	}
+	// Further conditions are accepted only when they are the connector's own profile
+	// equivalents of that operation: its metrics already count those spans under it.
+	if extra := sp.Conditions[1:]; len(extra) > 0 && !slices.Equal(extra, sloprocessor.ProfileConditions(labels["operation"])) {
+		return fallback("sli.spans.conditions: the connector counts spans by operation; beside the condition naming the operation, only its instrumentation-profile equivalents (as in the default SLOs) have a label on the connector's metrics")
 	}
 	if len(sp.BadConditions) != 1 {
 		return fallback("sli.spans.bad_conditions: several bad conditions (any may hold) overlap, which counters cannot subtract")

@@ -91,7 +91,17 @@ func TestSpanConditionsMapToConnectorLabelsOrFallBack(t *testing.T) {
 		{
 			name: "every span (no condition) is more than the connector counts and falls back",
 			slo:  spanSLO(nil, []string{errStatus}), conn: defaultConnector(),
-			origin: FromProcessor, note: "exactly one condition",
+			origin: FromProcessor, note: "one condition naming the operation",
+		},
+		{
+			name: "the operation's instrumentation-profile equivalents are spans the connector already counts under it",
+			slo:  spanSLO(append([]string{agentSpans}, sloprocessor.ProfileConditions("invoke_agent")...), []string{errStatus}), conn: defaultConnector(),
+			origin: FromConnector, total: `amas_agent_requests_total{operation="invoke_agent"}`,
+		},
+		{
+			name: "another operation's profile equivalents are not the same spans and fall back",
+			slo:  spanSLO(append([]string{agentSpans}, sloprocessor.ProfileConditions("execute_tool")...), []string{errStatus}), conn: defaultConnector(),
+			origin: FromProcessor, note: "instrumentation-profile equivalents",
 		},
 		{
 			name: "an operation the connector does not classify falls back",

@@ -32,6 +32,9 @@ type Config struct {
 	OperationKey []string `mapstructure:"operation_key"`
 	// MaxOperations bounds the operations tracked; the least recently seen is evicted.
 	MaxOperations int `mapstructure:"max_operations"`
+	// MaxBatchIndexSpans bounds the per-batch span index used to find the agent of a span
+	// without gen_ai.agent.name among its ancestors (0 disables the lookup).
+	MaxBatchIndexSpans int `mapstructure:"max_batch_index_spans"`
 
 	EvaluationInterval time.Duration `mapstructure:"evaluation_interval"`
 	CurrentWindow      time.Duration `mapstructure:"current_window"`
@@ -117,6 +120,7 @@ func createDefaultConfig() component.Config {
 	return &Config{
 		OperationKey:       []string{"service.name", "gen_ai.agent.name", "gen_ai.operation.name|" + spanNameAlternative},
 		MaxOperations:      1000,
+		MaxBatchIndexSpans: 100_000,
 		EvaluationInterval: time.Minute,
 		CurrentWindow:      10 * time.Minute,
 		BaselineWindow:     24 * time.Hour,
@@ -171,6 +175,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxOperations < 1 || c.MaxOperations > 1_000_000 {
 		add("max_operations: must be in [1, 1000000], got %d", c.MaxOperations)
+	}
+	if c.MaxBatchIndexSpans < 0 {
+		add("max_batch_index_spans: must be >= 0 (0 disables the ancestor lookup), got %d", c.MaxBatchIndexSpans)
 	}
 	if c.EvaluationInterval <= 0 {
 		add("evaluation_interval: must be positive, got %s", c.EvaluationInterval)

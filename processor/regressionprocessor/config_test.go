@@ -34,6 +34,7 @@ func TestLoadConfig(t *testing.T) {
 	full := &Config{
 		OperationKey:       []string{"service.name", "gen_ai.agent.name", "gen_ai.operation.name|span.name"},
 		MaxOperations:      5000,
+		MaxBatchIndexSpans: 20_000,
 		EvaluationInterval: 30 * time.Second,
 		CurrentWindow:      15 * time.Minute,
 		BaselineWindow:     12 * time.Hour,
@@ -90,6 +91,7 @@ func TestValidateNamesPathRuleAndValue(t *testing.T) {
 		{"an empty operation key is refused", func(c *Config) { c.OperationKey = nil }, []string{"operation_key: must list 1 to 8 parts, got 0"}},
 		{"an empty alternative in the operation key is refused", func(c *Config) { c.OperationKey = []string{"a||b"} }, []string{`operation_key[0]: must be attribute names separated by '|', none empty, got "a||b"`}},
 		{"a zero operation bound is refused", func(c *Config) { c.MaxOperations = 0 }, []string{"max_operations: must be in [1, 1000000], got 0"}},
+		{"a negative index bound is refused", func(c *Config) { c.MaxBatchIndexSpans = -1 }, []string{"max_batch_index_spans: must be >= 0 (0 disables the ancestor lookup), got -1"}},
 		{"a zero evaluation interval is refused", func(c *Config) { c.EvaluationInterval = 0 }, []string{"evaluation_interval: must be positive, got 0s"}},
 		{"a baseline shorter than the current window is refused", func(c *Config) { c.BaselineWindow = time.Minute }, []string{"baseline_window: must be at least current_window (10m0s), got 1m0s"}},
 		{"a tiny current window is refused", func(c *Config) { c.CurrentWindow = time.Millisecond }, []string{"current_window: must be at least 5ms, got 1ms"}},

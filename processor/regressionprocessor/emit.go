@@ -124,6 +124,7 @@ func (p *regressionProcessor) buildMetrics(now time.Time) pmetric.Metrics {
 			})
 		}
 	}
+	p.alertSeries.End(sm, alerts, ts)
 	sm.Metrics().RemoveIf(func(m pmetric.Metric) bool { return m.Gauge().DataPoints().Len() == 0 })
 	return md
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/otelcol-amas/otelcol-amas/internal/alertstate"
 	"github.com/otelcol-amas/otelcol-amas/internal/safelabel"
+	"github.com/otelcol-amas/otelcol-amas/internal/spanindex"
 )
 
 // Span attributes written on the spans of an operation with a firing regression.
@@ -42,17 +43,22 @@ const logEvery = time.Minute
 
 // regressionProcessor is the one instance shared by every pipeline the component ID appears in.
 type regressionProcessor struct {
-	cfg       *Config
-	id        component.ID
-	logger    *zap.Logger
-	tel       *telemetry
-	keyParts  [][]string
+	cfg      *Config
+	id       component.ID
+	logger   *zap.Logger
+	tel      *telemetry
+	keyParts [][]string
+	// agentAlt[j] is the position of agentAttribute among the alternatives of key part j (-1:
+	// none): that alternative is resolved from the nearest ancestor when the span lacks it.
+	agentAlt  []int
 	costKey   string
 	now       func() time.Time
 	newTicker func(time.Duration) (<-chan time.Time, func())
 
 	mu              sync.Mutex
 	tr              *tracker
+	index           spanindex.Index    // the batch's span index, built when a span needs its agent
+	alertSeries     alertstate.Tracker // ends the amas_alerts series a tick stops writing
 	metricsNext     []consumer.Metrics
 	lastSkipLog     time.Time
 	lastCheckpoint  time.Time
@@ -87,6 +93,16 @@ func newRegressionProcessor(set processor.Settings, cfg *Config) (*regressionPro
 			return t.C, t.Stop
 		},
 		tr: newTracker(cfg),
+	}
+	for _, alts := range p.keyParts {
+		at := -1
+		for a, name := range alts {
+			if name == agentAttribute {
+				at = a
+				break
+			}
+		}
+		p.agentAlt = append(p.agentAlt, at)
 	}
 	return p, nil
 }
@@ -282,7 +298,7 @@ func (p *regressionProcessor) processTraces(_ context.Context, td ptrace.Traces)
 					continue
 				}
 				attrs := span.Attributes()
-				hash := p.operationKey(span, attrs, &resVals, &resAlt, &parts)
+				hash := p.operationKey(td, span, attrs, &resVals, &resAlt, &parts)
 				op := lastOp
 				if op == nil || hash != lastHash {
 					// Spans of one operation tend to arrive together: the previous span's
@@ -318,6 +334,7 @@ func (p *regressionProcessor) processTraces(_ context.Context, td ptrace.Traces)
 			}
 		}
 	}
+	p.index.Reset()
 	logSkips := (badDuration > 0 || badCost > 0) && nowT.Sub(p.lastSkipLog) >= logEvery
 	if logSkips {
 		p.lastSkipLog = nowT
@@ -339,7 +356,7 @@ func (p *regressionProcessor) processTraces(_ context.Context, td ptrace.Traces)
 
 // operationKey fills parts with the key's values and returns the operation's identity: a hash
 // of the present parts in order (the parts that make up its label).
-func (p *regressionProcessor) operationKey(span ptrace.Span, attrs pcommon.Map, resVals *[maxKeyParts]string, resAlt *[maxKeyParts]int, parts *[maxKeyParts]string) uint64 {
+func (p *regressionProcessor) operationKey(td ptrace.Traces, span ptrace.Span, attrs pcommon.Map, resVals *[maxKeyParts]string, resAlt *[maxKeyParts]int, parts *[maxKeyParts]string) uint64 {
 	h := uint64(hashSeed)
 	for j, alts := range p.keyParts {
 		val := ""
@@ -348,6 +365,11 @@ func (p *regressionProcessor) operationKey(span ptrace.Span, attrs pcommon.Map, 
 			if v, ok := attrs.Get(name); ok {
 				val = valueString(v)
 				break
+			}
+			if a == p.agentAlt[j] {
+				if val = p.ancestorAgent(td, span); val != "" {
+					break
+				}
 			}
 			switch {
 			case a == resAlt[j]:
@@ -368,6 +390,34 @@ func (p *regressionProcessor) operationKey(span ptrace.Span, attrs pcommon.Map, 
 		parts[j] = val
 	}
 	return h
+}
+
+// agentAttribute is the agent name of the GenAI conventions. A span without it (a model or tool
+// span) belongs to the agent of its nearest ancestor that has it, the rule of the
+// amas_spanmetrics connector, when that ancestor is in the same batch.
+const agentAttribute = "gen_ai.agent.name"
+
+func spanAgentName(s ptrace.Span) string {
+	if v, ok := s.Attributes().Get(agentAttribute); ok && v.Type() == pcommon.ValueTypeStr {
+		return v.Str()
+	}
+	return ""
+}
+
+// ancestorAgent is the agent name of the span's nearest ancestor in the batch that carries one.
+func (p *regressionProcessor) ancestorAgent(td ptrace.Traces, span ptrace.Span) string {
+	parent := span.ParentSpanID()
+	if parent.IsEmpty() || p.cfg.MaxBatchIndexSpans == 0 {
+		return ""
+	}
+	if !p.index.Built() {
+		p.index.Build(td, p.cfg.MaxBatchIndexSpans)
+	}
+	agent, _, out := p.index.Walk(parent, false, spanAgentName)
+	if out != spanindex.Found {
+		return ""
+	}
+	return agent
 }
 
 const hashSeed = 0x243F6A8885A308D3

@@ -11,6 +11,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/otelcol-amas/otelcol-amas/internal/alertstate"
 )
 
 // warmUp runs the streams long enough that the default warm-up (1 h) has passed and the
@@ -110,7 +112,10 @@ func TestStepsAreDetectedWithinBoundedEvaluationsAndRecoveryResolves(t *testing.
 			}
 			require.NotZero(t, resolved, "resolves within %d evaluations of recovery", resolveBound)
 			assert.GreaterOrEqual(t, resolved, cfg.ResolveAfter, "needs resolve_after clean evaluations")
-			assertRegressionSeries(t, s.sink.AllMetrics()[len(s.sink.AllMetrics())-1], st.label(), tt.kind, "resolved")
+			last := s.sink.AllMetrics()[len(s.sink.AllMetrics())-1]
+			assertRegressionSeries(t, last, st.label(), tt.kind, "resolved")
+			assert.Equal(t, []string{"firing"}, endedStates(last, st.label(), tt.kind),
+				"the tick that resolves ends the firing series, so Prometheus drops it at the next scrape")
 			t.Logf("fired after %d evaluations (bound %d), resolved %d evaluations after recovery (bound %d)", fired, fireBound, resolved, resolveBound)
 		})
 	}
@@ -137,6 +142,9 @@ func assertRegressionSeries(t *testing.T, md pmetric.Metrics, label string, k ki
 			}
 			switch m.Name() {
 			case "amas_alerts":
+				if alertstate.Ended(dp) {
+					continue // the end of the previous state's series, not a state
+				}
 				sawAlert = true
 				st, _ := dp.Attributes().Get("alertstate")
 				name, _ := dp.Attributes().Get("alertname")
@@ -150,6 +158,25 @@ func assertRegressionSeries(t *testing.T, md pmetric.Metrics, label string, k ki
 	}
 	assert.True(t, sawAlert, "an amas_alerts point for %s %s", label, kindNames[k])
 	assert.True(t, sawFlag, "an amas_performance_regression point for %s %s", label, kindNames[k])
+}
+
+// endedStates lists the alertstate of every amas_alerts series of (operation, type) that md ends.
+func endedStates(md pmetric.Metrics, label string, k kind) []string {
+	var out []string
+	ms := md.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics()
+	for i := range ms.Len() {
+		if ms.At(i).Name() != alertstate.MetricName {
+			continue
+		}
+		dps := ms.At(i).Gauge().DataPoints()
+		for j := range dps.Len() {
+			attrs := dps.At(j).Attributes().AsRaw()
+			if alertstate.Ended(dps.At(j)) && attrs["operation"] == label && attrs["type"] == kindNames[k] {
+				out = append(out, attrs["alertstate"].(string))
+			}
+		}
+	}
+	return out
 }
 
 func TestASingleSlowOutlierDoesNotFire(t *testing.T) {
@@ -391,4 +418,48 @@ func TestAutomaticRebaselineAcceptsALastingRegression(t *testing.T) {
 	assert.Equal(t, phaseInactive, s.phase(st.label(), kindLatency))
 	trueP95 := 2 * st.median.Seconds() * math.Exp(1.6448536*st.sigma)
 	assert.InEpsilon(t, trueP95, op.fig[kindLatency].baseline[0], 0.08)
+}
+
+func TestTheAgentPartOfASpanWithoutAnAgentComesFromItsNearestAncestorInTheBatch(t *testing.T) {
+	s := newSim(t, createDefaultConfig().(*Config))
+	td := ptrace.NewTraces()
+	rs := td.ResourceSpans().AppendEmpty()
+	rs.Resource().Attributes().PutStr("service.name", "shop")
+	spans := rs.ScopeSpans().AppendEmpty().Spans()
+	now := pcommon.NewTimestampFromTime(s.clock.Now())
+	id := func(n byte) pcommon.SpanID { return pcommon.SpanID{0, 0, 0, 0, 0, 0, 0, n} }
+	add := func(n, parent byte, attrs map[string]string) {
+		sp := spans.AppendEmpty()
+		sp.SetName("span")
+		sp.SetSpanID(id(n))
+		if parent != 0 {
+			sp.SetParentSpanID(id(parent))
+		}
+		sp.SetStartTimestamp(now - 1e6)
+		sp.SetEndTimestamp(now)
+		for k, v := range attrs {
+			sp.Attributes().PutStr(k, v)
+		}
+	}
+	// The children come before their agent span in the batch, as SDKs export them.
+	add(3, 2, map[string]string{"gen_ai.operation.name": "chat"}) // under a chain span (2) under the agent (1)
+	add(2, 1, nil)
+	add(4, 1, map[string]string{"gen_ai.operation.name": "execute_tool"})
+	add(1, 0, map[string]string{"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "planner"})
+	add(6, 9, map[string]string{"gen_ai.operation.name": "chat"})                                // its parent is in another batch
+	add(7, 1, map[string]string{"gen_ai.operation.name": "chat", "gen_ai.agent.name": "critic"}) // its own name wins
+	_, err := s.p.processTraces(context.Background(), td)
+	require.NoError(t, err)
+	for _, label := range []string{"shop/planner/chat", "shop/planner/execute_tool", "shop/planner/invoke_agent", "shop/planner/span", "shop/chat", "shop/critic/chat"} {
+		assert.NotNil(t, s.op(label), "operation %q", label)
+	}
+	assert.Len(t, s.p.tr.ops, 6)
+
+	cfg := createDefaultConfig().(*Config)
+	cfg.MaxBatchIndexSpans = 0
+	off := newSim(t, cfg)
+	_, err = off.p.processTraces(context.Background(), td)
+	require.NoError(t, err)
+	assert.NotNil(t, off.op("shop/chat"), "max_batch_index_spans 0 turns the lookup off")
+	assert.Nil(t, off.op("shop/planner/chat"))
 }

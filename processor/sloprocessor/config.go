@@ -29,6 +29,11 @@ type Config struct {
 	Storage *component.ID `mapstructure:"storage"`
 	// CheckpointInterval is how often state is written to Storage (also written at shutdown).
 	CheckpointInterval time.Duration `mapstructure:"checkpoint_interval"`
+	// EventTime is where a span's event is placed in time: arrival (the processor's clock when
+	// the span arrives) or span_end (its end time, clamped to [arrival − MaxLateness, arrival]).
+	EventTime string `mapstructure:"event_time"`
+	// MaxLateness bounds how far back span_end may place an event.
+	MaxLateness time.Duration `mapstructure:"max_lateness"`
 	// Alerting is the default alerting of every SLO.
 	Alerting AlertingConfig `mapstructure:"alerting"`
 	// SLOs to evaluate; empty means the six seed SLOs (DefaultSLOs).
@@ -103,12 +108,31 @@ func (b *BudgetThresholdsConfig) math() slomath.BudgetThresholds {
 	}
 }
 
-// NoDataConfig configures the no-data alert.
+// NoDataConfig configures the no-data alert (the rule: slomath.NoData).
 type NoDataConfig struct {
 	Enabled  bool          `mapstructure:"enabled"`
 	After    time.Duration `mapstructure:"after"`
 	For      time.Duration `mapstructure:"for"`
 	Severity string        `mapstructure:"severity"`
+	// Lookback is how much traffic before the last event sets the expected rate (at most the SLO
+	// window).
+	Lookback time.Duration `mapstructure:"lookback"`
+	// MinPredicted is the least number of events the expected rate must predict in the silence
+	// (0 turns the prediction and the gap check off: any silence of After alerts).
+	MinPredicted float64 `mapstructure:"min_predicted"`
+	// RetireAfter is the silence after which a group is retired and stops alerting (0: the SLO
+	// window; at most the SLO window).
+	RetireAfter time.Duration `mapstructure:"retire_after"`
+}
+
+// spec is the math's no-data rule for an SLO window.
+func (n *NoDataConfig) spec(window time.Duration) slomath.NoData {
+	nd := slomath.NoData{Enabled: n.Enabled, After: n.After, For: n.For, Lookback: n.Lookback, MinPredicted: n.MinPredicted, RetireAfter: n.RetireAfter}
+	if window > 0 {
+		nd.Lookback = min(nd.Lookback, window)
+		nd.RetireAfter = min(nd.RetireAfter, window)
+	}
+	return nd
 }
 
 // SLOConfig is one SLO.
@@ -120,6 +144,9 @@ type SLOConfig struct {
 	Budgeting   BudgetingConfig `mapstructure:"budgeting"`
 	SLI         SLIConfig       `mapstructure:"sli"`
 	GroupBy     []string        `mapstructure:"group_by"`
+	// NoDataGroupBy gives a span SLO without group_by one no-data alert per group of these
+	// attributes (per agent for the default agent_availability) while its budget stays one series.
+	NoDataGroupBy []string `mapstructure:"no_data_group_by"`
 	// Alerting overrides the processor's alerting for this SLO; unset parts are inherited.
 	Alerting *AlertingConfig `mapstructure:"alerting"`
 }
@@ -201,6 +228,8 @@ type compiledSLO struct {
 	bad      *spancond.Set
 	noDataSv string
 	gaugeCmp slomath.Comparison
+	// beat is the model of the per-group no-data series (no_data_group_by), nil without.
+	beat *slomath.Model
 }
 
 func (c *Config) compile(set component.TelemetrySettings) ([]*compiledSLO, error) {
@@ -221,6 +250,7 @@ func (c *Config) compile(set component.TelemetrySettings) ([]*compiledSLO, error
 	if c.CheckpointInterval <= 0 {
 		add("checkpoint_interval: must be > 0, got %s", c.CheckpointInterval)
 	}
+	errs = append(errs, c.validateEventTime()...)
 	if err := c.Alerting.validate("alerting"); err != nil {
 		errs = append(errs, err)
 	}
@@ -272,11 +302,8 @@ func (a *AlertingConfig) validate(path string) error {
 		}
 	}
 	if a.NoData != nil {
-		if a.NoData.Enabled && a.NoData.After <= 0 {
-			errs = append(errs, fmt.Errorf("%s.no_data.after: must be > 0, got %s", path, a.NoData.After))
-		}
-		if a.NoData.For < 0 {
-			errs = append(errs, fmt.Errorf("%s.no_data.for: must be ≥ 0, got %s", path, a.NoData.For))
+		if err := a.NoData.spec(0).Validate(); err != nil {
+			errs = append(errs, prefixErr(path+".no_data", err))
 		}
 		switch a.NoData.Severity {
 		case "critical", "high", "warning", "info":
@@ -420,6 +447,7 @@ func (c *Config) compileSLO(path string, s SLOConfig, set component.TelemetrySet
 			add("%s.group_by[%d]: must not be empty", path, j)
 		}
 	}
+	errs = append(errs, validateNoDataGroupBy(path, s)...)
 
 	if h := alerting.HardDown; spec.Timeslices != nil && s.Alerting != nil && s.Alerting.HardDown != nil && h.Enabled {
 		add("%s.alerting.hard_down.enabled: applies to occurrences SLOs only, got true for a timeslices SLO", path)
@@ -433,7 +461,7 @@ func (c *Config) compileSLO(path string, s SLOConfig, set component.TelemetrySet
 	spec.BudgetMinEvents = res.BudgetMinEvents
 	cs.noDataSv = "warning"
 	if nd := alerting.NoData; nd != nil {
-		spec.NoData = slomath.NoData{Enabled: nd.Enabled, After: nd.After, For: nd.For}
+		spec.NoData = nd.spec(s.Window)
 		cs.noDataSv = nd.Severity
 	}
 	// The math checks the SLO as a whole (windows against rules); its messages name the spec's
@@ -472,6 +500,9 @@ func (c *Config) compileSLO(path string, s SLOConfig, set component.TelemetrySet
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
+	}
+	if err := cs.compileBeat(c.ResolvedRetention); err != nil {
+		return nil, fmt.Errorf("%s.no_data_group_by: %w", path, err)
 	}
 	return cs, nil
 }
@@ -577,11 +608,41 @@ func prefixErr(path string, err error) error {
 	return fmt.Errorf("%s.%w", path, err)
 }
 
-// Where the default SLOs read from. The agent operations follow the GenAI conventions the
-// amas_spanmetrics connector uses; the cost and request counters are that connector's.
+// Where the default SLOs read from. Agent and tool spans are recognised as the
+// amas_spanmetrics connector's built-in profiles recognise them (any condition may hold): the
+// GenAI conventions' operation name, then ProfileConditions. The cost and request counters are
+// that connector's.
+var (
+	condAgentSpans = append([]string{`attributes["gen_ai.operation.name"] == "invoke_agent"`}, ProfileConditions("invoke_agent")...)
+	condToolSpans  = append([]string{`attributes["gen_ai.operation.name"] == "execute_tool"`}, ProfileConditions("execute_tool")...)
+)
+
+// ProfileConditions are the conditions that select the spans the amas_spanmetrics connector's
+// OpenInference and Traceloop profiles label with a GenAI operation (invoke_agent or
+// execute_tool; nil for any other): OpenInference's AGENT/TOOL span kinds, without the OpenAI
+// Agents SDK's "Agent workflow" root, which the connector does not count either, then Traceloop's
+// agent/tool span kinds. A span that carries a GenAI operation name is judged by it alone, as in
+// the connector, so a Traceloop chat span below an agent is never an agent request. The rules
+// renderer recognises them beside the GenAI condition, since the connector's metrics already
+// carry these spans under that operation.
+func ProfileConditions(operation string) []string {
+	var oiKind, tlKind, notWorkflow string
+	switch operation {
+	case "invoke_agent":
+		oiKind, tlKind, notWorkflow = "AGENT", "agent", ` and name != "Agent workflow"`
+	case "execute_tool":
+		oiKind, tlKind = "TOOL", "tool"
+	default:
+		return nil
+	}
+	return []string{
+		`attributes["gen_ai.operation.name"] == nil and attributes["openinference.span.kind"] == "` + oiKind + `"` + notWorkflow,
+		`attributes["gen_ai.operation.name"] == nil and attributes["openinference.span.kind"] == nil and attributes["traceloop.span.kind"] == "` + tlKind + `"`,
+	}
+}
+
 const (
-	condAgentSpan = `attributes["gen_ai.operation.name"] == "invoke_agent"`
-	condToolSpan  = `attributes["gen_ai.operation.name"] == "execute_tool"`
+	attrAgentName = "gen_ai.agent.name"
 	condError     = `status.code == STATUS_CODE_ERROR`
 	condSlow      = `end_time_unix_nano - start_time_unix_nano > 1500000000`
 
@@ -600,17 +661,18 @@ func DefaultSLOs() []SLOConfig {
 		{
 			Name: "agent_availability", Description: "Agent request success rate ≥ 99.5%",
 			Objective: 0.995, Window: month, Budgeting: BudgetingConfig{Method: methodOccurrences},
-			SLI: SLIConfig{Spans: &SpansSLIConfig{Conditions: []string{condAgentSpan}, BadConditions: []string{condError}}},
+			SLI:           SLIConfig{Spans: &SpansSLIConfig{Conditions: condAgentSpans, BadConditions: []string{condError}}},
+			NoDataGroupBy: []string{attrAgentName},
 		},
 		{
 			Name: "agent_latency_p95", Description: "95th percentile agent response time ≤ 1.5 s, in 90% of minutes",
 			Objective: 0.90, Window: month, Budgeting: latency,
-			SLI: SLIConfig{Spans: &SpansSLIConfig{Conditions: []string{condAgentSpan}, BadConditions: []string{condSlow}}},
+			SLI: SLIConfig{Spans: &SpansSLIConfig{Conditions: condAgentSpans, BadConditions: []string{condSlow}}},
 		},
 		{
 			Name: "tool_call_success_rate", Description: "Tool call success rate ≥ 99%",
 			Objective: 0.99, Window: month, Budgeting: BudgetingConfig{Method: methodOccurrences},
-			SLI: SLIConfig{Spans: &SpansSLIConfig{Conditions: []string{condToolSpan}, BadConditions: []string{condError}}},
+			SLI: SLIConfig{Spans: &SpansSLIConfig{Conditions: condToolSpans, BadConditions: []string{condError}}},
 		},
 		{
 			Name: "memory_usage", Description: "Memory utilisation ≤ 80%, in 85% of minutes",

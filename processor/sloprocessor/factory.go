@@ -38,6 +38,8 @@ func createDefaultConfig() component.Config {
 		MaxRatioStreams:    10000,
 		ResolvedRetention:  5 * time.Minute,
 		CheckpointInterval: 10 * time.Second,
+		EventTime:          eventTimeArrival,
+		MaxLateness:        time.Minute,
 		Alerting: AlertingConfig{
 			MinBadEvents: slomath.DefaultMinBadEvents,
 			BudgetThresholds: &BudgetThresholdsConfig{
@@ -48,7 +50,10 @@ func createDefaultConfig() component.Config {
 				Enabled: true, Window: slomath.DefaultHardDownWindow, ErrorRatio: slomath.DefaultHardDownRatio,
 				MinBadEvents: slomath.DefaultHardDownMinBad,
 			},
-			NoData: &NoDataConfig{Enabled: true, After: 90 * time.Second, Severity: "warning"},
+			NoData: &NoDataConfig{
+				Enabled: true, After: 90 * time.Second, Severity: "warning",
+				Lookback: time.Hour, MinPredicted: 5, RetireAfter: 24 * time.Hour,
+			},
 		},
 	}
 }

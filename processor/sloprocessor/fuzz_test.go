@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
 )
 
 // FuzzDecodeCheckpoint: whatever the storage returns, decoding a checkpoint never panics, and
@@ -16,9 +17,10 @@ func FuzzDecodeCheckpoint(f *testing.F) {
 	cfg.SLOs = []SLOConfig{slo, DefaultSLOs()[1]}
 	compiled, err := cfg.compile(testTelemetry(&testing.T{}))
 	require.NoError(f, err)
+	p := &sloProcessor{logger: zap.NewNop()}
 	states := make([]*sloState, len(compiled))
 	for i, c := range compiled {
-		states[i] = &sloState{c: c, name: c.cfg.Name, groupBy: c.cfg.GroupBy, series: map[uint64]*series{}}
+		states[i] = &sloState{c: c, name: c.cfg.Name, groupBy: c.cfg.GroupBy, series: map[uint64]*series{}, identity: sloIdentity(c)}
 		ser := &series{key: 7, labels: [][2]string{{"gen_ai.agent.name", "a"}}, s: c.model.NewSeries()}
 		c.model.Record(ser.s, epoch.UnixNano(), true)
 		c.model.Record(ser.s, epoch.Add(90*time.Second).UnixNano(), false)
@@ -29,10 +31,11 @@ func FuzzDecodeCheckpoint(f *testing.F) {
 	f.Add(1, []byte("AMASSLO1\x05garbage"))
 	f.Fuzz(func(t *testing.T, which int, data []byte) {
 		st := states[uint(which)%uint(len(states))]
-		got, overflow, err := decodeCheckpoint(st, data)
-		if err != nil {
+		ck, err := p.decodeCheckpoint(st, data)
+		if err != nil || ck == nil {
 			return
 		}
+		got, overflow := ck.series, ck.overflow
 		now := epoch.Add(time.Hour).UnixNano()
 		for _, ser := range got {
 			st.c.model.Evaluate(ser.s, now, &ser.ev)
@@ -41,7 +44,7 @@ func FuzzDecodeCheckpoint(f *testing.F) {
 		if overflow != nil {
 			st.c.model.Evaluate(overflow.s, now, &overflow.ev)
 		}
-		_ = encodeCheckpoint(&sloState{c: st.c, series: got, overflow: overflow})
+		_ = encodeCheckpoint(&sloState{c: st.c, series: got, overflow: overflow, identity: st.identity})
 	})
 }
 

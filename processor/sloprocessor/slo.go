@@ -61,6 +61,7 @@ type sloProcessor struct {
 
 	slos       []*sloState
 	spanSLOs   []*sloState
+	spanEnd    bool // event_time: span_end
 	metricSLOs []*sloState
 	needOTTL   bool
 	// condSets are the distinct span condition sets of all SLOs (the default availability and
@@ -78,6 +79,8 @@ type sloProcessor struct {
 	evalMu           sync.Mutex
 	evaluated        []evaluatedSeries
 	testHookBuilding func() // called while the batch is built, with p.mu released
+	// alertSeries ends the amas_alerts series a tick stops writing (guarded by evalMu).
+	alertSeries alertstate.Tracker
 
 	mu          sync.Mutex
 	digest      *xxhash.Digest
@@ -121,13 +124,19 @@ const ratioStreamTTLFull = 5 * time.Minute
 
 type sloState struct {
 	c         *compiledSLO
-	filterIdx int // into sloProcessor.condSets
+	identity  identity // the definition its checkpoint records
+	filterIdx int      // into sloProcessor.condSets
 	badIdx    int
 	groupIdx  int // into sloProcessor.groupKeys (span SLOs with group_by)
 	name      string
 	groupBy   []string
 	series    map[uint64]*series
 	overflow  *series
+	// beats are the per-group no-data series (no_data_group_by), nil without; beatIdx is the
+	// index of no_data_group_by in sloProcessor.groupKeys.
+	beats    map[uint64]*series
+	beatIdx  int
+	lastBeat *series // the group of the last span, if still in beats
 	// dropped counts the events sent to overflow since the last tick.
 	dropped     int64
 	droppedAttr metric.AddOption
@@ -142,6 +151,7 @@ type series struct {
 	key      uint64
 	labels   [][2]string // group_by attribute → value (and the overflow marker)
 	overflow bool
+	beat     bool // a per-group no-data series: only its SLONoData is emitted
 	s        *slomath.Series
 	ev       slomath.Evaluation
 	evalOK   bool
@@ -177,6 +187,7 @@ func newSLOProcessor(set processor.Settings, cfg *Config, clock clockwork.Clock)
 		digest:    xxhash.New(),
 		ratioPrev: map[uint64]ratioPoint{},
 		ckpt:      checkpointStatus{Enabled: cfg.Storage != nil},
+		spanEnd:   cfg.EventTime == eventTimeSpanEnd,
 	}
 	if cfg.Storage != nil {
 		p.ckpt.Storage = cfg.Storage.String()
@@ -184,6 +195,7 @@ func newSLOProcessor(set processor.Settings, cfg *Config, clock clockwork.Clock)
 	for _, c := range compiled {
 		st := &sloState{c: c, name: c.cfg.Name, groupBy: c.cfg.GroupBy, series: map[uint64]*series{}, droppedAttr: droppedAttr(c.cfg.Name)}
 		st.describeSlots()
+		st.identity = sloIdentity(c)
 		if len(st.groupBy) == 0 {
 			// The one series of an ungrouped SLO exists from the start, so its objective and
 			// full budget are visible before any traffic.
@@ -194,6 +206,10 @@ func newSLOProcessor(set processor.Settings, cfg *Config, clock clockwork.Clock)
 			st.filterIdx = p.condSet(c.cfg.SLI.Spans.Conditions, c.filter)
 			st.badIdx = p.condSet(c.cfg.SLI.Spans.BadConditions, c.bad)
 			st.groupIdx = p.groupKeyIndex(st.groupBy)
+			if c.beat != nil {
+				st.beats = map[uint64]*series{}
+				st.beatIdx = p.groupKeyIndex(c.cfg.NoDataGroupBy)
+			}
 			p.spanSLOs = append(p.spanSLOs, st)
 			p.needOTTL = p.needOTTL || c.filter.NeedsOTTL() || c.bad.NeedsOTTL()
 		} else {
@@ -291,7 +307,7 @@ func (p *sloProcessor) seriesCount() int64 {
 	defer p.mu.Unlock()
 	var n int64
 	for _, st := range p.slos {
-		n += int64(len(st.series))
+		n += int64(len(st.series) + len(st.beats))
 		if st.overflow != nil {
 			n++
 		}
@@ -375,6 +391,7 @@ func (p *sloProcessor) consumeTraces(ctx context.Context, td ptrace.Traces) (ptr
 				}
 				clear(p.memo)
 				clear(p.groupMemoOK)
+				at := p.eventTime(span, now)
 				for _, st := range p.spanSLOs {
 					if !p.eval(ctx, st.filterIdx, res, span, tctx) {
 						continue
@@ -384,14 +401,12 @@ func (p *sloProcessor) consumeTraces(ctx context.Context, td ptrace.Traces) (ptr
 					if len(st.groupBy) == 0 {
 						ser = p.seriesFor(st, span.Attributes(), res.Attributes())
 					} else {
-						g := st.groupIdx
-						if !p.groupMemoOK[g] {
-							p.groupMemo[g] = p.groupKey(st, span.Attributes(), res.Attributes())
-							p.groupMemoOK[g] = true
-						}
-						ser = p.seriesByKey(st, p.groupMemo[g], span.Attributes(), res.Attributes())
+						ser = p.seriesByKey(st, p.memoKey(st.groupIdx, st.groupBy, span.Attributes(), res.Attributes()), span.Attributes(), res.Attributes())
 					}
-					st.c.model.Record(ser.s, now, bad)
+					st.c.model.Record(ser.s, at, bad)
+					if st.beats != nil {
+						p.recordBeat(st, p.memoKey(st.beatIdx, st.c.cfg.NoDataGroupBy, span.Attributes(), res.Attributes()), span.Attributes(), res.Attributes(), at)
+					}
 				}
 				if tctx != nil {
 					tctx.Close()
@@ -419,9 +434,24 @@ func (p *sloProcessor) seriesFor(st *sloState, attrs, resAttrs pcommon.Map) *ser
 
 // groupKey hashes the group_by values the attributes name (span or point first, then resource).
 func (p *sloProcessor) groupKey(st *sloState, attrs, resAttrs pcommon.Map) uint64 {
+	return p.keyOf(st.groupBy, attrs, resAttrs)
+}
+
+// memoKey is keyOf(keys) for the current span, hashed once per span and group_by list (index g
+// of p.groupKeys).
+func (p *sloProcessor) memoKey(g int, keys []string, attrs, resAttrs pcommon.Map) uint64 {
+	if !p.groupMemoOK[g] {
+		p.groupMemo[g] = p.keyOf(keys, attrs, resAttrs)
+		p.groupMemoOK[g] = true
+	}
+	return p.groupMemo[g]
+}
+
+// keyOf hashes the values of keys the attributes name (span or point first, then resource).
+func (p *sloProcessor) keyOf(keys []string, attrs, resAttrs pcommon.Map) uint64 {
 	d := p.digest
 	d.Reset()
-	for _, k := range st.groupBy {
+	for _, k := range keys {
 		v, ok := attrs.Get(k)
 		if !ok {
 			v, ok = resAttrs.Get(k)
@@ -443,8 +473,16 @@ func (p *sloProcessor) seriesByKey(st *sloState, key uint64, attrs, resAttrs pco
 		}
 		return st.overflow
 	}
-	labels := make([][2]string, len(st.groupBy))
-	for i, k := range st.groupBy {
+	s := &series{key: key, labels: labelsOf(st.groupBy, attrs, resAttrs), s: st.c.model.NewSeries()}
+	st.series[key] = s
+	return s
+}
+
+// labelsOf is the label pairs of a new group: each key with its value (span or point first,
+// then resource; "" when absent).
+func labelsOf(keys []string, attrs, resAttrs pcommon.Map) [][2]string {
+	labels := make([][2]string, len(keys))
+	for i, k := range keys {
 		v, ok := attrs.Get(k)
 		if !ok {
 			v, ok = resAttrs.Get(k)
@@ -454,9 +492,7 @@ func (p *sloProcessor) seriesByKey(st *sloState, key uint64, attrs, resAttrs pco
 			labels[i][1] = v.AsString()
 		}
 	}
-	s := &series{key: key, labels: labels, s: st.c.model.NewSeries()}
-	st.series[key] = s
-	return s
+	return labels
 }
 
 var sep = []byte{0xff}
@@ -659,11 +695,19 @@ func (p *sloProcessor) tick(ctx context.Context) {
 		}
 	}
 	p.tel.evaluated(ctx, time.Since(began))
-	// A checkpoint due within half a tick is written now: a checkpoint_interval equal to the
-	// evaluation interval then means every tick, whatever the timer's jitter.
-	if p.storage != nil && p.clock.Since(p.lastCkptAt)+p.cfg.EvaluationInterval/2 >= p.cfg.CheckpointInterval {
+	if p.storage != nil && p.checkpointDue() {
 		p.saveCheckpoint(ctx)
 	}
+}
+
+// checkpointDue reports whether checkpoint_interval has passed since the last save (saves write
+// lastCkptAt under p.mu, and a tick may run beside another).
+func (p *sloProcessor) checkpointDue() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	// A checkpoint due within half a tick is written now: a checkpoint_interval equal to the
+	// evaluation interval then means every tick, whatever the timer's jitter.
+	return p.clock.Since(p.lastCkptAt)+p.cfg.EvaluationInterval/2 >= p.cfg.CheckpointInterval
 }
 
 func (p *sloProcessor) evaluate() pmetric.Metrics {
@@ -712,6 +756,7 @@ func (p *sloProcessor) evaluate() pmetric.Metrics {
 				st.overflow = nil
 			}
 		}
+		evaluated = p.evaluateBeats(st, nowNs, evaluated)
 	}
 	p.evaluated = evaluated
 	p.mu.Unlock()
@@ -731,6 +776,7 @@ func (p *sloProcessor) evaluate() pmetric.Metrics {
 		e.series(es.st, es.ser)
 		evaluated[i] = evaluatedSeries{} // drop the references until the next tick
 	}
+	p.alertSeries.End(sm, e.alertGauge, ts)
 	return md
 }
 
@@ -741,6 +787,10 @@ type evaluatedSeries struct {
 }
 
 func (p *sloProcessor) evaluateSeries(st *sloState, ser *series, now int64) {
+	if ser.beat {
+		p.evaluateBeat(st, ser, now)
+		return
+	}
 	m := st.c.model
 	m.Evaluate(ser.s, now, &ser.ev)
 	ser.evalOK = true
@@ -813,6 +863,10 @@ func putLabels(attrs pcommon.Map, st *sloState, ser *series) {
 }
 
 func (e *emitter) series(st *sloState, ser *series) {
+	if ser.beat {
+		e.beat(st, ser)
+		return
+	}
 	m := st.c.model
 	ev := &ser.ev
 	comp := 0.0

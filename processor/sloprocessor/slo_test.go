@@ -153,8 +153,10 @@ func TestTotalFailurePagesWithinTwoMinutesAndRecovers(t *testing.T) {
 func TestTrafficStopRaisesNoData(t *testing.T) {
 	h := newHarness(t, createDefaultConfig().(*Config), nil, nil)
 	defer h.shutdown()
-	h.spans(makeSpans(repeat(20, spanSpec{agent: "a", op: "execute_tool"})...))
-	h.tick(10 * time.Second)
+	for range 60 { // ten minutes of 2 tool calls a second
+		h.spans(makeSpans(repeat(20, spanSpec{agent: "a", op: "execute_tool"})...))
+		h.tick(10 * time.Second)
+	}
 	var md pmetric.Metrics
 	for range 9 {
 		md = h.tick(10 * time.Second)

@@ -88,6 +88,8 @@ type AlertStatus struct {
 	LongWindow  string `json:",omitempty"`
 	ShortWindow string `json:",omitempty"`
 	ActiveSince time.Time
+	// Group labels a per-group no-data alert (no_data_group_by) of an SLO without group_by.
+	Group map[string]string `json:",omitempty"`
 }
 
 // StatusSource is what the registry hands out.
@@ -151,6 +153,9 @@ func (p *sloProcessor) statusLocked() (Status, [][]string) {
 				continue
 			}
 			g := groupStatus(st, ser)
+			if !ser.overflow && len(st.groupBy) == 0 {
+				g.Alerts = append(g.Alerts, beatAlerts(st)...)
+			}
 			ss.Groups = append(ss.Groups, g)
 			k = append(k, labelString(g.Labels))
 		}

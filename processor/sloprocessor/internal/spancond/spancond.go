@@ -95,6 +95,7 @@ const (
 	atomKindEq
 	atomDuration
 	atomAttrNum
+	atomAttrNil
 )
 
 type op uint8
@@ -124,6 +125,7 @@ var (
 	reStatus     = regexp.MustCompile(`^status\.code\s*(==|!=)\s*(STATUS_CODE_UNSET|STATUS_CODE_OK|STATUS_CODE_ERROR)$`)
 	reKind       = regexp.MustCompile(`^kind\s*(==|!=)\s*(SPAN_KIND_UNSPECIFIED|SPAN_KIND_INTERNAL|SPAN_KIND_SERVER|SPAN_KIND_CLIENT|SPAN_KIND_PRODUCER|SPAN_KIND_CONSUMER)$`)
 	reDuration   = regexp.MustCompile(`^end_time_unix_nano\s*-\s*start_time_unix_nano\s*(>=|<=|>|<)\s*([0-9]+)$`)
+	reAttrNil    = regexp.MustCompile(`^attributes\["([^"\\]+)"\]\s*(==|!=)\s*nil$`)
 	reAttrNum    = regexp.MustCompile(`^attributes\["([^"\\]+)"\]\s*(>=|<=|>|<)\s*(-?[0-9]+(?:\.[0-9]+)?)$`)
 )
 
@@ -154,6 +156,9 @@ func parseConjunction(cond string) ([]atom, bool) {
 func parseAtom(s string) (atom, bool) {
 	if m := reAttrStr.FindStringSubmatch(s); m != nil {
 		return atom{kind: atomAttrStr, key: m[1], op: ops[m[2]], str: m[3]}, true
+	}
+	if m := reAttrNil.FindStringSubmatch(s); m != nil {
+		return atom{kind: atomAttrNil, key: m[1], op: ops[m[2]]}, true
 	}
 	if m := reResAttrStr.FindStringSubmatch(s); m != nil {
 		return atom{kind: atomResAttrStr, key: m[1], op: ops[m[2]], str: m[3]}, true
@@ -199,6 +204,11 @@ func evalAtom(a *atom, res pcommon.Resource, span ptrace.Span) bool {
 		return strCmp(span.Attributes(), a)
 	case atomResAttrStr:
 		return strCmp(res.Attributes(), a)
+	case atomAttrNil:
+		// OTTL reads a missing attribute, and an empty value, as nil.
+		v, ok := span.Attributes().Get(a.key)
+		isNil := !ok || v.Type() == pcommon.ValueTypeEmpty
+		return isNil == (a.op == opEq)
 	case atomName:
 		return (span.Name() == a.str) == (a.op == opEq)
 	case atomStatus:

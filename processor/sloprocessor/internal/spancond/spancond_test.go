@@ -29,6 +29,9 @@ var conditions = []string{
 	`attributes["count"] < 3`,
 	`attributes["gen_ai.operation.name"] == "invoke_agent" and status.code == STATUS_CODE_ERROR`,
 	`name == "chat" and end_time_unix_nano - start_time_unix_nano > 1000 and attributes["count"] <= 2`,
+	`attributes["gen_ai.operation.name"] == nil`,
+	`attributes["gen_ai.operation.name"] != nil`,
+	`attributes["gen_ai.operation.name"] == nil and attributes["openinference.span.kind"] == "AGENT" and name != "chat"`,
 }
 
 func TestEveryShapeIsRecognisedNatively(t *testing.T) {
@@ -75,6 +78,13 @@ func TestNativeAgreesWithOTTL(t *testing.T) {
 			sp.Attributes().PutStr("gen_ai.operation.name", "execute_tool")
 		case 2:
 			sp.Attributes().PutInt("gen_ai.operation.name", 3)
+		case 3:
+			if rng.IntN(2) == 0 {
+				sp.Attributes().PutEmpty("gen_ai.operation.name")
+			}
+		}
+		if rng.IntN(2) == 0 {
+			sp.Attributes().PutStr("openinference.span.kind", "AGENT")
 		}
 		switch rng.IntN(5) {
 		case 0:
