@@ -42,12 +42,14 @@ const (
 )
 
 // ackLog is what the client knows was accepted: per epoch (one epoch per collector process), the
-// time of each accepted invoke_agent span and how many were errors.
+// time of each accepted invoke_agent span and how many were errors. uncertain counts exports that
+// failed while the collector was up (a timeout on a loaded machine): the collector may have
+// counted them, so they widen what the comparison accepts instead of failing it.
 type ackLog struct {
-	mu     sync.Mutex
-	times  map[int][]time.Time
-	errors map[int]int
-	failed int
+	mu        sync.Mutex
+	times     map[int][]time.Time
+	errors    map[int]int
+	uncertain map[int]int
 }
 
 func (a *ackLog) add(epoch int, failedRun bool) {
@@ -113,7 +115,7 @@ func (r *rootCounter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnly
 		}
 		if err != nil {
 			r.log.mu.Lock()
-			r.log.failed++
+			r.log.uncertain[int(epoch)]++
 			r.log.mu.Unlock()
 			continue
 		}
@@ -255,7 +257,7 @@ func TestSIGKILLLosesAtMostTheDocumentedWindow(t *testing.T) {
 	rng := rand.New(rand.NewPCG(seed, 6))
 	ports := harness.NewDefaultConfigPorts(t)
 
-	log := &ackLog{times: map[int][]time.Time{}, errors: map[int]int{}}
+	log := &ackLog{times: map[int][]time.Time{}, errors: map[int]int{}, uncertain: map[int]int{}}
 	grpcExp, err := otlptracegrpc.New(context.Background(), otlptracegrpc.WithEndpoint(harness.Addr(ports.OTLPGRPC)),
 		otlptracegrpc.WithInsecure(), otlptracegrpc.WithTimeout(2*time.Second),
 		otlptracegrpc.WithRetry(otlptracegrpc.RetryConfig{Enabled: false}))
@@ -332,16 +334,20 @@ func TestSIGKILLLosesAtMostTheDocumentedWindow(t *testing.T) {
 	})
 	events, _ := availability(t, ports.SLOStatus, end)
 	runs, _ := log.total()
+	uncertain := 0
+	for _, n := range log.uncertain {
+		uncertain += n
+	}
 
 	var b strings.Builder
-	fmt.Fprintf(&b, "SIGKILL test: seed %d, %d kills, %d runs/s, %d runs accepted (%d failed while down)\n",
-		seed, kills, runsPerSecond, runs, log.failed)
+	fmt.Fprintf(&b, "SIGKILL test: seed %d, %d kills, %d runs/s, %d runs accepted (%d exports failed, the collector may have counted them)\n",
+		seed, kills, runsPerSecond, runs, uncertain)
 	fmt.Fprintf(&b, "%-4s %-7s %-8s %-13s %-13s %-12s %-12s %s\n", "kill", "after", "accepted", "counter lost", "(bound 16.7s)", "budget lost", "(bound 11.5s)", "bad lost")
 	for k := range ks {
 		got := requests(k)
 		ks[k].counterLost = ks[k].acked - int(got)
-		if ks[k].counterLost < 0 {
-			ks[k].dups = -ks[k].counterLost
+		if extra := -ks[k].counterLost - log.uncertain[k]; extra > 0 {
+			ks[k].dups = extra
 		}
 		kl := ks[k]
 		fmt.Fprintf(&b, "%-4d %-7s %-8d %-13d %-13d %-12d %-12d %d\n", k+1, kl.after.Round(100*time.Millisecond),
@@ -355,9 +361,10 @@ func TestSIGKILLLosesAtMostTheDocumentedWindow(t *testing.T) {
 		assert.Zero(t, kl.dups, "kill %d: the counter counts runs twice", k+1)
 		assert.LessOrEqual(t, kl.counterLost, kl.counterBound,
 			"kill %d: amas_agent_requests_total lost more than the runs accepted in the last %v", k+1, counterWindow+slack)
-		assert.GreaterOrEqual(t, kl.budgetLost, 0, "kill %d: the SLO counts events that were never sent", k+1)
+		assert.GreaterOrEqual(t, kl.budgetLost, -uncertain, "kill %d: the SLO counts events that were never sent", k+1)
 		assert.LessOrEqual(t, kl.budgetLost, kl.budgetBound,
 			"kill %d: agent_availability lost more than the runs accepted in the last %v", k+1, budgetWindow+slack)
 	}
-	assert.Equal(t, uint64(runs-budgetLostSoFar), events, "after the kills, every accepted run is in the SLO except those the kills lost")
+	assert.GreaterOrEqual(t, int(events), runs-budgetLostSoFar, "after the kills, every accepted run is in the SLO except those the kills lost")
+	assert.LessOrEqual(t, int(events), runs-budgetLostSoFar+uncertain, "the SLO counts runs that were never sent")
 }
