@@ -51,7 +51,7 @@ e2e-test: build
 bench:
 	./scripts/bench.sh
 
-## fuzz: every fuzz target for FUZZTIME each (default 3s; CI runs it).
+## fuzz: every fuzz target for FUZZTIME each (default 2000x executions; CI runs it).
 fuzz:
 	./scripts/fuzz.sh
 
