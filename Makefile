@@ -7,7 +7,7 @@ CONFIG ?= config/otelcol-amas.yaml
 # Every test package, unit and end-to-end. End-to-end packages start real services.
 TEST_TIMEOUT ?= 25m
 
-.PHONY: all build generate compile run test unit-test e2e-test tools deps bench fuzz kill-test reliability lint fmt check-generated generate-observability check-observability clean
+.PHONY: all build generate compile run test unit-test e2e-test tools deps bench fuzz kill-test reliability lint fmt check-generated generate-observability check-observability generate-kubernetes demo clean
 
 all: build
 
@@ -30,9 +30,17 @@ compile:
 run: build
 	./$(BIN) --config $(CONFIG)
 
-## deps: the services and programs the tests use (Debian packages, Jaeger, telemetrygen).
+## demo: agent traffic for a collector started with `make run` (another terminal): a healthy
+## minute, then agent `support` fails every run until the alert pages (cmd/amas-demo).
+DEMO_ARGS ?=
+demo:
+	$(GO) run ./cmd/amas-demo $(DEMO_ARGS)
+
+## deps: the services and programs the tests use (Debian packages, Jaeger, telemetrygen, and the
+## npm packages of the instrumentation end-to-end tests).
 deps:
 	./scripts/install-deps.sh
+	./scripts/install-npm.sh
 
 tools:
 	./scripts/build-tools.sh
@@ -76,6 +84,12 @@ generate-observability:
 ## check-observability: fail when config/observability is not what config/otelcol-amas.yaml generates.
 check-observability:
 	$(GO) run ./cmd/amas-slo check --config $(CONFIG) --out config/observability
+
+## generate-kubernetes: regenerate the collector configuration inside deploy/helm and deploy/operator
+## and the PrometheusRule and dashboard ConfigMaps of deploy/kube-prometheus-stack from config/ and
+## config/observability (go test ./deploy fails when they differ).
+generate-kubernetes:
+	$(GO) test -count=1 -run '^TestGeneratedKubernetesFilesAreUpToDate$$' ./deploy -update
 
 ## check-generated: the committed distribution/ must be what the builder generates.
 check-generated: build

@@ -4,7 +4,7 @@
 //
 //	peer: config/peer-spanmetrics.yaml  OTLP → contrib span_metrics → prometheus
 //	ours: config/otelcol-amas.yaml      the full default pipeline (amas_spanmetrics, slo, regression,
-//	                                    alert to a local webhook sink, prometheus)
+//	      + config/overlays/webhook.yaml  alert to a local webhook sink, prometheus)
 //
 // Figures come from the collector's own telemetry (otelcol_receiver_accepted_spans, refused,
 // failed and dropped counters) and from /proc (CPU ticks, VmRSS, VmHWM). Load comes from the
@@ -175,7 +175,7 @@ func parseOptions(args []string) (options, error) {
 	if opt.Out, err = filepath.Abs(opt.Out); err != nil {
 		return opt, err
 	}
-	opt.FlushWait = 16 * time.Second // ours flushes every 15 s (the peer waits 6 s: it flushes every 5 s)
+	opt.FlushWait = 16 * time.Second // both pipelines flush every 15 s
 	opt.Log = os.Stderr
 	return opt, nil
 }

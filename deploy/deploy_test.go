@@ -333,7 +333,7 @@ func loadCompose(t *testing.T) (string, map[string]*composeService) {
 func TestComposeServicesMountFilesThatExistAndDependOnServicesThatExist(t *testing.T) {
 	dir, services := loadCompose(t)
 	for _, want := range []string{"otelcol-amas", "prometheus", "alertmanager", "jaeger", "grafana"} {
-		require.Contains(t, services, want, "the seed's stack has a %s service", want)
+		require.Contains(t, services, want, "the AMAS specification's stack has a %s service", want)
 	}
 	for _, s := range services {
 		for c, h := range s.mounts {

@@ -152,6 +152,6 @@ func TestValidateJoinsEveryError(t *testing.T) {
 func TestDefaultConfigIsValidAndReadsTheLatencySLOExactly(t *testing.T) {
 	cfg := createDefaultConfig().(*Config)
 	require.NoError(t, cfg.Validate())
-	assert.Contains(t, cfg.Histogram.Explicit.Buckets, 1500*time.Millisecond, "the seed's latency SLO is p95 <= 1.5 s")
+	assert.Contains(t, cfg.Histogram.Explicit.Buckets, 1500*time.Millisecond, "the AMAS specification's latency SLO is p95 <= 1.5 s")
 	assert.Equal(t, "amas", cfg.Namespace)
 }

@@ -25,7 +25,7 @@ func NewFactory() connector.Factory {
 	)
 }
 
-// defaultBuckets include 1.5 s so the seed's latency SLO (p95 ≤ 1.5 s) reads exactly from the
+// defaultBuckets include 1.5 s so the AMAS specification's latency SLO (p95 ≤ 1.5 s) reads exactly from the
 // histogram, and reach minutes because agent runs are long.
 func defaultBuckets() []time.Duration {
 	return []time.Duration{

@@ -79,6 +79,13 @@ type ReceiverConfig struct {
 	PagerDuty    *PagerDutyConfig    `mapstructure:"pagerduty"`
 	Email        *EmailConfig        `mapstructure:"email"`
 	Webhook      *WebhookConfig      `mapstructure:"webhook"`
+	Log          *LogConfig          `mapstructure:"log"`
+}
+
+// LogConfig writes each notification as one structured line to the collector's log: firing
+// at WARN, resolved at INFO. It needs no other service and never fails.
+type LogConfig struct {
+	SendResolved *bool `mapstructure:"send_resolved"`
 }
 
 // AlertmanagerConfig posts to Alertmanager's API v2.
@@ -329,8 +336,11 @@ func (r *ReceiverConfig) validate(path string) []error {
 		}
 		errs = append(errs, checkHTTP(path+".webhook.http", &c.HTTP)...)
 	}
+	if r.Log != nil {
+		n++
+	}
 	if n == 0 {
-		add("%s: must configure at least one of alertmanager, slack, pagerduty, email, webhook", path)
+		add("%s: must configure at least one of alertmanager, slack, pagerduty, email, webhook, log", path)
 	}
 	return errs
 }

@@ -40,6 +40,7 @@ func TestTheMinimalAndFullExamplesLoadAndValidate(t *testing.T) {
 	assert.True(t, full.Route.Routes[0].Continue)
 	assert.Equal(t, "hunter2", string(full.Receivers[2].Email.AuthPassword))
 	assert.NotContains(t, full.Receivers[2].Email.AuthPassword.String(), "hunter2", "opaque strings print redacted")
+	require.NotNil(t, full.Receivers[3].Log, "an empty log: {} still configures the log receiver")
 	minimal := loadConfig(t, "minimal")
 	assert.Equal(t, 30*time.Second, minimal.Route.GroupWait, "defaults survive a minimal config")
 }

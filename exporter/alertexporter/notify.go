@@ -48,6 +48,9 @@ func newIntegrations(rc *ReceiverConfig, e *alertExporter) []integration {
 	if c := rc.Webhook; c != nil {
 		out = append(out, &webhookIntegration{integrationBase: base, cfg: c})
 	}
+	if c := rc.Log; c != nil {
+		out = append(out, &logIntegration{integrationBase: base, cfg: c})
+	}
 	return out
 }
 

@@ -16,7 +16,7 @@ import (
 	"github.com/otelcol-amas/otelcol-amas/processor/sloprocessor"
 )
 
-// groupedStatus is the six seed SLOs, each with n groups.
+// groupedStatus is the six default SLOs, each with n groups.
 func groupedStatus(now time.Time, n int) sloprocessor.Status {
 	st := sloprocessor.Status{ID: "slo", LastTick: now, EvaluationInterval: 10 * time.Second}
 	for _, name := range []string{"agent_availability", "agent_latency_p95", "tool_call_success_rate", "memory_usage", "cost_efficiency", "queue_depth"} {

@@ -1,4 +1,4 @@
-// Package slostatusextension serves the SLO status API (the seed's /observability/slo/status,
+// Package slostatusextension serves the SLO status API (the AMAS specification's /observability/slo/status,
 // /observability/slo/violations and /health) and a self-contained SLO status page, from the
 // running slo and regression processors of the same collector.
 package slostatusextension // import "github.com/otelcol-amas/otelcol-amas/extension/slostatusextension"

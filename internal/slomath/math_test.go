@@ -210,7 +210,7 @@ func TestSpecValidate(t *testing.T) {
 		mutate  func(*Spec)
 		wantErr []string
 	}{
-		{"The seed's availability SLO is valid.", func(*Spec) {}, nil},
+		{"The AMAS specification's availability SLO is valid.", func(*Spec) {}, nil},
 		{"An objective of one leaves no budget and is refused.", func(s *Spec) { s.Objective = 1 }, []string{"objective: must be in (0,1), got 1"}},
 		{"A window under a minute is refused.", func(s *Spec) { s.Window = 30 * time.Second; s.Rules = nil }, []string{"window: must be a whole number of seconds ≥ 1m0s, got 30s"}},
 		{"A slice longer than the window is refused.", func(s *Spec) {

@@ -13,7 +13,7 @@ import (
 // default 30-day SLO (every rule window and the 30-day tier), events recorded at arrival time
 // through Model.Record (with its one-second buffer), read by Evaluate at random times, compared
 // with a recomputation from the raw event list: every window within the documented bucketing
-// error, and the budget remaining exactly what DESIGN.md's formula gives for the counted events.
+// error, and the budget remaining exactly what the formula of docs/architecture.md gives for the counted events.
 func TestModelMatchesNaiveRecomputation(t *testing.T) {
 	m, err := NewModel(Spec{Objective: 0.995, Window: 30 * day, Rules: DefaultRules(30*day, 0.995, 0, 10, DefaultMinBadEvents)})
 	require.NoError(t, err)

@@ -8,7 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// availabilityModel is the seed's agent_availability SLO with the default alerting.
+// availabilityModel is the AMAS specification's agent_availability SLO with the default alerting.
 func availabilityModel(t *testing.T) *Model {
 	t.Helper()
 	m, err := NewModel(Spec{

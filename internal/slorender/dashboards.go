@@ -342,7 +342,7 @@ func marshalJSON(v any) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// marshalDashboards writes grafana_dashboards.json: a JSON array of the dashboards (the seed's
+// marshalDashboards writes grafana_dashboards.json: a JSON array of the dashboards (the AMAS specification's
 // one file); dashboards/<uid>.json hold the same dashboards one per file for import and
 // provisioning.
 func marshalDashboards(boards []Board) ([]byte, error) {

@@ -3,7 +3,7 @@
 // are written once (in the collector YAML) and everything else follows from them.
 //
 // SLOs are decoded with the slo processor's own Config type and default config (so an empty
-// `slos` means the seed's six SLOs), and the windows, factors, minimum event counts, budget
+// `slos` means the AMAS specification's six SLOs), and the windows, factors, minimum event counts, budget
 // thresholds and no-data settings come from internal/slomath, the math the processor runs.
 package slorender // import "github.com/otelcol-amas/otelcol-amas/internal/slorender"
 

@@ -10,7 +10,7 @@ import (
 	"github.com/otelcol-amas/otelcol-amas/internal/slomath"
 )
 
-// Names of the generated files (the seed's names under config/observability/).
+// Names of the generated files (the AMAS specification's names under config/observability/).
 const (
 	FileDefinitions = "slo_definitions.yaml"
 	FileRules       = "prometheus_alerts.yaml"

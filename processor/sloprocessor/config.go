@@ -36,7 +36,7 @@ type Config struct {
 	MaxLateness time.Duration `mapstructure:"max_lateness"`
 	// Alerting is the default alerting of every SLO.
 	Alerting AlertingConfig `mapstructure:"alerting"`
-	// SLOs to evaluate; empty means the six seed SLOs (DefaultSLOs).
+	// SLOs to evaluate; empty means the six SLOs of the AMAS specification (DefaultSLOs).
 	SLOs []SLOConfig `mapstructure:"slos"`
 }
 
@@ -212,7 +212,7 @@ func (c *Config) Validate() error {
 	return err
 }
 
-// effectiveSLOs are the configured SLOs, or the seed's six when none are.
+// effectiveSLOs are the configured SLOs, or the AMAS specification's six when none are.
 func (c *Config) effectiveSLOs() []SLOConfig {
 	if len(c.SLOs) == 0 {
 		return DefaultSLOs()
@@ -651,7 +651,7 @@ const (
 	defaultQueueMetric    = "amas.queue_depth.current"
 )
 
-// DefaultSLOs are the seed's six SLOs, each with the seed's error budget.
+// DefaultSLOs are the AMAS specification's six SLOs, each with the AMAS specification's error budget.
 func DefaultSLOs() []SLOConfig {
 	const month = 30 * 24 * time.Hour
 	slices := BudgetingConfig{Method: methodTimeslices, Slice: time.Minute}

@@ -27,7 +27,7 @@ func loadConfig(t *testing.T, file, name string) *Config {
 }
 
 func TestLoadConfig(t *testing.T) {
-	t.Run("The empty config is the default config and runs the seed's six SLOs.", func(t *testing.T) {
+	t.Run("The empty config is the default config and runs the AMAS specification's six SLOs.", func(t *testing.T) {
 		cfg := loadConfig(t, "config.yaml", "")
 		assert.Equal(t, createDefaultConfig(), cfg)
 		require.NoError(t, confmap.Validate(cfg))
@@ -43,7 +43,7 @@ func TestLoadConfig(t *testing.T) {
 			objectives[c.cfg.Name] = c.model.Objective
 			assert.Equal(t, 30*24*time.Hour, c.model.Window)
 		}
-		// The seed's error budgets: 0.5%, 10%, 1%, 15%, 20%, 25%.
+		// The AMAS specification's error budgets: 0.5%, 10%, 1%, 15%, 20%, 25%.
 		assert.Equal(t, map[string]float64{
 			"agent_availability": 0.995, "agent_latency_p95": 0.90, "tool_call_success_rate": 0.99,
 			"memory_usage": 0.85, "cost_efficiency": 0.80, "queue_depth": 0.75,

@@ -51,21 +51,20 @@ func newHarnessAt(t *testing.T, cfg *Config, logger *zap.Logger, exts map[compon
 	h := &harness{t: t, clock: clock, p: p, metrics: new(consumertest.MetricsSink)}
 	p.metricsUsed = true
 	p.nextMetrics = h.metrics
+	p.manualTicks = true
 	require.NoError(t, p.Start(context.Background(), &testHost{exts: exts}))
 	return h
 }
 
 func (h *harness) shutdown() { require.NoError(h.t, h.p.Shutdown(context.Background())) }
 
-// tick advances the fake clock by d and runs one evaluation directly (the ticker goroutine is
-// driven by the same fake clock, which tests never advance by a whole interval at once without
-// calling tick themselves, so evaluations are deterministic).
+// tick advances the fake clock by d and runs one evaluation directly. The harness starts no
+// evaluation loop (manualTicks), so every evaluation is one the test asked for.
 func (h *harness) tick(d time.Duration) pmetric.Metrics {
 	h.clock.Advance(d)
 	h.metrics.Reset()
 	h.p.tick(context.Background())
 	all := h.metrics.AllMetrics()
-	// The background ticker may also have fired on Advance: keep the last batch.
 	require.NotEmpty(h.t, all)
 	return all[len(all)-1]
 }

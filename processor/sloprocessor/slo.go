@@ -54,6 +54,10 @@ type sloProcessor struct {
 	id     component.ID
 	logger *zap.Logger
 	clock  clockwork.Clock
+	// manualTicks: no evaluation loop is started; the caller runs tick itself. Unit tests set it,
+	// so a fake-clock step of a whole interval cannot also fire a background tick that races the
+	// test's own (and consumes, for example, the one tick that ends a resolved alert's series).
+	manualTicks bool
 	// t0 is the clock's time at creation; now() is t0 plus the time elapsed since, which the real
 	// clock measures on the monotonic clock.
 	t0  time.Time
@@ -326,8 +330,10 @@ func (p *sloProcessor) Start(ctx context.Context, host component.Host) error {
 		return err
 	}
 	p.stopCh = make(chan struct{})
-	p.wg.Add(1)
-	go p.loop()
+	if !p.manualTicks {
+		p.wg.Add(1)
+		go p.loop()
+	}
 	register(p.id, p)
 	return nil
 }

@@ -1,4 +1,4 @@
-// Package acceptance proves the seed's five success criteria end to end, as a user meets the
+// Package acceptance proves the AMAS specification's five success criteria end to end, as a user meets the
 // product: the built otelcol-amas binary runs its DEFAULT configuration (config/otelcol-amas.yaml)
 // with only the overlays that give it the endpoints of the test's services
 // (config/overlays/jaeger.yaml, config/overlays/alertmanager.yaml); a real Prometheus scrapes it,

@@ -28,7 +28,7 @@ import (
 	"github.com/otelcol-amas/otelcol-amas/internal/harness"
 )
 
-// hook is the default configuration's webhook receiver (AMAS_ALERT_WEBHOOK_URL): it records
+// hook is config/overlays/webhook.yaml's receiver (AMAS_ALERT_WEBHOOK_URL): it records
 // every alert it is sent.
 type hook struct {
 	url  string
@@ -148,9 +148,10 @@ func TestAForgedAlertFromOTLPNeverPagesWhileARealOneDoes(t *testing.T) {
 	h := startHook(t)
 	ports := harness.NewDefaultConfigPorts(t)
 	ports.Env = append(ports.Env, "AMAS_ALERT_WEBHOOK_URL="+h.url)
-	// The default configuration as shipped, with a faster SLO tick so the real page comes sooner.
+	// The default configuration as shipped with the webhook overlay, and a faster SLO tick so the
+	// real page comes sooner.
 	overlay := harness.WriteConfig(t, "fast.yaml", "processors:\n  slo:\n    evaluation_interval: 1s\n")
-	harness.StartDefaultCollector(t, ports, overlay)
+	harness.StartDefaultCollector(t, ports, harness.OverlayPath(t, "webhook.yaml"), overlay)
 
 	// The attack: the same forged page every second for a while, as a flood would.
 	const forged = 5

@@ -59,7 +59,7 @@ connectors:
     metrics_flush_interval: 1s
 `
 
-// webhook stands in for the default configuration's webhook receivers and records what they get.
+// webhook stands in for config/overlays/webhook.yaml's receivers and records what they get.
 type webhook struct {
 	URL  string
 	mu   sync.Mutex
@@ -118,7 +118,7 @@ func startStack(t *testing.T, ruleFiles []string, overlays ...string) *stack {
 	t.Helper()
 	s := &stack{ports: harness.NewDefaultConfigPorts(t), hook: startWebhook(t)}
 	s.ports.Env = append(s.ports.Env, "AMAS_ALERT_WEBHOOK_URL="+s.hook.URL)
-	paths := []string{harness.WriteConfig(t, "fast.yaml", fastOverlay)}
+	paths := []string{harness.OverlayPath(t, "webhook.yaml"), harness.WriteConfig(t, "fast.yaml", fastOverlay)}
 	for i, o := range overlays {
 		paths = append(paths, harness.WriteConfig(t, "overlay"+strconv.Itoa(i)+".yaml", o))
 	}

@@ -1,4 +1,4 @@
-// Package scaleout is the end-to-end test of DESIGN.md's "Growing past one machine" on loopback:
+// Package scaleout is the end-to-end test of "Growing past one machine" (docs/architecture.md) on loopback:
 // a first tier of one gateway (deploy/gateway/gateway.yaml: otlp → load_balancing, routing_key
 // service, static resolver) in front of two otelcol-amas replicas (the default configuration
 // with deploy/replica/slo-by-service.yaml, which groups the span SLOs by service.name). Several

@@ -10,7 +10,7 @@ import (
 	"github.com/otelcol-amas/otelcol-amas/internal/harness"
 )
 
-// fullPipeline is DESIGN.md's pipeline: slo in the traces and the metrics pipeline under one ID,
+// fullPipeline is the pipeline of docs/architecture.md: slo in the traces and the metrics pipeline under one ID,
 // the amas_spanmetrics connector feeding the metrics pipeline, state checkpointed in file_storage.
 const fullPipeline = `
 extensions:

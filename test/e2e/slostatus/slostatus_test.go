@@ -223,7 +223,7 @@ func TestStatusAPIAndPageOnTheDefaultConfiguration(t *testing.T) {
 		}
 	}()
 
-	// Normal traffic until the regression processor has a baseline and every seed SLO has data.
+	// Normal traffic until the regression processor has a baseline and every default SLO has data.
 	harness.Eventually(t, 3*time.Minute, time.Second, func() (bool, string) {
 		st, _, err := getStatus(base)
 		if err != nil {
