@@ -7,7 +7,7 @@ CONFIG ?= config/otelcol-amas.yaml
 # Every test package, unit and end-to-end. End-to-end packages start real services.
 TEST_TIMEOUT ?= 25m
 
-.PHONY: all build generate compile run test unit-test e2e-test tools deps bench alert-bench lint fmt check-generated generate-observability check-observability generate-kubernetes demo clean
+.PHONY: all build generate compile run test unit-test e2e-test tools deps bench alert-bench fuzz kill-test reliability lint fmt check-generated generate-observability check-observability generate-kubernetes demo clean
 
 all: build
 
@@ -63,6 +63,18 @@ bench:
 ## processor and, in a real Prometheus, through the generated rules (prints the per-SLO tables).
 alert-bench:
 	$(GO) test -run='^$$' -bench=FalsePages -benchtime=1x -timeout=60m ./internal/slosim/
+
+## fuzz: every fuzz target for FUZZTIME each (default 2000x executions; CI runs it).
+fuzz:
+	./scripts/fuzz.sh
+
+## kill-test: the SIGKILL test with 10 kills (CI runs 3 as part of the end-to-end tests).
+kill-test: build
+	AMAS_KILLS=10 $(GO) test -count=1 -v -timeout 20m -run TestSIGKILL ./test/e2e/reliability/
+
+## reliability: overload, hostile cardinality and a 10-minute soak (docs/reliability.md; not in CI).
+reliability: build
+	$(GO) run ./bench reliability
 
 ## lint: go vet and a gofmt check; fails on findings.
 lint:

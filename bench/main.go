@@ -43,6 +43,9 @@ func mainErr(args []string) error {
 	if len(args) > 0 && args[0] == "gen" {
 		return genMain(args[1:], os.Stdout)
 	}
+	if len(args) > 0 && args[0] == "reliability" {
+		return reliabilityMain(args[1:])
+	}
 	if len(args) > 0 && args[0] == "run" {
 		args = args[1:]
 	}

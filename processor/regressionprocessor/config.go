@@ -159,7 +159,7 @@ func createDefaultConfig() component.Config {
 		},
 		RebaselineAfter:    24 * time.Hour,
 		MarkSpans:          true,
-		CheckpointInterval: 5 * time.Minute,
+		CheckpointInterval: time.Minute,
 	}
 }
 

@@ -196,7 +196,8 @@ func (p *regressionProcessor) tick(ctx context.Context) {
 		next = nil
 	}
 	var buf []byte
-	if p.client != nil && now.Sub(p.lastCheckpoint) >= p.cfg.CheckpointInterval {
+	// Due within half a tick counts as due: an interval equal to the tick means every tick.
+	if p.client != nil && now.Sub(p.lastCheckpoint)+p.cfg.EvaluationInterval/2 >= p.cfg.CheckpointInterval {
 		buf = p.encodeLocked(now)
 		p.lastCheckpoint = now
 	}

@@ -39,7 +39,7 @@ func createDefaultConfig() component.Config {
 		MaxRatioStreams:    10000,
 		MaxLabelLength:     safelabel.DefaultMax,
 		ResolvedRetention:  5 * time.Minute,
-		CheckpointInterval: time.Minute,
+		CheckpointInterval: 10 * time.Second,
 		EventTime:          eventTimeArrival,
 		MaxLateness:        time.Minute,
 		Alerting: AlertingConfig{

@@ -720,7 +720,9 @@ func (p *sloProcessor) tick(ctx context.Context) {
 func (p *sloProcessor) checkpointDue() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.clock.Since(p.lastCkptAt) >= p.cfg.CheckpointInterval
+	// A checkpoint due within half a tick is written now: a checkpoint_interval equal to the
+	// evaluation interval then means every tick, whatever the timer's jitter.
+	return p.clock.Since(p.lastCkptAt)+p.cfg.EvaluationInterval/2 >= p.cfg.CheckpointInterval
 }
 
 func (p *sloProcessor) evaluate() pmetric.Metrics {
