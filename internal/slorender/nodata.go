@@ -109,8 +109,8 @@ func noDataClause(s SLO, src Source, lookback, d time.Duration) string {
 		recent = src.on() + " (" + src.recentExpr(s, d) + ")"
 	}
 	return "(" + noDataBefore(s, src, lookback, d) + ") * " + num(round(float64(d)/float64(lookback))) + " >= " + num(s.NoData.MinPredicted) +
-		"\nand (" + noDataBefore(s, src, quarter, d) + ") * " + num(round(float64(d)/float64(quarter))) + " >= " + num(s.NoData.MinPredicted) +
-		"\nunless " + recent
+		" and (" + noDataBefore(s, src, quarter, d) + ") * " + num(round(float64(d)/float64(quarter))) + " >= " + num(s.NoData.MinPredicted) +
+		" unless " + recent
 }
 
 // noDataBefore is the events (slices) of the span lookback that ended d ago.
