@@ -18,7 +18,11 @@ import (
 //     in 1-minute buckets: it is silent after 18);
 //   - predicted = E × s / Lookback ≥ MinPredicted, where E is the events (slices for timeslices
 //     SLOs) in the Lookback before L: the recent rate predicted at least MinPredicted events in
-//     the silence, so a low-traffic or bursty series is not called dead for a normal gap;
+//     the silence, so a low-traffic or bursty series is not called dead for a normal gap; and
+//     the same with the events and length of the last Lookback/RecentShare before L, so a rate
+//     that has been falling is judged on what it is now. For Poisson traffic at the predicted
+//     rate, a silence through MinPredicted = λ predicted events has probability e^-λ: 6.7e-3
+//     for 5, 4.5e-5 for 10;
 //   - now − L < RetireAfter: a group silent that long is retired, not dead, and stops alerting.
 //
 // Measuring from max(L, R) is the grace period: after a restart the collector could not have
@@ -100,8 +104,20 @@ func (m *Model) noData(s *Series, now int64) bool {
 	if silent < 2*int64(gap) {
 		return false
 	}
-	return float64(events)*float64(silent)/float64(nd.Lookback) >= nd.MinPredicted
+	if float64(events)*float64(silent)/float64(nd.Lookback) < nd.MinPredicted {
+		return false
+	}
+	// The same prediction from the last quarter of the lookback: in a falling rate (the evening)
+	// the whole lookback predicts several times the events the current rate does, which would
+	// make MinPredicted a much weaker bound on the chance of an idle gap than it says.
+	recent := nd.Lookback / RecentShare
+	rEvents, _ := s.Ring.activity(s.LastEvent, recent, &s.resumes)
+	return float64(rEvents)*float64(silent)/float64(recent) >= nd.MinPredicted
 }
+
+// RecentShare divides the no-data lookback into the recent part whose rate must predict
+// MinPredicted events too (4: the last 15 minutes of the default 1h lookback).
+const RecentShare = 4
 
 // spansResume reports whether a restart happened in [from, to).
 func spansResume(from, to int64, resumes *[numResumes]int64) bool {

@@ -9,7 +9,7 @@ import (
 )
 
 // deadNoData is the processor's default no-data rule.
-var deadNoData = NoData{Enabled: true, After: 90 * time.Second, Lookback: time.Hour, MinPredicted: 5, RetireAfter: 24 * time.Hour}
+var deadNoData = NoData{Enabled: true, After: 90 * time.Second, Lookback: time.Hour, MinPredicted: 10, RetireAfter: 24 * time.Hour}
 
 func noDataModel(t *testing.T, nd NoData, ts *Timeslices) *Model {
 	t.Helper()
@@ -87,7 +87,7 @@ func TestNoDataMeansDead(t *testing.T) {
 		s.every(12*time.Hour, time.Minute, 1, func(i int) bool { return i%7 == 6 })
 		assert.NotContains(t, s.fired, m.NoDataSlot())
 	})
-	t.Run("A dead 60 s metric exporter raises no-data once five slices are missing.", func(t *testing.T) {
+	t.Run("A dead 60 s metric exporter raises no-data once ten slices are missing.", func(t *testing.T) {
 		m := noDataModel(t, deadNoData, &Timeslices{Slice: time.Minute})
 		s := newSim(t, m)
 		s.every(2*time.Hour, time.Minute, 1, nil)
@@ -95,8 +95,8 @@ func TestNoDataMeansDead(t *testing.T) {
 		s.run(time.Hour, 0, 0, nil)
 		at, ok := s.fired[m.NoDataSlot()]
 		require.True(t, ok)
-		// 60 slices an hour predict 5 in 5 minutes.
-		assert.InDelta(t, float64(5*time.Minute), float64(at-last), float64(time.Minute))
+		// 60 slices an hour predict min_predicted = 10 in 10 minutes (5 minutes when it was 5).
+		assert.InDelta(t, float64(10*time.Minute), float64(at-last), float64(time.Minute))
 	})
 	t.Run("A steady agent that stops raises no-data after `after` plus `for`.", func(t *testing.T) {
 		nd := deadNoData
@@ -115,7 +115,24 @@ func TestNoDataMeansDead(t *testing.T) {
 		s := newSim(t, m)
 		s.run(time.Minute, 1, 0, nil) // 6 events
 		s.run(30*time.Minute, 0, 0, nil)
-		assert.NotContains(t, s.fired, m.NoDataSlot(), "6 events an hour predict 5 only after 50 minutes")
+		assert.NotContains(t, s.fired, m.NoDataSlot(), "6 events an hour predict 10 only after 100 minutes")
+	})
+	t.Run("An agent whose rate fell in the last quarter hour is judged on its current rate, not the hour's.", func(t *testing.T) {
+		m := noDataModel(t, deadNoData, nil)
+		s := newSim(t, m)
+		s.run(40*time.Minute, 10, 0, nil)               // 1/s: the busy evening
+		s.every(20*time.Minute, 30*time.Second, 1, nil) // then 1 per 30 s: the night
+		// A chance gap of 4 minutes: the hour (over 2,000 events) predicts over 130 in it, the
+		// last 15 minutes (30 events) predict 8, below 10.
+		s.run(4*time.Minute, 0, 0, nil)
+		assert.NotContains(t, s.fired, m.NoDataSlot(), "a gap the current rate explains")
+		s.every(61*time.Minute, 30*time.Second, 1, nil)
+		last := s.s.LastEvent
+		s.run(time.Hour, 0, 0, nil)
+		at, ok := s.fired[m.NoDataSlot()]
+		require.True(t, ok, "the night agent that stopped is dead")
+		// 120 events an hour (30 in 15 minutes) predict 10 in 5 minutes.
+		assert.InDelta(t, float64(5*time.Minute), float64(at-last), float64(20*time.Second))
 	})
 	t.Run("A restart of 3 minutes, then traffic again, raises nothing.", func(t *testing.T) {
 		m := noDataModel(t, deadNoData, nil)

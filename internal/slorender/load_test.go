@@ -37,7 +37,7 @@ func TestLoadDefaultConfigurationGivesTheSeedSLOs(t *testing.T) {
 	assert.Equal(t, uint64(1), c.SLOs[1].MinEvents, "timeslices SLOs need one slice")
 	assert.Equal(t, slomath.DefaultRules(month, 0.9, time.Minute, 1, 5), c.SLOs[1].Rules, "no hard-down page for timeslices; no 14.4× page at 90%")
 	assert.Equal(t, slomath.DefaultBudgetThresholds(), avail.Budget)
-	assert.Equal(t, sloprocessor.NoDataConfig{Enabled: true, After: 90 * time.Second, Severity: "warning", Lookback: time.Hour, MinPredicted: 5, RetireAfter: 24 * time.Hour}, avail.NoData)
+	assert.Equal(t, sloprocessor.NoDataConfig{Enabled: true, After: 90 * time.Second, Severity: "warning", Lookback: time.Hour, MinPredicted: 10, RetireAfter: 24 * time.Hour}, avail.NoData)
 	assert.Equal(t, []time.Duration{time.Minute, 5 * time.Minute, 30 * time.Minute, time.Hour, 2 * time.Hour, 6 * time.Hour, 24 * time.Hour, 72 * time.Hour, 720 * time.Hour}, avail.Windows)
 }
 
@@ -57,7 +57,7 @@ func TestLoadInheritsAlertingAsTheProcessorDoes(t *testing.T) {
 	require.Len(t, c.SLOs[1].Rules, 1, "only 6h∧30m is left: 1h∧5m has one slice in its short window, the tickets burn below 1×")
 	for _, s := range c.SLOs {
 		assert.Equal(t, slomath.BudgetThresholds{Critical: 0.1, Warning: 0.5, Severity: [3]slomath.Severity{slomath.Ticket, slomath.Ticket, slomath.Ticket}}, s.Budget, "tickets: the default severities stay under the thresholds given")
-		assert.Equal(t, sloprocessor.NoDataConfig{Enabled: true, After: 2 * time.Minute, For: time.Minute, Severity: "critical", Lookback: time.Hour, MinPredicted: 5, RetireAfter: 24 * time.Hour}, s.NoData)
+		assert.Equal(t, sloprocessor.NoDataConfig{Enabled: true, After: 2 * time.Minute, For: time.Minute, Severity: "critical", Lookback: time.Hour, MinPredicted: 10, RetireAfter: 24 * time.Hour}, s.NoData)
 	}
 }
 

@@ -7,12 +7,14 @@ import (
 
 	"github.com/otelcol-amas/otelcol-amas/connector/spanmetrics"
 	"github.com/otelcol-amas/otelcol-amas/internal/alertstate"
+	"github.com/otelcol-amas/otelcol-amas/internal/slomath"
 )
 
 // The processor's no-data rule (slomath.NoData) in PromQL. What the rules mirror: for a silence
 // d of `after`, 2×, 4×… up to the lookback, the rule fires when nothing came in d and the events
 // of the lookback that ended d ago (slices for a timeslices SLO; events for the per-group
-// no-data), scaled to d, reach min_predicted — so sparse traffic is judged on a longer silence,
+// no-data), scaled to d, reach min_predicted, and so do those of its last quarter (a falling rate
+// is judged on what it is now) — so sparse traffic is judged on a longer silence,
 // as the processor does — per group where the processor keeps one (group_by, or
 // no_data_group_by mapped to the connector's labels). What they cannot: silences between the
 // doubling steps (the rule may fire up to twice as late as the processor), the gap check (twice
@@ -88,7 +90,7 @@ func noDataRule(s SLO, src Source) (rule, bool) {
 	// The clauses carry the group labels only: the summary names the SLO itself.
 	r.annotations[0][1] = "SLO " + name + " receives no events"
 	r.annotations[1][1] = fmt.Sprintf("No events where the recent rate predicted at least %s (silent for at least %s): the agents may be down.", num(nd.MinPredicted), dur(nd.After))
-	r.comment = fmt.Sprintf("no data: none in the last d, where the %s of the %s that ended d ago, scaled to d, predicted at least %s, "+
+	r.comment = fmt.Sprintf("no data: none in the last d, where the %s of the %s that ended d ago, and of its last quarter, scaled to d, predicted at least %s, "+
 		"for d = %s doubling up to the lookback (approximated: the processor judges every silence, ignores gaps shorter than half "+
 		"of it and restarts, and fires until retire_after %s; this resolves about %s after the traffic stopped)",
 		what, dur(lookback), num(nd.MinPredicted), dur(nd.After), dur(retireAfter(s)), dur(2*lookback))
@@ -96,21 +98,32 @@ func noDataRule(s SLO, src Source) (rule, bool) {
 }
 
 func noDataClause(s SLO, src Source, lookback, d time.Duration) string {
-	scale := num(round(float64(d) / float64(lookback)))
-	var before, recent string
+	// The processor predicts from the whole lookback and from its last quarter
+	// (slomath.RecentShare), and needs both to reach min_predicted.
+	quarter := lookback / slomath.RecentShare
+	var recent string
+	switch {
+	case src.noDataBy != nil:
+		recent = src.noDataBy.on() + " (" + src.noDataBy.recentExpr(s, d) + ")"
+	default:
+		recent = src.on() + " (" + src.recentExpr(s, d) + ")"
+	}
+	return "(" + noDataBefore(s, src, lookback, d) + ") * " + num(round(float64(d)/float64(lookback))) + " >= " + num(s.NoData.MinPredicted) +
+		" and (" + noDataBefore(s, src, quarter, d) + ") * " + num(round(float64(d)/float64(quarter))) + " >= " + num(s.NoData.MinPredicted) +
+		" unless " + recent
+}
+
+// noDataBefore is the events (slices) of the span lookback that ended d ago.
+func noDataBefore(s SLO, src Source, lookback, d time.Duration) string {
 	switch {
 	case src.noDataBy != nil:
 		g := *src.noDataBy
-		before = g.renamed(sumBy(g.by, "increase("+g.total+"["+dur(lookback)+"] offset "+dur(d)+")"))
-		recent = g.on() + " (" + g.recentExpr(s, d) + ")"
+		return g.renamed(sumBy(g.by, "increase("+g.total+"["+dur(lookback)+"] offset "+dur(d)+")"))
 	case s.Timeslices():
-		before = "count_over_time(" + sloSel(recSliceBad, s.Config.Name, 0) + "[" + sliceRange(lookback) + "] offset " + dur(d) + ")"
-		recent = src.on() + " (" + src.recentExpr(s, d) + ")"
+		return "count_over_time(" + sloSel(recSliceBad, s.Config.Name, 0) + "[" + sliceRange(lookback) + "] offset " + dur(d) + ")"
 	default:
-		before = src.renamed(sumBy(src.by, "increase("+src.total+"["+dur(lookback)+"] offset "+dur(d)+")"))
-		recent = src.on() + " (" + src.recentExpr(s, d) + ")"
+		return src.renamed(sumBy(src.by, "increase("+src.total+"["+dur(lookback)+"] offset "+dur(d)+")"))
 	}
-	return "(" + before + ") * " + scale + " >= " + num(s.NoData.MinPredicted) + " unless " + recent
 }
 
 func retireAfter(s SLO) time.Duration {

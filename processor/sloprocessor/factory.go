@@ -54,7 +54,7 @@ func createDefaultConfig() component.Config {
 			},
 			NoData: &NoDataConfig{
 				Enabled: true, After: 90 * time.Second, Severity: "warning",
-				Lookback: time.Hour, MinPredicted: 5, RetireAfter: 24 * time.Hour,
+				Lookback: time.Hour, MinPredicted: 10, RetireAfter: 24 * time.Hour,
 			},
 		},
 	}

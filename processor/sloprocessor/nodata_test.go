@@ -48,15 +48,17 @@ func noDataAlerts(md pmetric.Metrics) []string {
 	return out
 }
 
-// agentsFor sends, per tick of 10 s, one invoke_agent and one execute_tool span of each agent
-// (360 an hour: an hour of it predicts 9 events in 90 s of silence), and returns the no-data
+// agentsFor sends, per tick of 10 s, two invoke_agent and two execute_tool spans of each agent
+// (720 an hour: an hour of it, or its last 15 minutes, predicts 18 events in 90 s of silence, at
+// least min_predicted = 10; at 360 an hour no-data would come at 100 s), and returns the no-data
 // alerts seen.
 func (h *harness) agentsFor(d time.Duration, agents ...string) []string {
 	var seen []string
 	for end := h.clock.Now().Add(d); h.clock.Now().Before(end); {
 		var specs []spanSpec
 		for _, a := range agents {
-			specs = append(specs, spanSpec{agent: a, op: "invoke_agent"}, spanSpec{agent: a, op: "execute_tool"})
+			specs = append(specs, spanSpec{agent: a, op: "invoke_agent"}, spanSpec{agent: a, op: "execute_tool"},
+				spanSpec{agent: a, op: "invoke_agent"}, spanSpec{agent: a, op: "execute_tool"})
 		}
 		h.spans(makeSpans(specs...))
 		seen = append(seen, noDataAlerts(h.tick(10*time.Second))...)

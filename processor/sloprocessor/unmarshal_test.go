@@ -33,7 +33,7 @@ func TestUnmarshalAcceptsDaysAndWeeks(t *testing.T) {
 	check := func(t *testing.T, cfg *Config) {
 		t.Helper()
 		assert.Equal(t, day, cfg.ResolvedRetention)
-		assert.Equal(t, &NoDataConfig{Enabled: true, After: day, For: time.Hour, Severity: "warning", Lookback: time.Hour, MinPredicted: 5, RetireAfter: 7 * day}, cfg.Alerting.NoData)
+		assert.Equal(t, &NoDataConfig{Enabled: true, After: day, For: time.Hour, Severity: "warning", Lookback: time.Hour, MinPredicted: 10, RetireAfter: 7 * day}, cfg.Alerting.NoData)
 		require.Len(t, cfg.SLOs, 3)
 		assert.Equal(t, 30*day, cfg.SLOs[0].Window)
 		rules := cfg.SLOs[0].Alerting.BurnRateRules
