@@ -66,6 +66,7 @@ func TestAnAlreadySafeOperationKeyIsBuiltWithoutAllocating(t *testing.T) {
 	assert.Equal(t, st.agent, parts[1])
 	assert.Zero(t, allocs)
 }
+
 // A hostile agent name (1 MiB, with CR/LF) names an operation by its capped, cleaned form: the
 // tracker holds a label of at most safelabel.DefaultMax bytes per part, and the checkpoint does
 // not carry the megabyte either.
