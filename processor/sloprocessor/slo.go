@@ -73,6 +73,8 @@ type sloProcessor struct {
 	// latency SLOs share their filter), evaluated at most once per span via memo.
 	condSets []*spancond.Set
 	memo     []int8
+	// lookups caches, for the current span, the attributes that the condition sets read.
+	lookups spancond.Lookups
 	condKeys []string
 	// groupKeys are the distinct group_by lists of the span SLOs (an availability and a latency
 	// SLO per agent share one); a span's group key per list is hashed once, via groupMemo.
@@ -243,7 +245,7 @@ func (p *sloProcessor) condSet(conds []string, set *spancond.Set) int {
 		}
 	}
 	p.condKeys = append(p.condKeys, key)
-	p.condSets = append(p.condSets, set)
+	p.condSets = append(p.condSets, p.lookups.Bind(set))
 	return len(p.condSets) - 1
 }
 
@@ -267,7 +269,7 @@ func (p *sloProcessor) eval(ctx context.Context, i int, res pcommon.Resource, sp
 	case 2:
 		return false
 	}
-	ok := p.condSets[i].Eval(ctx, res, span, tctx)
+	ok := p.condSets[i].EvalWith(ctx, res, span, tctx, &p.lookups)
 	if ok {
 		p.memo[i] = 1
 	} else {
@@ -398,6 +400,7 @@ func (p *sloProcessor) consumeTraces(ctx context.Context, td ptrace.Traces) (ptr
 				}
 				clear(p.memo)
 				clear(p.groupMemoOK)
+				p.lookups.Reset()
 				at := p.eventTime(span, now)
 				for _, st := range p.spanSLOs {
 					if !p.eval(ctx, st.filterIdx, res, span, tctx) {
