@@ -74,7 +74,7 @@ type sloProcessor struct {
 	condSets []*spancond.Set
 	memo     []int8
 	// lookups caches, for the current span, the attributes that the condition sets read.
-	lookups spancond.Lookups
+	lookups  spancond.Lookups
 	condKeys []string
 	// groupKeys are the distinct group_by lists of the span SLOs (an availability and a latency
 	// SLO per agent share one); a span's group key per list is hashed once, via groupMemo.
