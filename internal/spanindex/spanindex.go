@@ -24,14 +24,22 @@ import (
 // MaxDepth bounds a walk up the parent chain; it also stops a cycle of hostile parent ids.
 const MaxDepth = 64
 
-// Entry is what the index holds for one span.
+// Entry is what the index knows of one span.
 type Entry struct {
 	Parent pcommon.SpanID
 	// Span is valid only while the batch is.
 	Span ptrace.Span
-	// agentState caches the span's agent name for Walk: 0 not read yet, 1 none, 2 agent.
-	agentState uint8
-	agent      string
+}
+
+// entry is what the index stores for one span: no pointers, so the table costs the garbage
+// collector nothing to scan and no write barrier to fill (it is rewritten for every batch).
+type entry struct {
+	parent pcommon.SpanID
+	list   int32 // the span is lists[list].At(pos)
+	pos    int32
+	// agent caches the span's agent name for Walk: 0 not read yet, −1 none, else 1 + its
+	// position in agents.
+	agent int32
 }
 
 // Span flags of OTLP (SpanFlags): whether the parent's remoteness is known, and whether it is remote.
@@ -57,8 +65,10 @@ type Index struct {
 	// keys holds that span's id, so a probe compares without touching entries.
 	slots   []int32
 	keys    []uint64
-	entries []Entry
-	shift   uint8 // 64 − log2(len(slots))
+	entries []entry
+	lists   []ptrace.SpanSlice // the span slices of the batch's scopes, in order
+	agents  []string           // the agent names Walk read, for entry.agent
+	shift   uint8              // 64 − log2(len(slots))
 	built   bool
 	full    bool
 }
@@ -106,6 +116,8 @@ func (x *Index) Build(td ptrace.Traces, limit int) bool {
 		sss := rss.At(i).ScopeSpans()
 		for j := 0; j < sss.Len(); j++ {
 			spans := sss.At(j).Spans()
+			list := int32(len(x.lists))
+			x.lists = append(x.lists, spans)
 			for k := 0; k < spans.Len(); k++ {
 				s := spans.At(k)
 				id := s.SpanID()
@@ -113,6 +125,7 @@ func (x *Index) Build(td ptrace.Traces, limit int) bool {
 					continue
 				}
 				key := idKey(id)
+				e := entry{parent: s.ParentSpanID(), list: list, pos: int32(k)}
 				h := x.home(key)
 				for {
 					pos := x.slots[h]
@@ -121,12 +134,12 @@ func (x *Index) Build(td ptrace.Traces, limit int) bool {
 							x.full = true
 							return false
 						}
-						x.entries = append(x.entries, Entry{Parent: s.ParentSpanID(), Span: s})
+						x.entries = append(x.entries, e)
 						x.slots[h], x.keys[h] = int32(len(x.entries)), key
 						break
 					}
 					if x.keys[h] == key {
-						x.entries[pos-1] = Entry{Parent: s.ParentSpanID(), Span: s}
+						x.entries[pos-1] = e
 						break
 					}
 					h = (h + 1) & mask
@@ -141,8 +154,11 @@ func (x *Index) Build(td ptrace.Traces, limit int) bool {
 func (x *Index) Reset() {
 	if x.built {
 		clear(x.slots)
-		clear(x.entries) // drop the batch's spans for the garbage collector
 		x.entries = x.entries[:0]
+		clear(x.lists) // drop the batch's spans and names for the garbage collector
+		x.lists = x.lists[:0]
+		clear(x.agents)
+		x.agents = x.agents[:0]
 		x.built, x.full = false, false
 	}
 }
@@ -168,7 +184,8 @@ func (x *Index) find(id pcommon.SpanID) int {
 // Get returns the entry of a span of the batch.
 func (x *Index) Get(id pcommon.SpanID) (Entry, bool) {
 	if i := x.find(id); i >= 0 {
-		return x.entries[i], true
+		e := &x.entries[i]
+		return Entry{Parent: e.parent, Span: x.lists[e.list].At(int(e.pos))}, true
 	}
 	return Entry{}, false
 }
@@ -209,18 +226,19 @@ func (x *Index) Walk(parent pcommon.SpanID, crossed bool, agentName func(ptrace.
 			return "", cur, Missing
 		}
 		e := &x.entries[i]
-		if e.agentState == 0 {
-			e.agent = agentName(e.Span)
-			e.agentState = 1
-			if e.agent != "" {
-				e.agentState = 2
+		span := x.lists[e.list].At(int(e.pos))
+		if e.agent == 0 {
+			e.agent = -1
+			if a := agentName(span); a != "" {
+				x.agents = append(x.agents, a)
+				e.agent = int32(len(x.agents))
 			}
 		}
-		if e.agentState == 2 {
-			return e.agent, cur, Found
+		if e.agent > 0 {
+			return x.agents[e.agent-1], cur, Found
 		}
-		crossed = crossed || IsBoundary(e.Span)
-		cur = e.Parent
+		crossed = crossed || IsBoundary(span)
+		cur = e.parent
 	}
 	return "", cur, TooDeep
 }
