@@ -26,7 +26,7 @@ type plainConfig Config
 //   - an SLO without a `window` key gets DefaultWindow (30d).
 //
 // The collector calls it for the component's section; confmap.Conf.Unmarshal(cfg) calls it too,
-// which is how the rules generator (internal/slorender) decodes the same YAML.
+// which is how the rules generator (cmd/amas-slo/slorender) decodes the same YAML.
 func (c *Config) Unmarshal(conf *confmap.Conf) error {
 	if conf == nil {
 		return nil
