@@ -183,6 +183,7 @@ func newAlertExporter(cfg *Config, set exporter.Settings, clk clock) (*alertExpo
 		seqs:         map[string]*seqState{},
 		tmpl:         compileAnnotations(cfg.Annotations),
 	}
+	warnClassicMatchers(set.Logger, &cfg.Route, "route")
 	for i := range cfg.Receivers {
 		for _, in := range newIntegrations(&cfg.Receivers[i], e) {
 			e.integrations[in.receiver()+"|"+in.kind()] = in
