@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/confmap"
 )
 
@@ -80,14 +81,15 @@ type Squashed struct {
 
 type sample struct {
 	Squashed `mapstructure:",squash"`
-	Window   time.Duration            `mapstructure:"window"`
-	Buckets  []time.Duration          `mapstructure:"buckets"`
-	Opt      *inner                   `mapstructure:"opt"`
-	List     []inner                  `mapstructure:"list"`
-	ByName   map[string]time.Duration `mapstructure:"by_name"`
-	Labels   map[string]string        `mapstructure:"labels"`
-	Text     string                   `mapstructure:"text"`
-	Count    int                      `mapstructure:"count"`
+	Window   time.Duration                  `mapstructure:"window"`
+	Buckets  []time.Duration                `mapstructure:"buckets"`
+	Opt      *inner                         `mapstructure:"opt"`
+	List     []inner                        `mapstructure:"list"`
+	ByName   map[string]time.Duration       `mapstructure:"by_name"`
+	Labels   map[string]string              `mapstructure:"labels"`
+	Text     string                         `mapstructure:"text"`
+	Count    int                            `mapstructure:"count"`
+	Queue    configoptional.Optional[inner] `mapstructure:"queue"`
 }
 
 func TestUnmarshalReadsEveryDurationAtAnyDepth(t *testing.T) {
@@ -101,6 +103,7 @@ func TestUnmarshalReadsEveryDurationAtAnyDepth(t *testing.T) {
 		"labels":  map[string]any{"window": "7d"},
 		"text":    "1w",
 		"count":   3,
+		"queue":   map[string]any{"every": "1w"},
 	})
 	got := sample{Window: time.Hour, Count: 1}
 	require.NoError(t, Unmarshal(conf, &got))
@@ -114,6 +117,7 @@ func TestUnmarshalReadsEveryDurationAtAnyDepth(t *testing.T) {
 		Labels:   map[string]string{"window": "7d"},
 		Text:     "1w",
 		Count:    3,
+		Queue:    configoptional.Some(inner{Every: week}),
 	}, got, "only strings bound for a time.Duration are read as durations")
 }
 

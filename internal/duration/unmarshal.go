@@ -45,6 +45,9 @@ func Rewrite(v any, t reflect.Type, path string) (bool, error) {
 	if t == durationType {
 		return false, nil // handled by the caller, which can replace the value
 	}
+	if inner, ok := optionalValue(t); ok {
+		return Rewrite(v, inner, path) // configoptional.Optional[T] decodes as T
+	}
 	switch t.Kind() {
 	case reflect.Struct:
 		m, ok := v.(map[string]any)
@@ -148,6 +151,19 @@ func rewriteValue(v any, t reflect.Type, path string) (string, bool, error) {
 		return "", false, fmt.Errorf("%s: %w", path, err)
 	}
 	return d.String(), true, nil
+}
+
+// optionalValue returns T for the collector's configoptional.Optional[T], whose one value field
+// is unexported; its section is T's (e.g. the exporters' sending_queue).
+func optionalValue(t reflect.Type) (reflect.Type, bool) {
+	if t.Kind() != reflect.Struct || t.PkgPath() != "go.opentelemetry.io/collector/config/configoptional" {
+		return nil, false
+	}
+	f, ok := t.FieldByName("value")
+	if !ok {
+		return nil, false
+	}
+	return f.Type, true
 }
 
 func join(path, name string) string {
