@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/config/configoptional"
@@ -150,4 +151,22 @@ func TestUnmarshalNamesTheYAMLPathOfABadDuration(t *testing.T) {
 			assert.Contains(t, err.Error(), c.want)
 		})
 	}
+}
+
+// FuzzParse: Parse never panics, reads every input Go's parser reads exactly as Go does, and
+// every input Prometheus' parser reads exactly as Prometheus does.
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{"90s", "1h30m", "30d", "1w", "1y", "1d12h", "1.5d", "-1d", "+7d", "0", "", "3dd", "15000w15000w"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := Parse(s)
+		if want, gerr := time.ParseDuration(s); gerr == nil {
+			require.NoError(t, err)
+			require.Equal(t, want, got)
+		} else if want, perr := model.ParseDurationAllowNegative(s); perr == nil {
+			require.NoError(t, err)
+			require.Equal(t, time.Duration(want), got)
+		}
+	})
 }
