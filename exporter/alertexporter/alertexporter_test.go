@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jonboulle/clockwork"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/config/configopaque"
@@ -19,7 +20,7 @@ func ctx() context.Context { return context.Background() }
 
 func TestAFiringAlertIsAnnouncedOnceAfterGroupWaitAndNotRepeatedBeforeRepeatInterval(t *testing.T) {
 	r := newRecorder(t)
-	clk := &fakeClock{now: t0}
+	clk := clockwork.NewFakeClockAt(t0)
 	e, tt := startExporterT(t, testConfig(r.srv.URL+"/hook"), clk, nil)
 
 	consume(t, e, batch(clk.Now(), []point{burn("agent_availability", t0, alertstate.StateFiring)}))
@@ -47,7 +48,7 @@ func TestAFiringAlertIsAnnouncedOnceAfterGroupWaitAndNotRepeatedBeforeRepeatInte
 
 func TestAFlappingSeriesDoesNotPageTwiceAndItsFinalResolveIsAnnouncedOnce(t *testing.T) {
 	r := newRecorder(t)
-	clk := &fakeClock{now: t0}
+	clk := clockwork.NewFakeClockAt(t0)
 	e, tt := startExporterT(t, testConfig(r.srv.URL), clk, nil)
 	firing := func() pmetric.Metrics {
 		return batch(clk.Now(), []point{burn("agent_availability", t0, alertstate.StateFiring)})
@@ -88,7 +89,7 @@ func TestAFlappingSeriesDoesNotPageTwiceAndItsFinalResolveIsAnnouncedOnce(t *tes
 
 func TestAnAlertNotSeenForResolveTimeoutIsResolved(t *testing.T) {
 	r := newRecorder(t)
-	clk := &fakeClock{now: t0}
+	clk := clockwork.NewFakeClockAt(t0)
 	cfg := testConfig(r.srv.URL)
 	e := startExporter(t, cfg, clk, nil)
 	consume(t, e, batch(clk.Now(), []point{burn("agent_availability", t0, alertstate.StateFiring)}))
@@ -111,7 +112,7 @@ func TestAnAlertNotSeenForResolveTimeoutIsResolved(t *testing.T) {
 
 func TestSiblingValuesAreJoinedByTheLabelsTheyShareAndTheWindowIsFoldedIntoTheKey(t *testing.T) {
 	r := newRecorder(t)
-	clk := &fakeClock{now: t0}
+	clk := clockwork.NewFakeClockAt(t0)
 	e := startExporter(t, testConfig(r.srv.URL), clk, nil)
 	consume(t, e, batch(clk.Now(), []point{burn("agent_availability", t0, alertstate.StateFiring)},
 		value{"amas_slo_error_budget_remaining_percent", map[string]string{"slo": "agent_availability"}, 42.5},
@@ -137,7 +138,7 @@ func TestSiblingValuesAreJoinedByTheLabelsTheyShareAndTheWindowIsFoldedIntoTheKe
 
 func TestBadPointsAreCountedAndSkippedWithoutDroppingTheirNeighbours(t *testing.T) {
 	r := newRecorder(t)
-	clk := &fakeClock{now: t0}
+	clk := clockwork.NewFakeClockAt(t0)
 	e, tt := startExporterT(t, testConfig(r.srv.URL), clk, nil)
 	md := batch(clk.Now(), []point{burn("agent_availability", t0, alertstate.StateFiring)})
 	g := md.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics().At(0).Gauge()
@@ -165,7 +166,7 @@ func TestBadPointsAreCountedAndSkippedWithoutDroppingTheirNeighbours(t *testing.
 
 func TestMaxAlertsBoundsTheTrackedAlertsAndCountsTheRest(t *testing.T) {
 	r := newRecorder(t)
-	clk := &fakeClock{now: t0}
+	clk := clockwork.NewFakeClockAt(t0)
 	cfg := testConfig(r.srv.URL)
 	cfg.MaxAlerts = 2
 	e, tt := startExporterT(t, cfg, clk, nil)
@@ -177,7 +178,7 @@ func TestMaxAlertsBoundsTheTrackedAlertsAndCountsTheRest(t *testing.T) {
 }
 
 func TestAlertsAreTrackedByTheContractsFingerprint(t *testing.T) {
-	e := startExporter(t, testConfig("http://127.0.0.1:1/"), &fakeClock{now: t0}, nil)
+	e := startExporter(t, testConfig("http://127.0.0.1:1/"), clockwork.NewFakeClockAt(t0), nil)
 	for _, a := range []alertstate.Alert{
 		{Name: "A", State: "firing", Severity: "critical", Labels: map[string]string{"slo": "x", "long_window": "1h", "agent": "planner"}},
 		{Name: "B", State: "pending", Severity: "", Labels: nil},
@@ -195,7 +196,7 @@ func TestAlertsAreTrackedByTheContractsFingerprint(t *testing.T) {
 func TestAReceiverAnswering4xxIsNotRetriedAndTheDropIsCounted(t *testing.T) {
 	r := newRecorder(t)
 	r.status = []int{400}
-	clk := &fakeClock{now: t0}
+	clk := clockwork.NewFakeClockAt(t0)
 	e, tt := startExporterT(t, testConfig(r.srv.URL), clk, nil)
 	consume(t, e, batch(clk.Now(), []point{burn("agent_availability", t0, alertstate.StateFiring)}))
 	clk.Advance(10 * time.Second)
@@ -213,7 +214,7 @@ func TestAReceiverAnswering4xxIsNotRetriedAndTheDropIsCounted(t *testing.T) {
 func TestA429Or5xxIsRetriedUntilDelivered(t *testing.T) {
 	r := newRecorder(t)
 	r.status = []int{429, 503, 500}
-	clk := &fakeClock{now: t0}
+	clk := clockwork.NewFakeClockAt(t0)
 	e, tt := startExporterT(t, testConfig(r.srv.URL), clk, nil)
 	consume(t, e, batch(clk.Now(), []point{burn("agent_availability", t0, alertstate.StateFiring)}))
 	clk.Advance(10 * time.Second)
@@ -228,7 +229,7 @@ func TestA429Or5xxIsRetriedUntilDelivered(t *testing.T) {
 func TestAnOutageLosesNothingAndDeliversEachAlertOnce(t *testing.T) {
 	r := newRecorder(t)
 	r.setDown(true)
-	clk := &fakeClock{now: t0}
+	clk := clockwork.NewFakeClockAt(t0)
 	cfg := testConfig(r.srv.URL)
 	cfg.Route.GroupBy = []string{"slo"}
 	e, tt := startExporterT(t, cfg, clk, nil)
@@ -263,7 +264,7 @@ func TestAnOutageLosesNothingAndDeliversEachAlertOnce(t *testing.T) {
 
 func TestARestartWithStorageNeitherPagesTwiceNorLosesTheResolve(t *testing.T) {
 	r := newRecorder(t)
-	clk := &fakeClock{now: t0}
+	clk := clockwork.NewFakeClockAt(t0)
 	host, _ := newStorageHost()
 	cfg := withStorage(testConfig(r.srv.URL))
 	e1 := startExporter(t, cfg, clk, host)
@@ -291,7 +292,7 @@ func TestARestartWithStorageNeitherPagesTwiceNorLosesTheResolve(t *testing.T) {
 func TestQueuedNotificationsSurviveARestartWithAPersistentQueue(t *testing.T) {
 	r := newRecorder(t)
 	r.setDown(true)
-	clk := &fakeClock{now: t0}
+	clk := clockwork.NewFakeClockAt(t0)
 	host, _ := newStorageHost()
 	cfg := withStorage(testConfig(r.srv.URL))
 	e1, tt1 := startExporterT(t, cfg, clk, host)
@@ -310,7 +311,7 @@ func TestQueuedNotificationsSurviveARestartWithAPersistentQueue(t *testing.T) {
 
 func TestAStaleNotificationIsNotDeliveredAfterANewerOne(t *testing.T) {
 	r := newRecorder(t)
-	clk := &fakeClock{now: t0}
+	clk := clockwork.NewFakeClockAt(t0)
 	e, tt := startExporterT(t, testConfig(r.srv.URL), clk, nil)
 	n := func(seq uint64, status string) *notification {
 		return &notification{Receiver: "hook", Integration: "webhook", GroupKey: "g", Seq: seq,

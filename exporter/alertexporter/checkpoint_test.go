@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jonboulle/clockwork"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
@@ -38,7 +39,7 @@ func TestAVersion1CheckpointStillRestores(t *testing.T) {
 	legacy, err := os.ReadFile("testdata/checkpoint_v1.json")
 	require.NoError(t, err)
 	r := newRecorder(t)
-	clk := &fakeClock{now: t0.Add(10 * time.Second)}
+	clk := clockwork.NewFakeClockAt(t0.Add(10 * time.Second))
 	host, ext := newStorageHost()
 	checkpointStorage(ext).data[checkpointKey] = legacy
 
@@ -61,7 +62,7 @@ func TestAVersion1CheckpointStillRestores(t *testing.T) {
 
 func TestADamagedLogEntryRepeatsOnlyItsOwnPage(t *testing.T) {
 	r := newRecorder(t)
-	clk := &fakeClock{now: t0}
+	clk := clockwork.NewFakeClockAt(t0)
 	host, ext := newStorageHost()
 	cfg := withCheckpointStorage(testConfig(r.srv.URL))
 	both := func() []point {

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jonboulle/clockwork"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -24,7 +25,7 @@ func emitterTick(tr *alertstate.Tracker, now time.Time, pts ...point) pmetric.Me
 
 func TestEndPointsOfAnEmitterNeitherResolveNorReviveAnAlert(t *testing.T) {
 	r := newRecorder(t)
-	clk := &fakeClock{now: t0}
+	clk := clockwork.NewFakeClockAt(t0)
 	e, tt := startExporterT(t, testConfig(r.srv.URL), clk, nil)
 	var tr alertstate.Tracker
 	step := func(state string) {

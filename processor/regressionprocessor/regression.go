@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cespare/xxhash/v2"
+	"github.com/jonboulle/clockwork"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/extension/xextension/storage"
@@ -50,10 +51,11 @@ type regressionProcessor struct {
 	keyParts [][]string
 	// agentAlt[j] is the position of agentAttribute among the alternatives of key part j (-1:
 	// none): that alternative is resolved from the nearest ancestor when the span lacks it.
-	agentAlt  []int
-	costKey   string
-	now       func() time.Time
-	newTicker func(time.Duration) (<-chan time.Time, func())
+	agentAlt []int
+	costKey  string
+	// clock is clockwork's: the real clock in the collector, a fake one in tests (ticks and
+	// windows without sleeping).
+	clock clockwork.Clock
 
 	mu          sync.Mutex
 	tr          *tracker
@@ -78,7 +80,7 @@ type regressionProcessor struct {
 	started bool
 }
 
-func newRegressionProcessor(set processor.Settings, cfg *Config) (*regressionProcessor, error) {
+func newRegressionProcessor(set processor.Settings, cfg *Config, clock clockwork.Clock) (*regressionProcessor, error) {
 	tel, err := newTelemetry(set.MeterProvider)
 	if err != nil {
 		return nil, err
@@ -90,12 +92,8 @@ func newRegressionProcessor(set processor.Settings, cfg *Config) (*regressionPro
 		tel:      tel,
 		keyParts: cfg.keyParts(),
 		costKey:  cfg.Cost.Attribute,
-		now:      time.Now,
-		newTicker: func(d time.Duration) (<-chan time.Time, func()) {
-			t := time.NewTicker(d)
-			return t.C, t.Stop
-		},
-		tr: newTracker(cfg),
+		clock:    clock,
+		tr:       newTracker(cfg),
 	}
 	for _, alts := range p.keyParts {
 		at := -1
@@ -109,6 +107,8 @@ func newRegressionProcessor(set processor.Settings, cfg *Config) (*regressionPro
 	}
 	return p, nil
 }
+
+func (p *regressionProcessor) now() time.Time { return p.clock.Now() }
 
 // addMetricsConsumer registers the next consumer of a metrics pipeline: each tick's metrics go
 // to every metrics pipeline the processor sits in.
@@ -149,15 +149,15 @@ func (p *regressionProcessor) Start(ctx context.Context, host component.Host) er
 	p.done = make(chan struct{})
 	p.started = true
 	register(p.id, p)
-	ticks, stopTicker := p.newTicker(p.cfg.EvaluationInterval)
+	ticker := p.clock.NewTicker(p.cfg.EvaluationInterval)
 	go func() {
 		defer close(p.done)
-		defer stopTicker()
+		defer ticker.Stop()
 		for {
 			select {
 			case <-p.stop:
 				return
-			case <-ticks:
+			case <-ticker.Chan():
 				p.tick(context.Background())
 			}
 		}

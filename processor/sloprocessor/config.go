@@ -340,7 +340,7 @@ func (a *AlertingConfig) validate(path string) error {
 }
 
 // MergedAlerting returns the alerting of an SLO: its own parts, else the processor's. The rules
-// generator (internal/slorender) calls it too, so both inherit alike.
+// generator (cmd/amas-slo/slorender) calls it too, so both inherit alike.
 func (c *Config) MergedAlerting(s SLOConfig) AlertingConfig {
 	a := c.Alerting
 	if o := s.Alerting; o != nil {
@@ -520,7 +520,7 @@ func (c *Config) compileSLO(path string, s SLOConfig, set component.TelemetrySet
 
 // ResolvedAlerting is an SLO's alerting once inherited and defaulted, as the processor evaluates
 // it: the rules (the hard-down page first when it applies), the guards, the budget thresholds and
-// no-data. The rules generator (internal/slorender) renders the same.
+// no-data. The rules generator (cmd/amas-slo/slorender) renders the same.
 type ResolvedAlerting struct {
 	Rules           []slomath.BurnRule
 	MinEvents       uint64
