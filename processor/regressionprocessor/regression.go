@@ -79,7 +79,7 @@ type regressionProcessor struct {
 }
 
 func newRegressionProcessor(set processor.Settings, cfg *Config) (*regressionProcessor, error) {
-	tel, err := newTelemetry(set.MeterProvider)
+	tel, err := newTelemetry(set.TelemetrySettings)
 	if err != nil {
 		return nil, err
 	}
