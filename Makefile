@@ -7,7 +7,7 @@ CONFIG ?= config/otelcol-amas.yaml
 # Every test package, unit and end-to-end. End-to-end packages start real services.
 TEST_TIMEOUT ?= 25m
 
-.PHONY: all build generate generate-metadata check-metadata compile run test unit-test e2e-test tools deps bench alert-bench fuzz kill-test reliability lint fmt check-generated generate-observability check-observability generate-kubernetes demo clean
+.PHONY: all build generate generate-distribution generate-metadata check-metadata compile run test unit-test e2e-test tools deps bench alert-bench fuzz kill-test reliability lint fmt check-generated generate-observability check-observability generate-kubernetes demo clean
 
 all: build
 
@@ -15,11 +15,14 @@ all: build
 # Several engineers (and CI) may build at once in one checkout: a lock keeps the generated tree whole.
 build:
 	@mkdir -p .tools bin
-	flock .tools/build.lock $(MAKE) --no-print-directory generate compile
+	flock .tools/build.lock $(MAKE) --no-print-directory generate-distribution compile
+
+## generate: regenerate every generated source: each component's mdatagen output and distribution/.
+generate: generate-metadata generate-distribution
 
 # The builder's sources are not gofmt-clean; formatting them here keeps the committed tree
 # formatted and still byte-for-byte what `make build` produces.
-generate: generate-metadata
+generate-distribution:
 	$(GO) tool builder --config builder-config.yaml --skip-compilation
 	gofmt -w distribution/*.go
 
