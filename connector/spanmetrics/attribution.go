@@ -468,9 +468,9 @@ type attributionTelemetry struct {
 
 func newAttributionTelemetry(tb *metadata.TelemetryBuilder) *attributionTelemetry {
 	t := &attributionTelemetry{
-		deferred:     tb.AmasSpanmetricsAttributionDeferred,
-		unattributed: tb.AmasSpanmetricsAttributionUnattributed,
-		pending:      tb.AmasSpanmetricsAttributionPending,
+		deferred:     tb.ConnectorAmasSpanmetricsAttributionDeferred,
+		unattributed: tb.ConnectorAmasSpanmetricsAttributionUnattributed,
+		pending:      tb.ConnectorAmasSpanmetricsAttributionPending,
 	}
 	for i := range unattributedReasonNames {
 		t.reasonOpts[i] = metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", unattributedReasonNames[i])))

@@ -94,16 +94,16 @@ type telemetry struct {
 func newTelemetry(tb *metadata.TelemetryBuilder) (*telemetry, error) {
 	t := &telemetry{
 		builder:       tb,
-		spans:         tb.AmasSpanmetricsSpansSeen,
-		skipped:       tb.AmasSpanmetricsSpansSkipped,
-		overflowed:    tb.AmasSpanmetricsSeriesOverflowed,
-		unknownModels: tb.AmasSpanmetricsUnknownModels,
-		checkpoints:   tb.AmasSpanmetricsCheckpoints,
-		ckptSkipped:   tb.AmasSpanmetricsCheckpointEntriesSkipped,
-		unclassified:  tb.AmasSpanmetricsSpansUnclassified,
-		sanitized:     tb.AmasSpanmetricsLabelsSanitized,
+		spans:         tb.ConnectorAmasSpanmetricsSpansSeen,
+		skipped:       tb.ConnectorAmasSpanmetricsSpansSkipped,
+		overflowed:    tb.ConnectorAmasSpanmetricsSeriesOverflowed,
+		unknownModels: tb.ConnectorAmasSpanmetricsUnknownModels,
+		checkpoints:   tb.ConnectorAmasSpanmetricsCheckpoints,
+		ckptSkipped:   tb.ConnectorAmasSpanmetricsCheckpointEntriesSkipped,
+		unclassified:  tb.ConnectorAmasSpanmetricsSpansUnclassified,
+		sanitized:     tb.ConnectorAmasSpanmetricsLabelsSanitized,
 	}
-	if err := tb.RegisterAmasSpanmetricsSeriesActiveCallback(func(_ context.Context, o metric.Int64Observer) error {
+	if err := tb.RegisterConnectorAmasSpanmetricsSeriesActiveCallback(func(_ context.Context, o metric.Int64Observer) error {
 		o.Observe(t.activeSeries.Load())
 		return nil
 	}); err != nil {

@@ -25,21 +25,21 @@ func Tracer(settings component.TelemetrySettings) trace.Tracer {
 // TelemetryBuilder provides an interface for components to report telemetry
 // as defined in metadata and user config.
 type TelemetryBuilder struct {
-	meter                                   metric.Meter
-	mu                                      sync.Mutex
-	registrations                           []metric.Registration
-	AmasSpanmetricsAttributionDeferred      metric.Int64Counter
-	AmasSpanmetricsAttributionPending       metric.Int64Gauge
-	AmasSpanmetricsAttributionUnattributed  metric.Int64Counter
-	AmasSpanmetricsCheckpointEntriesSkipped metric.Int64Counter
-	AmasSpanmetricsCheckpoints              metric.Int64Counter
-	AmasSpanmetricsLabelsSanitized          metric.Int64Counter
-	AmasSpanmetricsSeriesActive             metric.Int64ObservableGauge
-	AmasSpanmetricsSeriesOverflowed         metric.Int64Counter
-	AmasSpanmetricsSpansSeen                metric.Int64Counter
-	AmasSpanmetricsSpansSkipped             metric.Int64Counter
-	AmasSpanmetricsSpansUnclassified        metric.Int64Counter
-	AmasSpanmetricsUnknownModels            metric.Int64Counter
+	meter                                            metric.Meter
+	mu                                               sync.Mutex
+	registrations                                    []metric.Registration
+	ConnectorAmasSpanmetricsAttributionDeferred      metric.Int64Counter
+	ConnectorAmasSpanmetricsAttributionPending       metric.Int64Gauge
+	ConnectorAmasSpanmetricsAttributionUnattributed  metric.Int64Counter
+	ConnectorAmasSpanmetricsCheckpointEntriesSkipped metric.Int64Counter
+	ConnectorAmasSpanmetricsCheckpoints              metric.Int64Counter
+	ConnectorAmasSpanmetricsLabelsSanitized          metric.Int64Counter
+	ConnectorAmasSpanmetricsSeriesActive             metric.Int64ObservableGauge
+	ConnectorAmasSpanmetricsSeriesOverflowed         metric.Int64Counter
+	ConnectorAmasSpanmetricsSpansSeen                metric.Int64Counter
+	ConnectorAmasSpanmetricsSpansSkipped             metric.Int64Counter
+	ConnectorAmasSpanmetricsSpansUnclassified        metric.Int64Counter
+	ConnectorAmasSpanmetricsUnknownModels            metric.Int64Counter
 }
 
 // TelemetryBuilderOption applies changes to default builder.
@@ -53,12 +53,12 @@ func (tbof telemetryBuilderOptionFunc) apply(mb *TelemetryBuilder) {
 	tbof(mb)
 }
 
-// RegisterAmasSpanmetricsSeriesActiveCallback sets callback for observable AmasSpanmetricsSeriesActive metric.
-func (builder *TelemetryBuilder) RegisterAmasSpanmetricsSeriesActiveCallback(cb metric.Int64Callback) error {
+// RegisterConnectorAmasSpanmetricsSeriesActiveCallback sets callback for observable ConnectorAmasSpanmetricsSeriesActive metric.
+func (builder *TelemetryBuilder) RegisterConnectorAmasSpanmetricsSeriesActiveCallback(cb metric.Int64Callback) error {
 	reg, err := builder.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
-		cb(ctx, &observerInt64{inst: builder.AmasSpanmetricsSeriesActive, obs: o})
+		cb(ctx, &observerInt64{inst: builder.ConnectorAmasSpanmetricsSeriesActive, obs: o})
 		return nil
-	}, builder.AmasSpanmetricsSeriesActive)
+	}, builder.ConnectorAmasSpanmetricsSeriesActive)
 	if err != nil {
 		return err
 	}
@@ -96,74 +96,74 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	}
 	builder.meter = Meter(settings)
 	var err, errs error
-	builder.AmasSpanmetricsAttributionDeferred, err = builder.meter.Int64Counter(
-		"otelcol_amas_spanmetrics_attribution_deferred",
+	builder.ConnectorAmasSpanmetricsAttributionDeferred, err = builder.meter.Int64Counter(
+		"otelcol_connector_amas_spanmetrics_attribution_deferred",
 		metric.WithDescription("Spans whose contribution was held because their agent ancestor was not in their batch. [Development]"),
 		metric.WithUnit("{span}"),
 	)
 	errs = errors.Join(errs, err)
-	builder.AmasSpanmetricsAttributionPending, err = builder.meter.Int64Gauge(
-		"otelcol_amas_spanmetrics_attribution_pending",
+	builder.ConnectorAmasSpanmetricsAttributionPending, err = builder.meter.Int64Gauge(
+		"otelcol_connector_amas_spanmetrics_attribution_pending",
 		metric.WithDescription("Span contributions held, waiting for their agent ancestor. [Development]"),
 		metric.WithUnit("{span}"),
 	)
 	errs = errors.Join(errs, err)
-	builder.AmasSpanmetricsAttributionUnattributed, err = builder.meter.Int64Counter(
-		"otelcol_amas_spanmetrics_attribution_unattributed",
+	builder.ConnectorAmasSpanmetricsAttributionUnattributed, err = builder.meter.Int64Counter(
+		"otelcol_connector_amas_spanmetrics_attribution_unattributed",
 		metric.WithDescription("Held or overflowing span contributions counted under the service name instead of an agent, by reason. [Development]"),
 		metric.WithUnit("{span}"),
 	)
 	errs = errors.Join(errs, err)
-	builder.AmasSpanmetricsCheckpointEntriesSkipped, err = builder.meter.Int64Counter(
-		"otelcol_amas_spanmetrics_checkpoint_entries_skipped",
+	builder.ConnectorAmasSpanmetricsCheckpointEntriesSkipped, err = builder.meter.Int64Counter(
+		"otelcol_connector_amas_spanmetrics_checkpoint_entries_skipped",
 		metric.WithDescription("Checkpoint entries skipped at restore because they were damaged or did not decode; the rest of the checkpoint is restored. [Development]"),
 		metric.WithUnit("{entry}"),
 	)
 	errs = errors.Join(errs, err)
-	builder.AmasSpanmetricsCheckpoints, err = builder.meter.Int64Counter(
-		"otelcol_amas_spanmetrics_checkpoints",
+	builder.ConnectorAmasSpanmetricsCheckpoints, err = builder.meter.Int64Counter(
+		"otelcol_connector_amas_spanmetrics_checkpoints",
 		metric.WithDescription("Checkpoints written to or restored from the storage extension, by outcome. [Development]"),
 		metric.WithUnit("{checkpoint}"),
 	)
 	errs = errors.Join(errs, err)
-	builder.AmasSpanmetricsLabelsSanitized, err = builder.meter.Int64Counter(
-		"otelcol_amas_spanmetrics_labels_sanitized",
+	builder.ConnectorAmasSpanmetricsLabelsSanitized, err = builder.meter.Int64Counter(
+		"otelcol_connector_amas_spanmetrics_labels_sanitized",
 		metric.WithDescription("Label values taken from telemetry that were truncated to limits.max_label_length or had control characters replaced, by action. [Development]"),
 		metric.WithUnit("{value}"),
 	)
 	errs = errors.Join(errs, err)
-	builder.AmasSpanmetricsSeriesActive, err = builder.meter.Int64ObservableGauge(
-		"otelcol_amas_spanmetrics_series_active",
+	builder.ConnectorAmasSpanmetricsSeriesActive, err = builder.meter.Int64ObservableGauge(
+		"otelcol_connector_amas_spanmetrics_series_active",
 		metric.WithDescription("Series held by the amas_spanmetrics connector. [Development]"),
 		metric.WithUnit("{series}"),
 	)
 	errs = errors.Join(errs, err)
-	builder.AmasSpanmetricsSeriesOverflowed, err = builder.meter.Int64Counter(
-		"otelcol_amas_spanmetrics_series_overflowed",
+	builder.ConnectorAmasSpanmetricsSeriesOverflowed, err = builder.meter.Int64Counter(
+		"otelcol_connector_amas_spanmetrics_series_overflowed",
 		metric.WithDescription("Data points routed to the overflow series because the cardinality limit was reached, by metric. [Development]"),
 		metric.WithUnit("{datapoint}"),
 	)
 	errs = errors.Join(errs, err)
-	builder.AmasSpanmetricsSpansSeen, err = builder.meter.Int64Counter(
-		"otelcol_amas_spanmetrics_spans_seen",
+	builder.ConnectorAmasSpanmetricsSpansSeen, err = builder.meter.Int64Counter(
+		"otelcol_connector_amas_spanmetrics_spans_seen",
 		metric.WithDescription("Spans received by the amas_spanmetrics connector. [Development]"),
 		metric.WithUnit("{span}"),
 	)
 	errs = errors.Join(errs, err)
-	builder.AmasSpanmetricsSpansSkipped, err = builder.meter.Int64Counter(
-		"otelcol_amas_spanmetrics_spans_skipped",
+	builder.ConnectorAmasSpanmetricsSpansSkipped, err = builder.meter.Int64Counter(
+		"otelcol_connector_amas_spanmetrics_spans_skipped",
 		metric.WithDescription("Spans or span values skipped as bad input, by reason. [Development]"),
 		metric.WithUnit("{span}"),
 	)
 	errs = errors.Join(errs, err)
-	builder.AmasSpanmetricsSpansUnclassified, err = builder.meter.Int64Counter(
-		"otelcol_amas_spanmetrics_spans_unclassified",
+	builder.ConnectorAmasSpanmetricsSpansUnclassified, err = builder.meter.Int64Counter(
+		"otelcol_connector_amas_spanmetrics_spans_unclassified",
 		metric.WithDescription("Spans that no instrumentation profile or request rule classified (not counted as requests), by reason. [Development]"),
 		metric.WithUnit("{span}"),
 	)
 	errs = errors.Join(errs, err)
-	builder.AmasSpanmetricsUnknownModels, err = builder.meter.Int64Counter(
-		"otelcol_amas_spanmetrics_unknown_models",
+	builder.ConnectorAmasSpanmetricsUnknownModels, err = builder.meter.Int64Counter(
+		"otelcol_connector_amas_spanmetrics_unknown_models",
 		metric.WithDescription("Model spans whose model has no price; no cost was added. [Development]"),
 		metric.WithUnit("{span}"),
 	)

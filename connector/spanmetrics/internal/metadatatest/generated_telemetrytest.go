@@ -21,9 +21,9 @@ func NewSettings(tt *componenttest.Telemetry) connector.Settings {
 	return set
 }
 
-func AssertEqualAmasSpanmetricsAttributionDeferred(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+func AssertEqualConnectorAmasSpanmetricsAttributionDeferred(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
-		Name:        "otelcol_amas_spanmetrics_attribution_deferred",
+		Name:        "otelcol_connector_amas_spanmetrics_attribution_deferred",
 		Description: "Spans whose contribution was held because their agent ancestor was not in their batch. [Development]",
 		Unit:        "{span}",
 		Data: metricdata.Sum[int64]{
@@ -32,28 +32,28 @@ func AssertEqualAmasSpanmetricsAttributionDeferred(t *testing.T, tt *componentte
 			DataPoints:  dps,
 		},
 	}
-	got, err := tt.GetMetric("otelcol_amas_spanmetrics_attribution_deferred")
+	got, err := tt.GetMetric("otelcol_connector_amas_spanmetrics_attribution_deferred")
 	require.NoError(t, err)
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }
 
-func AssertEqualAmasSpanmetricsAttributionPending(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+func AssertEqualConnectorAmasSpanmetricsAttributionPending(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
-		Name:        "otelcol_amas_spanmetrics_attribution_pending",
+		Name:        "otelcol_connector_amas_spanmetrics_attribution_pending",
 		Description: "Span contributions held, waiting for their agent ancestor. [Development]",
 		Unit:        "{span}",
 		Data: metricdata.Gauge[int64]{
 			DataPoints: dps,
 		},
 	}
-	got, err := tt.GetMetric("otelcol_amas_spanmetrics_attribution_pending")
+	got, err := tt.GetMetric("otelcol_connector_amas_spanmetrics_attribution_pending")
 	require.NoError(t, err)
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }
 
-func AssertEqualAmasSpanmetricsAttributionUnattributed(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+func AssertEqualConnectorAmasSpanmetricsAttributionUnattributed(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
-		Name:        "otelcol_amas_spanmetrics_attribution_unattributed",
+		Name:        "otelcol_connector_amas_spanmetrics_attribution_unattributed",
 		Description: "Held or overflowing span contributions counted under the service name instead of an agent, by reason. [Development]",
 		Unit:        "{span}",
 		Data: metricdata.Sum[int64]{
@@ -62,14 +62,14 @@ func AssertEqualAmasSpanmetricsAttributionUnattributed(t *testing.T, tt *compone
 			DataPoints:  dps,
 		},
 	}
-	got, err := tt.GetMetric("otelcol_amas_spanmetrics_attribution_unattributed")
+	got, err := tt.GetMetric("otelcol_connector_amas_spanmetrics_attribution_unattributed")
 	require.NoError(t, err)
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }
 
-func AssertEqualAmasSpanmetricsCheckpointEntriesSkipped(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+func AssertEqualConnectorAmasSpanmetricsCheckpointEntriesSkipped(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
-		Name:        "otelcol_amas_spanmetrics_checkpoint_entries_skipped",
+		Name:        "otelcol_connector_amas_spanmetrics_checkpoint_entries_skipped",
 		Description: "Checkpoint entries skipped at restore because they were damaged or did not decode; the rest of the checkpoint is restored. [Development]",
 		Unit:        "{entry}",
 		Data: metricdata.Sum[int64]{
@@ -78,14 +78,14 @@ func AssertEqualAmasSpanmetricsCheckpointEntriesSkipped(t *testing.T, tt *compon
 			DataPoints:  dps,
 		},
 	}
-	got, err := tt.GetMetric("otelcol_amas_spanmetrics_checkpoint_entries_skipped")
+	got, err := tt.GetMetric("otelcol_connector_amas_spanmetrics_checkpoint_entries_skipped")
 	require.NoError(t, err)
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }
 
-func AssertEqualAmasSpanmetricsCheckpoints(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+func AssertEqualConnectorAmasSpanmetricsCheckpoints(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
-		Name:        "otelcol_amas_spanmetrics_checkpoints",
+		Name:        "otelcol_connector_amas_spanmetrics_checkpoints",
 		Description: "Checkpoints written to or restored from the storage extension, by outcome. [Development]",
 		Unit:        "{checkpoint}",
 		Data: metricdata.Sum[int64]{
@@ -94,14 +94,14 @@ func AssertEqualAmasSpanmetricsCheckpoints(t *testing.T, tt *componenttest.Telem
 			DataPoints:  dps,
 		},
 	}
-	got, err := tt.GetMetric("otelcol_amas_spanmetrics_checkpoints")
+	got, err := tt.GetMetric("otelcol_connector_amas_spanmetrics_checkpoints")
 	require.NoError(t, err)
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }
 
-func AssertEqualAmasSpanmetricsLabelsSanitized(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+func AssertEqualConnectorAmasSpanmetricsLabelsSanitized(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
-		Name:        "otelcol_amas_spanmetrics_labels_sanitized",
+		Name:        "otelcol_connector_amas_spanmetrics_labels_sanitized",
 		Description: "Label values taken from telemetry that were truncated to limits.max_label_length or had control characters replaced, by action. [Development]",
 		Unit:        "{value}",
 		Data: metricdata.Sum[int64]{
@@ -110,28 +110,28 @@ func AssertEqualAmasSpanmetricsLabelsSanitized(t *testing.T, tt *componenttest.T
 			DataPoints:  dps,
 		},
 	}
-	got, err := tt.GetMetric("otelcol_amas_spanmetrics_labels_sanitized")
+	got, err := tt.GetMetric("otelcol_connector_amas_spanmetrics_labels_sanitized")
 	require.NoError(t, err)
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }
 
-func AssertEqualAmasSpanmetricsSeriesActive(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+func AssertEqualConnectorAmasSpanmetricsSeriesActive(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
-		Name:        "otelcol_amas_spanmetrics_series_active",
+		Name:        "otelcol_connector_amas_spanmetrics_series_active",
 		Description: "Series held by the amas_spanmetrics connector. [Development]",
 		Unit:        "{series}",
 		Data: metricdata.Gauge[int64]{
 			DataPoints: dps,
 		},
 	}
-	got, err := tt.GetMetric("otelcol_amas_spanmetrics_series_active")
+	got, err := tt.GetMetric("otelcol_connector_amas_spanmetrics_series_active")
 	require.NoError(t, err)
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }
 
-func AssertEqualAmasSpanmetricsSeriesOverflowed(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+func AssertEqualConnectorAmasSpanmetricsSeriesOverflowed(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
-		Name:        "otelcol_amas_spanmetrics_series_overflowed",
+		Name:        "otelcol_connector_amas_spanmetrics_series_overflowed",
 		Description: "Data points routed to the overflow series because the cardinality limit was reached, by metric. [Development]",
 		Unit:        "{datapoint}",
 		Data: metricdata.Sum[int64]{
@@ -140,14 +140,14 @@ func AssertEqualAmasSpanmetricsSeriesOverflowed(t *testing.T, tt *componenttest.
 			DataPoints:  dps,
 		},
 	}
-	got, err := tt.GetMetric("otelcol_amas_spanmetrics_series_overflowed")
+	got, err := tt.GetMetric("otelcol_connector_amas_spanmetrics_series_overflowed")
 	require.NoError(t, err)
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }
 
-func AssertEqualAmasSpanmetricsSpansSeen(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+func AssertEqualConnectorAmasSpanmetricsSpansSeen(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
-		Name:        "otelcol_amas_spanmetrics_spans_seen",
+		Name:        "otelcol_connector_amas_spanmetrics_spans_seen",
 		Description: "Spans received by the amas_spanmetrics connector. [Development]",
 		Unit:        "{span}",
 		Data: metricdata.Sum[int64]{
@@ -156,14 +156,14 @@ func AssertEqualAmasSpanmetricsSpansSeen(t *testing.T, tt *componenttest.Telemet
 			DataPoints:  dps,
 		},
 	}
-	got, err := tt.GetMetric("otelcol_amas_spanmetrics_spans_seen")
+	got, err := tt.GetMetric("otelcol_connector_amas_spanmetrics_spans_seen")
 	require.NoError(t, err)
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }
 
-func AssertEqualAmasSpanmetricsSpansSkipped(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+func AssertEqualConnectorAmasSpanmetricsSpansSkipped(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
-		Name:        "otelcol_amas_spanmetrics_spans_skipped",
+		Name:        "otelcol_connector_amas_spanmetrics_spans_skipped",
 		Description: "Spans or span values skipped as bad input, by reason. [Development]",
 		Unit:        "{span}",
 		Data: metricdata.Sum[int64]{
@@ -172,14 +172,14 @@ func AssertEqualAmasSpanmetricsSpansSkipped(t *testing.T, tt *componenttest.Tele
 			DataPoints:  dps,
 		},
 	}
-	got, err := tt.GetMetric("otelcol_amas_spanmetrics_spans_skipped")
+	got, err := tt.GetMetric("otelcol_connector_amas_spanmetrics_spans_skipped")
 	require.NoError(t, err)
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }
 
-func AssertEqualAmasSpanmetricsSpansUnclassified(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+func AssertEqualConnectorAmasSpanmetricsSpansUnclassified(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
-		Name:        "otelcol_amas_spanmetrics_spans_unclassified",
+		Name:        "otelcol_connector_amas_spanmetrics_spans_unclassified",
 		Description: "Spans that no instrumentation profile or request rule classified (not counted as requests), by reason. [Development]",
 		Unit:        "{span}",
 		Data: metricdata.Sum[int64]{
@@ -188,14 +188,14 @@ func AssertEqualAmasSpanmetricsSpansUnclassified(t *testing.T, tt *componenttest
 			DataPoints:  dps,
 		},
 	}
-	got, err := tt.GetMetric("otelcol_amas_spanmetrics_spans_unclassified")
+	got, err := tt.GetMetric("otelcol_connector_amas_spanmetrics_spans_unclassified")
 	require.NoError(t, err)
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }
 
-func AssertEqualAmasSpanmetricsUnknownModels(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+func AssertEqualConnectorAmasSpanmetricsUnknownModels(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
-		Name:        "otelcol_amas_spanmetrics_unknown_models",
+		Name:        "otelcol_connector_amas_spanmetrics_unknown_models",
 		Description: "Model spans whose model has no price; no cost was added. [Development]",
 		Unit:        "{span}",
 		Data: metricdata.Sum[int64]{
@@ -204,7 +204,7 @@ func AssertEqualAmasSpanmetricsUnknownModels(t *testing.T, tt *componenttest.Tel
 			DataPoints:  dps,
 		},
 	}
-	got, err := tt.GetMetric("otelcol_amas_spanmetrics_unknown_models")
+	got, err := tt.GetMetric("otelcol_connector_amas_spanmetrics_unknown_models")
 	require.NoError(t, err)
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }

@@ -20,55 +20,55 @@ func TestSetupTelemetry(t *testing.T) {
 	tb, err := metadata.NewTelemetryBuilder(testTel.NewTelemetrySettings())
 	require.NoError(t, err)
 	defer tb.Shutdown()
-	require.NoError(t, tb.RegisterAmasSpanmetricsSeriesActiveCallback(func(_ context.Context, observer metric.Int64Observer) error {
+	require.NoError(t, tb.RegisterConnectorAmasSpanmetricsSeriesActiveCallback(func(_ context.Context, observer metric.Int64Observer) error {
 		observer.Observe(1)
 		return nil
 	}))
-	tb.AmasSpanmetricsAttributionDeferred.Add(context.Background(), 1)
-	tb.AmasSpanmetricsAttributionPending.Record(context.Background(), 1)
-	tb.AmasSpanmetricsAttributionUnattributed.Add(context.Background(), 1)
-	tb.AmasSpanmetricsCheckpointEntriesSkipped.Add(context.Background(), 1)
-	tb.AmasSpanmetricsCheckpoints.Add(context.Background(), 1)
-	tb.AmasSpanmetricsLabelsSanitized.Add(context.Background(), 1)
-	tb.AmasSpanmetricsSeriesOverflowed.Add(context.Background(), 1)
-	tb.AmasSpanmetricsSpansSeen.Add(context.Background(), 1)
-	tb.AmasSpanmetricsSpansSkipped.Add(context.Background(), 1)
-	tb.AmasSpanmetricsSpansUnclassified.Add(context.Background(), 1)
-	tb.AmasSpanmetricsUnknownModels.Add(context.Background(), 1)
-	AssertEqualAmasSpanmetricsAttributionDeferred(t, testTel,
+	tb.ConnectorAmasSpanmetricsAttributionDeferred.Add(context.Background(), 1)
+	tb.ConnectorAmasSpanmetricsAttributionPending.Record(context.Background(), 1)
+	tb.ConnectorAmasSpanmetricsAttributionUnattributed.Add(context.Background(), 1)
+	tb.ConnectorAmasSpanmetricsCheckpointEntriesSkipped.Add(context.Background(), 1)
+	tb.ConnectorAmasSpanmetricsCheckpoints.Add(context.Background(), 1)
+	tb.ConnectorAmasSpanmetricsLabelsSanitized.Add(context.Background(), 1)
+	tb.ConnectorAmasSpanmetricsSeriesOverflowed.Add(context.Background(), 1)
+	tb.ConnectorAmasSpanmetricsSpansSeen.Add(context.Background(), 1)
+	tb.ConnectorAmasSpanmetricsSpansSkipped.Add(context.Background(), 1)
+	tb.ConnectorAmasSpanmetricsSpansUnclassified.Add(context.Background(), 1)
+	tb.ConnectorAmasSpanmetricsUnknownModels.Add(context.Background(), 1)
+	AssertEqualConnectorAmasSpanmetricsAttributionDeferred(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
-	AssertEqualAmasSpanmetricsAttributionPending(t, testTel,
+	AssertEqualConnectorAmasSpanmetricsAttributionPending(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
-	AssertEqualAmasSpanmetricsAttributionUnattributed(t, testTel,
+	AssertEqualConnectorAmasSpanmetricsAttributionUnattributed(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
-	AssertEqualAmasSpanmetricsCheckpointEntriesSkipped(t, testTel,
+	AssertEqualConnectorAmasSpanmetricsCheckpointEntriesSkipped(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
-	AssertEqualAmasSpanmetricsCheckpoints(t, testTel,
+	AssertEqualConnectorAmasSpanmetricsCheckpoints(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
-	AssertEqualAmasSpanmetricsLabelsSanitized(t, testTel,
+	AssertEqualConnectorAmasSpanmetricsLabelsSanitized(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
-	AssertEqualAmasSpanmetricsSeriesActive(t, testTel,
+	AssertEqualConnectorAmasSpanmetricsSeriesActive(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
-	AssertEqualAmasSpanmetricsSeriesOverflowed(t, testTel,
+	AssertEqualConnectorAmasSpanmetricsSeriesOverflowed(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
-	AssertEqualAmasSpanmetricsSpansSeen(t, testTel,
+	AssertEqualConnectorAmasSpanmetricsSpansSeen(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
-	AssertEqualAmasSpanmetricsSpansSkipped(t, testTel,
+	AssertEqualConnectorAmasSpanmetricsSpansSkipped(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
-	AssertEqualAmasSpanmetricsSpansUnclassified(t, testTel,
+	AssertEqualConnectorAmasSpanmetricsSpansUnclassified(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
-	AssertEqualAmasSpanmetricsUnknownModels(t, testTel,
+	AssertEqualConnectorAmasSpanmetricsUnknownModels(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 

@@ -23,21 +23,21 @@ func Tracer(settings component.TelemetrySettings) trace.Tracer {
 // TelemetryBuilder provides an interface for components to report telemetry
 // as defined in metadata and user config.
 type TelemetryBuilder struct {
-	meter                         metric.Meter
-	mu                            sync.Mutex
-	registrations                 []metric.Registration
-	AlertAlertsDropped            metric.Int64Counter
-	AlertCheckpointEntriesSkipped metric.Int64Counter
-	AlertCheckpointFailures       metric.Int64Counter
-	AlertNotificationsDeadLetter  metric.Int64Counter
-	AlertNotificationsDropped     metric.Int64Counter
-	AlertNotificationsEnqueued    metric.Int64Counter
-	AlertNotificationsFailed      metric.Int64Counter
-	AlertNotificationsRetried     metric.Int64Counter
-	AlertNotificationsSent        metric.Int64Counter
-	AlertNotificationsSuperseded  metric.Int64Counter
-	AlertPointsInvalid            metric.Int64Counter
-	AlertValuesDropped            metric.Int64Counter
+	meter                                 metric.Meter
+	mu                                    sync.Mutex
+	registrations                         []metric.Registration
+	ExporterAlertAlertsDropped            metric.Int64Counter
+	ExporterAlertCheckpointEntriesSkipped metric.Int64Counter
+	ExporterAlertCheckpointFailures       metric.Int64Counter
+	ExporterAlertNotificationsDeadLetter  metric.Int64Counter
+	ExporterAlertNotificationsDropped     metric.Int64Counter
+	ExporterAlertNotificationsEnqueued    metric.Int64Counter
+	ExporterAlertNotificationsFailed      metric.Int64Counter
+	ExporterAlertNotificationsRetried     metric.Int64Counter
+	ExporterAlertNotificationsSent        metric.Int64Counter
+	ExporterAlertNotificationsSuperseded  metric.Int64Counter
+	ExporterAlertPointsInvalid            metric.Int64Counter
+	ExporterAlertValuesDropped            metric.Int64Counter
 }
 
 // TelemetryBuilderOption applies changes to default builder.
@@ -69,74 +69,74 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	}
 	builder.meter = Meter(settings)
 	var err, errs error
-	builder.AlertAlertsDropped, err = builder.meter.Int64Counter(
-		"otelcol_alert_alerts_dropped",
+	builder.ExporterAlertAlertsDropped, err = builder.meter.Int64Counter(
+		"otelcol_exporter_alert_alerts_dropped",
 		metric.WithDescription("New alerts not tracked because max_alerts was reached. [Development]"),
 		metric.WithUnit("{alert}"),
 	)
 	errs = errors.Join(errs, err)
-	builder.AlertCheckpointEntriesSkipped, err = builder.meter.Int64Counter(
-		"otelcol_alert_checkpoint_entries_skipped",
+	builder.ExporterAlertCheckpointEntriesSkipped, err = builder.meter.Int64Counter(
+		"otelcol_exporter_alert_checkpoint_entries_skipped",
 		metric.WithDescription("Delivery-state checkpoint entries skipped at restore because they were damaged or did not decode; the rest is restored. [Development]"),
 		metric.WithUnit("{entry}"),
 	)
 	errs = errors.Join(errs, err)
-	builder.AlertCheckpointFailures, err = builder.meter.Int64Counter(
-		"otelcol_alert_checkpoint_failures",
+	builder.ExporterAlertCheckpointFailures, err = builder.meter.Int64Counter(
+		"otelcol_exporter_alert_checkpoint_failures",
 		metric.WithDescription("Failed writes of the delivery-state checkpoint. [Development]"),
 		metric.WithUnit("{checkpoint}"),
 	)
 	errs = errors.Join(errs, err)
-	builder.AlertNotificationsDeadLetter, err = builder.meter.Int64Counter(
-		"otelcol_alert_notifications_dead_letter",
+	builder.ExporterAlertNotificationsDeadLetter, err = builder.meter.Int64Counter(
+		"otelcol_exporter_alert_notifications_dead_letter",
 		metric.WithDescription("Queued notifications given up, by reason: permanent (the receiver refused it) or expired (retry_on_failure.max_elapsed_time passed); the group's next flush announces their alerts again. [Development]"),
 		metric.WithUnit("{notification}"),
 	)
 	errs = errors.Join(errs, err)
-	builder.AlertNotificationsDropped, err = builder.meter.Int64Counter(
-		"otelcol_alert_notifications_dropped",
+	builder.ExporterAlertNotificationsDropped, err = builder.meter.Int64Counter(
+		"otelcol_exporter_alert_notifications_dropped",
 		metric.WithDescription("Notifications given up: rejected by the receiver (4xx other than 429), queue full, or receiver gone. [Development]"),
 		metric.WithUnit("{notification}"),
 	)
 	errs = errors.Join(errs, err)
-	builder.AlertNotificationsEnqueued, err = builder.meter.Int64Counter(
-		"otelcol_alert_notifications_enqueued",
+	builder.ExporterAlertNotificationsEnqueued, err = builder.meter.Int64Counter(
+		"otelcol_exporter_alert_notifications_enqueued",
 		metric.WithDescription("Notifications queued for delivery whose delivery state is checkpointed. [Development]"),
 		metric.WithUnit("{notification}"),
 	)
 	errs = errors.Join(errs, err)
-	builder.AlertNotificationsFailed, err = builder.meter.Int64Counter(
-		"otelcol_alert_notifications_failed",
+	builder.ExporterAlertNotificationsFailed, err = builder.meter.Int64Counter(
+		"otelcol_exporter_alert_notifications_failed",
 		metric.WithDescription("Delivery attempts that failed (retryable or not). [Development]"),
 		metric.WithUnit("{notification}"),
 	)
 	errs = errors.Join(errs, err)
-	builder.AlertNotificationsRetried, err = builder.meter.Int64Counter(
-		"otelcol_alert_notifications_retried",
+	builder.ExporterAlertNotificationsRetried, err = builder.meter.Int64Counter(
+		"otelcol_exporter_alert_notifications_retried",
 		metric.WithDescription("Failed delivery attempts handed back for retry. [Development]"),
 		metric.WithUnit("{notification}"),
 	)
 	errs = errors.Join(errs, err)
-	builder.AlertNotificationsSent, err = builder.meter.Int64Counter(
-		"otelcol_alert_notifications_sent",
+	builder.ExporterAlertNotificationsSent, err = builder.meter.Int64Counter(
+		"otelcol_exporter_alert_notifications_sent",
 		metric.WithDescription("Notifications a receiver accepted. [Development]"),
 		metric.WithUnit("{notification}"),
 	)
 	errs = errors.Join(errs, err)
-	builder.AlertNotificationsSuperseded, err = builder.meter.Int64Counter(
-		"otelcol_alert_notifications_superseded",
+	builder.ExporterAlertNotificationsSuperseded, err = builder.meter.Int64Counter(
+		"otelcol_exporter_alert_notifications_superseded",
 		metric.WithDescription("Queued notifications skipped because a newer one for the same group was already delivered. [Development]"),
 		metric.WithUnit("{notification}"),
 	)
 	errs = errors.Join(errs, err)
-	builder.AlertPointsInvalid, err = builder.meter.Int64Counter(
-		"otelcol_alert_points_invalid",
+	builder.ExporterAlertPointsInvalid, err = builder.meter.Int64Counter(
+		"otelcol_exporter_alert_points_invalid",
 		metric.WithDescription("amas_alerts points skipped (missing alertname or alertstate, unknown state, NaN). [Development]"),
 		metric.WithUnit("{point}"),
 	)
 	errs = errors.Join(errs, err)
-	builder.AlertValuesDropped, err = builder.meter.Int64Counter(
-		"otelcol_alert_values_dropped",
+	builder.ExporterAlertValuesDropped, err = builder.meter.Int64Counter(
+		"otelcol_exporter_alert_values_dropped",
 		metric.WithDescription("Sibling values not joined because max_values_per_alert was reached. [Development]"),
 		metric.WithUnit("{value}"),
 	)

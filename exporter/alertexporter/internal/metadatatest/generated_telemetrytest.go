@@ -21,9 +21,9 @@ func NewSettings(tt *componenttest.Telemetry) exporter.Settings {
 	return set
 }
 
-func AssertEqualAlertAlertsDropped(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+func AssertEqualExporterAlertAlertsDropped(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
-		Name:        "otelcol_alert_alerts_dropped",
+		Name:        "otelcol_exporter_alert_alerts_dropped",
 		Description: "New alerts not tracked because max_alerts was reached. [Development]",
 		Unit:        "{alert}",
 		Data: metricdata.Sum[int64]{
@@ -32,14 +32,14 @@ func AssertEqualAlertAlertsDropped(t *testing.T, tt *componenttest.Telemetry, dp
 			DataPoints:  dps,
 		},
 	}
-	got, err := tt.GetMetric("otelcol_alert_alerts_dropped")
+	got, err := tt.GetMetric("otelcol_exporter_alert_alerts_dropped")
 	require.NoError(t, err)
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }
 
-func AssertEqualAlertCheckpointEntriesSkipped(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+func AssertEqualExporterAlertCheckpointEntriesSkipped(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
-		Name:        "otelcol_alert_checkpoint_entries_skipped",
+		Name:        "otelcol_exporter_alert_checkpoint_entries_skipped",
 		Description: "Delivery-state checkpoint entries skipped at restore because they were damaged or did not decode; the rest is restored. [Development]",
 		Unit:        "{entry}",
 		Data: metricdata.Sum[int64]{
@@ -48,14 +48,14 @@ func AssertEqualAlertCheckpointEntriesSkipped(t *testing.T, tt *componenttest.Te
 			DataPoints:  dps,
 		},
 	}
-	got, err := tt.GetMetric("otelcol_alert_checkpoint_entries_skipped")
+	got, err := tt.GetMetric("otelcol_exporter_alert_checkpoint_entries_skipped")
 	require.NoError(t, err)
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }
 
-func AssertEqualAlertCheckpointFailures(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+func AssertEqualExporterAlertCheckpointFailures(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
-		Name:        "otelcol_alert_checkpoint_failures",
+		Name:        "otelcol_exporter_alert_checkpoint_failures",
 		Description: "Failed writes of the delivery-state checkpoint. [Development]",
 		Unit:        "{checkpoint}",
 		Data: metricdata.Sum[int64]{
@@ -64,14 +64,14 @@ func AssertEqualAlertCheckpointFailures(t *testing.T, tt *componenttest.Telemetr
 			DataPoints:  dps,
 		},
 	}
-	got, err := tt.GetMetric("otelcol_alert_checkpoint_failures")
+	got, err := tt.GetMetric("otelcol_exporter_alert_checkpoint_failures")
 	require.NoError(t, err)
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }
 
-func AssertEqualAlertNotificationsDeadLetter(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+func AssertEqualExporterAlertNotificationsDeadLetter(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
-		Name:        "otelcol_alert_notifications_dead_letter",
+		Name:        "otelcol_exporter_alert_notifications_dead_letter",
 		Description: "Queued notifications given up, by reason: permanent (the receiver refused it) or expired (retry_on_failure.max_elapsed_time passed); the group's next flush announces their alerts again. [Development]",
 		Unit:        "{notification}",
 		Data: metricdata.Sum[int64]{
@@ -80,14 +80,14 @@ func AssertEqualAlertNotificationsDeadLetter(t *testing.T, tt *componenttest.Tel
 			DataPoints:  dps,
 		},
 	}
-	got, err := tt.GetMetric("otelcol_alert_notifications_dead_letter")
+	got, err := tt.GetMetric("otelcol_exporter_alert_notifications_dead_letter")
 	require.NoError(t, err)
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }
 
-func AssertEqualAlertNotificationsDropped(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+func AssertEqualExporterAlertNotificationsDropped(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
-		Name:        "otelcol_alert_notifications_dropped",
+		Name:        "otelcol_exporter_alert_notifications_dropped",
 		Description: "Notifications given up: rejected by the receiver (4xx other than 429), queue full, or receiver gone. [Development]",
 		Unit:        "{notification}",
 		Data: metricdata.Sum[int64]{
@@ -96,14 +96,14 @@ func AssertEqualAlertNotificationsDropped(t *testing.T, tt *componenttest.Teleme
 			DataPoints:  dps,
 		},
 	}
-	got, err := tt.GetMetric("otelcol_alert_notifications_dropped")
+	got, err := tt.GetMetric("otelcol_exporter_alert_notifications_dropped")
 	require.NoError(t, err)
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }
 
-func AssertEqualAlertNotificationsEnqueued(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+func AssertEqualExporterAlertNotificationsEnqueued(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
-		Name:        "otelcol_alert_notifications_enqueued",
+		Name:        "otelcol_exporter_alert_notifications_enqueued",
 		Description: "Notifications queued for delivery whose delivery state is checkpointed. [Development]",
 		Unit:        "{notification}",
 		Data: metricdata.Sum[int64]{
@@ -112,14 +112,14 @@ func AssertEqualAlertNotificationsEnqueued(t *testing.T, tt *componenttest.Telem
 			DataPoints:  dps,
 		},
 	}
-	got, err := tt.GetMetric("otelcol_alert_notifications_enqueued")
+	got, err := tt.GetMetric("otelcol_exporter_alert_notifications_enqueued")
 	require.NoError(t, err)
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }
 
-func AssertEqualAlertNotificationsFailed(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+func AssertEqualExporterAlertNotificationsFailed(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
-		Name:        "otelcol_alert_notifications_failed",
+		Name:        "otelcol_exporter_alert_notifications_failed",
 		Description: "Delivery attempts that failed (retryable or not). [Development]",
 		Unit:        "{notification}",
 		Data: metricdata.Sum[int64]{
@@ -128,14 +128,14 @@ func AssertEqualAlertNotificationsFailed(t *testing.T, tt *componenttest.Telemet
 			DataPoints:  dps,
 		},
 	}
-	got, err := tt.GetMetric("otelcol_alert_notifications_failed")
+	got, err := tt.GetMetric("otelcol_exporter_alert_notifications_failed")
 	require.NoError(t, err)
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }
 
-func AssertEqualAlertNotificationsRetried(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+func AssertEqualExporterAlertNotificationsRetried(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
-		Name:        "otelcol_alert_notifications_retried",
+		Name:        "otelcol_exporter_alert_notifications_retried",
 		Description: "Failed delivery attempts handed back for retry. [Development]",
 		Unit:        "{notification}",
 		Data: metricdata.Sum[int64]{
@@ -144,14 +144,14 @@ func AssertEqualAlertNotificationsRetried(t *testing.T, tt *componenttest.Teleme
 			DataPoints:  dps,
 		},
 	}
-	got, err := tt.GetMetric("otelcol_alert_notifications_retried")
+	got, err := tt.GetMetric("otelcol_exporter_alert_notifications_retried")
 	require.NoError(t, err)
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }
 
-func AssertEqualAlertNotificationsSent(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+func AssertEqualExporterAlertNotificationsSent(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
-		Name:        "otelcol_alert_notifications_sent",
+		Name:        "otelcol_exporter_alert_notifications_sent",
 		Description: "Notifications a receiver accepted. [Development]",
 		Unit:        "{notification}",
 		Data: metricdata.Sum[int64]{
@@ -160,14 +160,14 @@ func AssertEqualAlertNotificationsSent(t *testing.T, tt *componenttest.Telemetry
 			DataPoints:  dps,
 		},
 	}
-	got, err := tt.GetMetric("otelcol_alert_notifications_sent")
+	got, err := tt.GetMetric("otelcol_exporter_alert_notifications_sent")
 	require.NoError(t, err)
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }
 
-func AssertEqualAlertNotificationsSuperseded(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+func AssertEqualExporterAlertNotificationsSuperseded(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
-		Name:        "otelcol_alert_notifications_superseded",
+		Name:        "otelcol_exporter_alert_notifications_superseded",
 		Description: "Queued notifications skipped because a newer one for the same group was already delivered. [Development]",
 		Unit:        "{notification}",
 		Data: metricdata.Sum[int64]{
@@ -176,14 +176,14 @@ func AssertEqualAlertNotificationsSuperseded(t *testing.T, tt *componenttest.Tel
 			DataPoints:  dps,
 		},
 	}
-	got, err := tt.GetMetric("otelcol_alert_notifications_superseded")
+	got, err := tt.GetMetric("otelcol_exporter_alert_notifications_superseded")
 	require.NoError(t, err)
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }
 
-func AssertEqualAlertPointsInvalid(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+func AssertEqualExporterAlertPointsInvalid(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
-		Name:        "otelcol_alert_points_invalid",
+		Name:        "otelcol_exporter_alert_points_invalid",
 		Description: "amas_alerts points skipped (missing alertname or alertstate, unknown state, NaN). [Development]",
 		Unit:        "{point}",
 		Data: metricdata.Sum[int64]{
@@ -192,14 +192,14 @@ func AssertEqualAlertPointsInvalid(t *testing.T, tt *componenttest.Telemetry, dp
 			DataPoints:  dps,
 		},
 	}
-	got, err := tt.GetMetric("otelcol_alert_points_invalid")
+	got, err := tt.GetMetric("otelcol_exporter_alert_points_invalid")
 	require.NoError(t, err)
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }
 
-func AssertEqualAlertValuesDropped(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+func AssertEqualExporterAlertValuesDropped(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
-		Name:        "otelcol_alert_values_dropped",
+		Name:        "otelcol_exporter_alert_values_dropped",
 		Description: "Sibling values not joined because max_values_per_alert was reached. [Development]",
 		Unit:        "{value}",
 		Data: metricdata.Sum[int64]{
@@ -208,7 +208,7 @@ func AssertEqualAlertValuesDropped(t *testing.T, tt *componenttest.Telemetry, dp
 			DataPoints:  dps,
 		},
 	}
-	got, err := tt.GetMetric("otelcol_alert_values_dropped")
+	got, err := tt.GetMetric("otelcol_exporter_alert_values_dropped")
 	require.NoError(t, err)
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }

@@ -19,52 +19,52 @@ func TestSetupTelemetry(t *testing.T) {
 	tb, err := metadata.NewTelemetryBuilder(testTel.NewTelemetrySettings())
 	require.NoError(t, err)
 	defer tb.Shutdown()
-	tb.AlertAlertsDropped.Add(context.Background(), 1)
-	tb.AlertCheckpointEntriesSkipped.Add(context.Background(), 1)
-	tb.AlertCheckpointFailures.Add(context.Background(), 1)
-	tb.AlertNotificationsDeadLetter.Add(context.Background(), 1)
-	tb.AlertNotificationsDropped.Add(context.Background(), 1)
-	tb.AlertNotificationsEnqueued.Add(context.Background(), 1)
-	tb.AlertNotificationsFailed.Add(context.Background(), 1)
-	tb.AlertNotificationsRetried.Add(context.Background(), 1)
-	tb.AlertNotificationsSent.Add(context.Background(), 1)
-	tb.AlertNotificationsSuperseded.Add(context.Background(), 1)
-	tb.AlertPointsInvalid.Add(context.Background(), 1)
-	tb.AlertValuesDropped.Add(context.Background(), 1)
-	AssertEqualAlertAlertsDropped(t, testTel,
+	tb.ExporterAlertAlertsDropped.Add(context.Background(), 1)
+	tb.ExporterAlertCheckpointEntriesSkipped.Add(context.Background(), 1)
+	tb.ExporterAlertCheckpointFailures.Add(context.Background(), 1)
+	tb.ExporterAlertNotificationsDeadLetter.Add(context.Background(), 1)
+	tb.ExporterAlertNotificationsDropped.Add(context.Background(), 1)
+	tb.ExporterAlertNotificationsEnqueued.Add(context.Background(), 1)
+	tb.ExporterAlertNotificationsFailed.Add(context.Background(), 1)
+	tb.ExporterAlertNotificationsRetried.Add(context.Background(), 1)
+	tb.ExporterAlertNotificationsSent.Add(context.Background(), 1)
+	tb.ExporterAlertNotificationsSuperseded.Add(context.Background(), 1)
+	tb.ExporterAlertPointsInvalid.Add(context.Background(), 1)
+	tb.ExporterAlertValuesDropped.Add(context.Background(), 1)
+	AssertEqualExporterAlertAlertsDropped(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
-	AssertEqualAlertCheckpointEntriesSkipped(t, testTel,
+	AssertEqualExporterAlertCheckpointEntriesSkipped(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
-	AssertEqualAlertCheckpointFailures(t, testTel,
+	AssertEqualExporterAlertCheckpointFailures(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
-	AssertEqualAlertNotificationsDeadLetter(t, testTel,
+	AssertEqualExporterAlertNotificationsDeadLetter(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
-	AssertEqualAlertNotificationsDropped(t, testTel,
+	AssertEqualExporterAlertNotificationsDropped(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
-	AssertEqualAlertNotificationsEnqueued(t, testTel,
+	AssertEqualExporterAlertNotificationsEnqueued(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
-	AssertEqualAlertNotificationsFailed(t, testTel,
+	AssertEqualExporterAlertNotificationsFailed(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
-	AssertEqualAlertNotificationsRetried(t, testTel,
+	AssertEqualExporterAlertNotificationsRetried(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
-	AssertEqualAlertNotificationsSent(t, testTel,
+	AssertEqualExporterAlertNotificationsSent(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
-	AssertEqualAlertNotificationsSuperseded(t, testTel,
+	AssertEqualExporterAlertNotificationsSuperseded(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
-	AssertEqualAlertPointsInvalid(t, testTel,
+	AssertEqualExporterAlertPointsInvalid(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
-	AssertEqualAlertValuesDropped(t, testTel,
+	AssertEqualExporterAlertValuesDropped(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 
