@@ -25,7 +25,7 @@ func TestAFiringAlertIsAnnouncedOnceAfterGroupWaitAndNotRepeatedBeforeRepeatInte
 
 	consume(t, e, batch(clk.Now(), []point{burn("agent_availability", t0, alertstate.StateFiring)}))
 	e.tick(ctx())
-	assert.Equal(t, int64(0), counter(t, tt, "otelcol_alert_notifications_enqueued", nil), "nothing before group_wait")
+	assert.Equal(t, int64(0), counter(t, tt, "otelcol_exporter_alert_notifications_enqueued", nil), "nothing before group_wait")
 
 	for i := 0; i < 10; i++ { // ten minutes of ticks with the series still firing
 		clk.Advance(time.Minute)
@@ -33,7 +33,7 @@ func TestAFiringAlertIsAnnouncedOnceAfterGroupWaitAndNotRepeatedBeforeRepeatInte
 		e.tick(ctx())
 	}
 	waitCount(t, r, 1)
-	assert.Equal(t, int64(1), counter(t, tt, "otelcol_alert_notifications_enqueued", nil))
+	assert.Equal(t, int64(1), counter(t, tt, "otelcol_exporter_alert_notifications_enqueued", nil))
 	msgs := r.webhookMessages(t)
 	require.Len(t, msgs, 1)
 	assert.Equal(t, "firing", msgs[0].Status)
@@ -42,7 +42,7 @@ func TestAFiringAlertIsAnnouncedOnceAfterGroupWaitAndNotRepeatedBeforeRepeatInte
 	assert.Equal(t, t0, msgs[0].Alerts[0].StartsAt, "startsAt is the point's StartTimestamp")
 	assert.NotContains(t, msgs[0].Alerts[0].Labels, "alertstate")
 	require.Eventually(t, func() bool {
-		return counter(t, tt, "otelcol_alert_notifications_sent", map[string]string{"receiver": "hook"}) == 1
+		return counter(t, tt, "otelcol_exporter_alert_notifications_sent", map[string]string{"receiver": "hook"}) == 1
 	}, 5*time.Second, 5*time.Millisecond)
 }
 
@@ -70,7 +70,7 @@ func TestAFlappingSeriesDoesNotPageTwiceAndItsFinalResolveIsAnnouncedOnce(t *tes
 	clk.Advance(time.Minute)
 	consume(t, e, firing())
 	e.tick(ctx())
-	assert.Equal(t, int64(1), counter(t, tt, "otelcol_alert_notifications_enqueued", nil), "the flapping incident paged once")
+	assert.Equal(t, int64(1), counter(t, tt, "otelcol_exporter_alert_notifications_enqueued", nil), "the flapping incident paged once")
 
 	// It clears for good.
 	consume(t, e, resolved())
@@ -80,7 +80,7 @@ func TestAFlappingSeriesDoesNotPageTwiceAndItsFinalResolveIsAnnouncedOnce(t *tes
 	consume(t, e, resolved())
 	e.tick(ctx())
 	waitCount(t, r, 2)
-	assert.Equal(t, int64(2), counter(t, tt, "otelcol_alert_notifications_enqueued", nil))
+	assert.Equal(t, int64(2), counter(t, tt, "otelcol_exporter_alert_notifications_enqueued", nil))
 	msgs := r.webhookMessages(t)
 	assert.Equal(t, "resolved", msgs[1].Status)
 	assert.Equal(t, "resolved", msgs[1].Alerts[0].Status)
@@ -157,7 +157,7 @@ func TestBadPointsAreCountedAndSkippedWithoutDroppingTheirNeighbours(t *testing.
 	sumAlerts.SetName(alertstate.MetricName)
 	sumAlerts.SetEmptySum()
 	consume(t, e, md)
-	assert.Equal(t, int64(4), counter(t, tt, "otelcol_alert_points_invalid", nil))
+	assert.Equal(t, int64(4), counter(t, tt, "otelcol_exporter_alert_points_invalid", nil))
 	clk.Advance(10 * time.Second)
 	e.tick(ctx())
 	waitCount(t, r, 1)
@@ -174,7 +174,7 @@ func TestMaxAlertsBoundsTheTrackedAlertsAndCountsTheRest(t *testing.T) {
 		burn("a", t0, alertstate.StateFiring), burn("b", t0, alertstate.StateFiring), burn("c", t0, alertstate.StateFiring),
 	}))
 	assert.Len(t, e.alerts, 2)
-	assert.Equal(t, int64(1), counter(t, tt, "otelcol_alert_alerts_dropped", nil))
+	assert.Equal(t, int64(1), counter(t, tt, "otelcol_exporter_alert_alerts_dropped", nil))
 }
 
 func TestAlertsAreTrackedByTheContractsFingerprint(t *testing.T) {
@@ -203,11 +203,11 @@ func TestAReceiverAnswering4xxIsNotRetriedAndTheDropIsCounted(t *testing.T) {
 	e.tick(ctx())
 	want := map[string]string{"receiver": "hook", "integration": "webhook"}
 	require.Eventually(t, func() bool {
-		return counter(t, tt, "otelcol_alert_notifications_dropped", map[string]string{"reason": "permanent"}) == 1
+		return counter(t, tt, "otelcol_exporter_alert_notifications_dropped", map[string]string{"reason": "permanent"}) == 1
 	}, 5*time.Second, 5*time.Millisecond)
-	assert.Equal(t, int64(1), counter(t, tt, "otelcol_alert_notifications_failed", want))
-	assert.Equal(t, int64(0), counter(t, tt, "otelcol_alert_notifications_retried", want))
-	assert.Equal(t, int64(0), counter(t, tt, "otelcol_alert_notifications_sent", want))
+	assert.Equal(t, int64(1), counter(t, tt, "otelcol_exporter_alert_notifications_failed", want))
+	assert.Equal(t, int64(0), counter(t, tt, "otelcol_exporter_alert_notifications_retried", want))
+	assert.Equal(t, int64(0), counter(t, tt, "otelcol_exporter_alert_notifications_sent", want))
 	assert.Empty(t, r.received())
 }
 
@@ -221,8 +221,8 @@ func TestA429Or5xxIsRetriedUntilDelivered(t *testing.T) {
 	e.tick(ctx())
 	waitCount(t, r, 1)
 	want := map[string]string{"receiver": "hook"}
-	assert.Equal(t, int64(3), counter(t, tt, "otelcol_alert_notifications_retried", want))
-	require.Eventually(t, func() bool { return counter(t, tt, "otelcol_alert_notifications_sent", want) == 1 }, 5*time.Second, 5*time.Millisecond)
+	assert.Equal(t, int64(3), counter(t, tt, "otelcol_exporter_alert_notifications_retried", want))
+	require.Eventually(t, func() bool { return counter(t, tt, "otelcol_exporter_alert_notifications_sent", want) == 1 }, 5*time.Second, 5*time.Millisecond)
 	assert.Len(t, r.received(), 1)
 }
 
@@ -244,13 +244,13 @@ func TestAnOutageLosesNothingAndDeliversEachAlertOnce(t *testing.T) {
 		e.tick(ctx())
 	}
 	require.Eventually(t, func() bool {
-		return counter(t, tt, "otelcol_alert_notifications_retried", nil) >= 10
+		return counter(t, tt, "otelcol_exporter_alert_notifications_retried", nil) >= 10
 	}, 10*time.Second, 5*time.Millisecond)
 	r.setDown(false)
 	waitCount(t, r, len(slos))
 	seen := map[string]int{}
 	require.Eventually(t, func() bool {
-		return counter(t, tt, "otelcol_alert_notifications_sent", nil) == int64(len(slos))
+		return counter(t, tt, "otelcol_exporter_alert_notifications_sent", nil) == int64(len(slos))
 	}, 10*time.Second, 5*time.Millisecond)
 	for _, m := range r.webhookMessages(t) {
 		for _, a := range m.Alerts {
@@ -280,7 +280,7 @@ func TestARestartWithStorageNeitherPagesTwiceNorLosesTheResolve(t *testing.T) {
 		consume(t, e2, batch(clk.Now(), []point{burn("agent_availability", t0, alertstate.StateFiring)}))
 		e2.tick(ctx())
 	}
-	assert.Equal(t, int64(0), counter(t, tt, "otelcol_alert_notifications_enqueued", nil), "no second page after the restart")
+	assert.Equal(t, int64(0), counter(t, tt, "otelcol_exporter_alert_notifications_enqueued", nil), "no second page after the restart")
 
 	consume(t, e2, batch(clk.Now(), []point{burn("agent_availability", t0, alertstate.StateResolved)}))
 	clk.Advance(time.Minute)
@@ -299,7 +299,7 @@ func TestQueuedNotificationsSurviveARestartWithAPersistentQueue(t *testing.T) {
 	consume(t, e1, batch(clk.Now(), []point{burn("agent_availability", t0, alertstate.StateFiring)}))
 	clk.Advance(10 * time.Second)
 	e1.tick(ctx())
-	require.Eventually(t, func() bool { return counter(t, tt1, "otelcol_alert_notifications_retried", nil) >= 2 }, 5*time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool { return counter(t, tt1, "otelcol_exporter_alert_notifications_retried", nil) >= 2 }, 5*time.Second, 5*time.Millisecond)
 	require.NoError(t, e1.Shutdown(ctx()))
 
 	r.setDown(false)
@@ -320,7 +320,7 @@ func TestAStaleNotificationIsNotDeliveredAfterANewerOne(t *testing.T) {
 	require.NoError(t, e.push(ctx(), n(2, "resolved")))
 	require.NoError(t, e.push(ctx(), n(1, "firing")))
 	assert.Len(t, r.received(), 1)
-	assert.Equal(t, int64(1), counter(t, tt, "otelcol_alert_notifications_superseded", nil))
+	assert.Equal(t, int64(1), counter(t, tt, "otelcol_exporter_alert_notifications_superseded", nil))
 }
 
 func TestSecretsNeverAppearInErrors(t *testing.T) {

@@ -49,7 +49,7 @@ func TestAVersion1CheckpointStillRestores(t *testing.T) {
 		consume(t, e, batch(clk.Now(), []point{burn("agent_availability", t0, alertstate.StateFiring)}))
 		e.tick(ctx())
 	}
-	assert.Equal(t, int64(0), counter(t, tt, "otelcol_alert_notifications_enqueued", nil), "the restored log keeps the page from repeating")
+	assert.Equal(t, int64(0), counter(t, tt, "otelcol_exporter_alert_notifications_enqueued", nil), "the restored log keeps the page from repeating")
 	consume(t, e, batch(clk.Now(), []point{burn("agent_availability", t0, alertstate.StateResolved)}))
 	clk.Advance(time.Minute)
 	e.tick(ctx())
@@ -90,10 +90,10 @@ func TestADamagedLogEntryRepeatsOnlyItsOwnPage(t *testing.T) {
 		e2.tick(ctx())
 	}
 	waitCount(t, r, 3)
-	assert.Equal(t, int64(1), counter(t, tt, "otelcol_alert_notifications_enqueued", nil),
+	assert.Equal(t, int64(1), counter(t, tt, "otelcol_exporter_alert_notifications_enqueued", nil),
 		"only the group whose log entry was damaged is paged again (at-least-once); the other remembers its page")
 	assert.Contains(t, string(r.received()[2]), "agent_latency_p95")
-	assert.Equal(t, int64(1), counter(t, tt, "otelcol_alert_checkpoint_entries_skipped", nil))
+	assert.Equal(t, int64(1), counter(t, tt, "otelcol_exporter_alert_checkpoint_entries_skipped", nil))
 }
 
 func TestTheEncoderWritesWhatTheDecoderReads(t *testing.T) {

@@ -92,8 +92,7 @@ func TestSecretURLsNeverAppearInValidationErrors(t *testing.T) {
 func TestLifecycle(t *testing.T) {
 	f := NewFactory()
 	assert.Equal(t, metadata.Type, f.Type())
-	// componenttest.CheckConfigStruct recurses forever on the recursive routing tree
-	// (RouteConfig.Routes), so the mapstructure tags are checked by loading testdata instead.
+	// The config struct check (componenttest.CheckConfigStruct) is in generated_component_test.go.
 	require.IsType(t, &Config{}, f.CreateDefaultConfig())
 	// The default config has no receiver: an alert exporter that sends nowhere is a mistake the
 	// collector should refuse at startup, so validation names what is missing.

@@ -81,9 +81,9 @@ func TestAReceiverThatHangsDelaysNoOtherReceiversPages(t *testing.T) {
 	e.tick(ctx())
 	waitCount(t, live, groups)
 	require.Eventually(t, func() bool {
-		return counter(t, tt, "otelcol_alert_notifications_sent", map[string]string{"receiver": "hook"}) == groups
+		return counter(t, tt, "otelcol_exporter_alert_notifications_sent", map[string]string{"receiver": "hook"}) == groups
 	}, 10*time.Second, 5*time.Millisecond)
-	assert.Zero(t, counter(t, tt, "otelcol_alert_notifications_sent", map[string]string{"receiver": "dead"}))
+	assert.Zero(t, counter(t, tt, "otelcol_exporter_alert_notifications_sent", map[string]string{"receiver": "dead"}))
 }
 
 func TestANotificationPastMaxElapsedTimeIsDeadLetteredAndItsAlertAnnouncedAgain(t *testing.T) {
@@ -100,12 +100,12 @@ func TestANotificationPastMaxElapsedTimeIsDeadLetteredAndItsAlertAnnouncedAgain(
 	firing()
 	clk.Advance(10 * time.Second)
 	e.tick(ctx())
-	require.Eventually(t, func() bool { return counter(t, tt, "otelcol_alert_notifications_retried", nil) >= 2 }, 5*time.Second, 5*time.Millisecond)
-	assert.Zero(t, counter(t, tt, "otelcol_alert_notifications_dead_letter", nil), "not before max_elapsed_time")
+	require.Eventually(t, func() bool { return counter(t, tt, "otelcol_exporter_alert_notifications_retried", nil) >= 2 }, 5*time.Second, 5*time.Millisecond)
+	assert.Zero(t, counter(t, tt, "otelcol_exporter_alert_notifications_dead_letter", nil), "not before max_elapsed_time")
 
 	clk.Advance(10 * time.Minute)
 	require.Eventually(t, func() bool {
-		return counter(t, tt, "otelcol_alert_notifications_dead_letter", map[string]string{"reason": "expired", "receiver": "hook"}) == 1
+		return counter(t, tt, "otelcol_exporter_alert_notifications_dead_letter", map[string]string{"reason": "expired", "receiver": "hook"}) == 1
 	}, 5*time.Second, 5*time.Millisecond)
 
 	// The page was never accepted, so it is not announced: the group's next flush sends it.
@@ -132,7 +132,7 @@ func TestAPermanentRefusalIsReportedAndTheAlertIsOfferedAgainAtTheNextFlush(t *t
 	clk.Advance(10 * time.Second)
 	e.tick(ctx())
 	require.Eventually(t, func() bool {
-		return counter(t, tt, "otelcol_alert_notifications_dead_letter", map[string]string{"reason": "permanent"}) == 1
+		return counter(t, tt, "otelcol_exporter_alert_notifications_dead_letter", map[string]string{"reason": "permanent"}) == 1
 	}, 5*time.Second, 5*time.Millisecond)
 	assert.Empty(t, r.received())
 
@@ -225,7 +225,7 @@ func TestAKillBeforeTheReceiverAcceptedAPageResendsItAfterTheRestart(t *testing.
 	firing(e1)
 	clk.Advance(10 * time.Second)
 	e1.tick(ctx())
-	require.Eventually(t, func() bool { return counter(t, tt1, "otelcol_alert_notifications_retried", nil) >= 2 }, 5*time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool { return counter(t, tt1, "otelcol_exporter_alert_notifications_retried", nil) >= 2 }, 5*time.Second, 5*time.Millisecond)
 	require.NoError(t, e1.Shutdown(ctx()))
 	require.Empty(t, r.received())
 

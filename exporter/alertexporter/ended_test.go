@@ -68,6 +68,6 @@ func TestEndPointsOfAnEmitterNeitherResolveNorReviveAnAlert(t *testing.T) {
 	msgs = r.webhookMessages(t)
 	require.Len(t, msgs, 2, "one page, one resolve: no end point resolved the alert early or revived it")
 	assert.Equal(t, "resolved", msgs[1].Status)
-	assert.Equal(t, int64(2), counter(t, tt, "otelcol_alert_notifications_enqueued", nil))
-	assert.Zero(t, counter(t, tt, "otelcol_alert_points_invalid", nil), "end points are part of the contract, not invalid")
+	assert.Equal(t, int64(2), counter(t, tt, "otelcol_exporter_alert_notifications_enqueued", nil))
+	assert.Zero(t, counter(t, tt, "otelcol_exporter_alert_points_invalid", nil), "end points are part of the contract, not invalid")
 }

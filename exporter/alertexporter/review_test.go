@@ -49,8 +49,8 @@ func TestAlertmanagerNeverSeesAFiringAlertExpireWhileItKeepsFiring(t *testing.T)
 	for step := 0; step < 60; step++ { // 30 minutes in 30 s steps
 		consume(t, e, batch(clk.Now(), []point{burn("agent_availability", t0, alertstate.StateFiring)}))
 		e.tick(ctx())
-		enq := counter(t, tt, "otelcol_alert_notifications_enqueued", nil)
-		require.Eventually(t, func() bool { return counter(t, tt, "otelcol_alert_notifications_sent", nil) == enq },
+		enq := counter(t, tt, "otelcol_exporter_alert_notifications_enqueued", nil)
+		require.Eventually(t, func() bool { return counter(t, tt, "otelcol_exporter_alert_notifications_sent", nil) == enq },
 			5*time.Second, 5*time.Millisecond)
 		if enq > 0 {
 			firstSent = true
@@ -63,7 +63,7 @@ func TestAlertmanagerNeverSeesAFiringAlertExpireWhileItKeepsFiring(t *testing.T)
 	}
 	require.True(t, firstSent)
 	// Refreshed about once a minute, not every tick.
-	sent := counter(t, tt, "otelcol_alert_notifications_sent", nil)
+	sent := counter(t, tt, "otelcol_exporter_alert_notifications_sent", nil)
 	assert.InDelta(t, 30, sent, 2, "one post per resend_interval over 30 minutes")
 }
 
@@ -87,7 +87,7 @@ func TestShutdownReturnsWhileADeliveryWithoutAQueueIsBeingRetried(t *testing.T) 
 
 	consume(t, e, batch(clk.Now(), []point{burn("agent_availability", t0, alertstate.StateFiring)}))
 	clk.Advance(time.Minute)
-	require.Eventually(t, func() bool { return counter(t, tt, "otelcol_alert_notifications_retried", nil) >= 2 },
+	require.Eventually(t, func() bool { return counter(t, tt, "otelcol_exporter_alert_notifications_retried", nil) >= 2 },
 		10*time.Second, 5*time.Millisecond, "the dispatcher is retrying the delivery")
 
 	done := make(chan error, 1)
@@ -134,7 +134,7 @@ func TestANotificationQueuedJustBeforeACrashDoesNotSupersedeTheFirstOneAfterRest
 	waitCount(t, r, 3)
 	msgs := r.webhookMessages(t)
 	assert.Equal(t, "resolved", msgs[2].Status)
-	assert.Equal(t, int64(0), counter(t, tt, "otelcol_alert_notifications_superseded", nil))
+	assert.Equal(t, int64(0), counter(t, tt, "otelcol_exporter_alert_notifications_superseded", nil))
 }
 
 // TestSecretsStayOutOfErrorsOnEveryHTTPPath: connection refused (the *url.Error quotes the
@@ -233,7 +233,7 @@ func TestARestartAfterALongStopDoesNotResolveAlertsBeforeTheEmittersReportAgain(
 		consume(t, e2, batch(clk.Now(), []point{burn("agent_availability", t0, alertstate.StateFiring)}))
 		e2.tick(ctx())
 	}
-	assert.Equal(t, int64(0), counter(t, tt, "otelcol_alert_notifications_enqueued", nil), "neither a resolve nor a second page")
+	assert.Equal(t, int64(0), counter(t, tt, "otelcol_exporter_alert_notifications_enqueued", nil), "neither a resolve nor a second page")
 	assert.Len(t, r.received(), 1)
 }
 
@@ -265,7 +265,7 @@ func TestAKillRightAfterANotificationWasQueuedDoesNotLoseItsResolve(t *testing.T
 	clk.Advance(10 * time.Second)
 	e1.tick(ctx())
 	require.True(t, ckp.frozen.Load(), "the notification went into the persistent queue")
-	require.Eventually(t, func() bool { return counter(t, tt1, "otelcol_alert_notifications_retried", nil) >= 1 }, 5*time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool { return counter(t, tt1, "otelcol_exporter_alert_notifications_retried", nil) >= 1 }, 5*time.Second, 5*time.Millisecond)
 	require.NoError(t, e1.Shutdown(ctx()))
 	ckp.frozen.Store(false)
 	for _, c := range ext.clients {

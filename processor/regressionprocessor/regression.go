@@ -81,7 +81,7 @@ type regressionProcessor struct {
 }
 
 func newRegressionProcessor(set processor.Settings, cfg *Config, clock clockwork.Clock) (*regressionProcessor, error) {
-	tel, err := newTelemetry(set.MeterProvider)
+	tel, err := newTelemetry(set.TelemetrySettings)
 	if err != nil {
 		return nil, err
 	}
