@@ -275,6 +275,7 @@ func (p *regressionProcessor) processTraces(_ context.Context, td ptrace.Traces)
 	var parts [maxKeyParts]string
 	var resVals [maxKeyParts]string
 	var resAlt [maxKeyParts]int
+	var resHash [maxKeyParts]uint64 // of resVals, once per resource
 	var lastOp *operation
 	var lastHash uint64
 	rss := td.ResourceSpans()
@@ -286,6 +287,7 @@ func (p *regressionProcessor) processTraces(_ context.Context, td ptrace.Traces)
 			for a, name := range alts {
 				if v, ok := res.Get(name); ok {
 					resVals[j], resAlt[j] = valueString(v), a
+					resHash[j] = xxhash.Sum64String(resVals[j])
 					break
 				}
 			}
@@ -301,7 +303,7 @@ func (p *regressionProcessor) processTraces(_ context.Context, td ptrace.Traces)
 					continue
 				}
 				attrs := span.Attributes()
-				hash := p.operationKey(td, span, attrs, &resVals, &resAlt, &parts)
+				hash := p.operationKey(td, span, attrs, &resVals, &resAlt, &resHash, &parts)
 				op := lastOp
 				if op == nil || hash != lastHash {
 					// Spans of one operation tend to arrive together: the previous span's
@@ -369,10 +371,10 @@ func (p *regressionProcessor) processTraces(_ context.Context, td ptrace.Traces)
 // printable) this is the operation's identity, which operationOf defines over the sanitized
 // values: the two agree, so the hot path skips sanitizing; a value that sanitizing would change
 // misses the map and takes operationOf.
-func (p *regressionProcessor) operationKey(td ptrace.Traces, span ptrace.Span, attrs pcommon.Map, resVals *[maxKeyParts]string, resAlt *[maxKeyParts]int, parts *[maxKeyParts]string) uint64 {
+func (p *regressionProcessor) operationKey(td ptrace.Traces, span ptrace.Span, attrs pcommon.Map, resVals *[maxKeyParts]string, resAlt *[maxKeyParts]int, resHash *[maxKeyParts]uint64, parts *[maxKeyParts]string) uint64 {
 	h := uint64(hashSeed)
 	for j, alts := range p.keyParts {
-		val := ""
+		val, fromResource := "", false
 	alt:
 		for a, name := range alts {
 			if v, ok := attrs.Get(name); ok {
@@ -386,14 +388,17 @@ func (p *regressionProcessor) operationKey(td ptrace.Traces, span ptrace.Span, a
 			}
 			switch {
 			case a == resAlt[j]:
-				val = resVals[j]
+				val, fromResource = resVals[j], true
 				break alt
 			case name == spanNameAlternative:
 				val = span.Name()
 				break alt
 			}
 		}
-		if val != "" {
+		switch {
+		case fromResource && val != "":
+			h = mixHash(h, resHash[j])
+		case val != "":
 			h = mixHash(h, xxhash.Sum64String(val))
 		}
 		parts[j] = val
