@@ -116,19 +116,19 @@ type spanMetricsConnector struct {
 	active                         map[string]*pcommon.Timestamp
 	// lastActive is the entry of active that markActive touched last: consecutive spans of a
 	// run name the same agent, and a string comparison is cheaper than a map lookup.
-	lastActive     *pcommon.Timestamp
-	lastActiveName string
-	queues                         map[string]*gaugeValue
-	queueOverflow                  *gaugeValue
-	unknownModels                  map[string]struct{}
-	services                       map[string]*serviceStats
-	agentSafe, modelSafe           safeCache
-	kb                             keyBuilder
-	vals                           []string
-	dimVals                        []string
-	index                          spanindex.Index
-	att                            attribution
-	stats                          batchStats
+	lastActive           *pcommon.Timestamp
+	lastActiveName       string
+	queues               map[string]*gaugeValue
+	queueOverflow        *gaugeValue
+	unknownModels        map[string]struct{}
+	services             map[string]*serviceStats
+	agentSafe, modelSafe safeCache
+	kb                   keyBuilder
+	vals                 []string
+	dimVals              []string
+	index                spanindex.Index
+	att                  attribution
+	stats                batchStats
 	// dirty: spans were aggregated since the last checkpoint was written.
 	dirty bool
 
