@@ -50,8 +50,10 @@ type regressionProcessor struct {
 	keyParts [][]string
 	// agentAlt[j] is the position of agentAttribute among the alternatives of key part j (-1:
 	// none): that alternative is resolved from the nearest ancestor when the span lacks it.
-	agentAlt  []int
-	costKey   string
+	agentAlt []int
+	costKey  string
+	// instance is the sanitized instance label (name, value), instance[0] == "" when off.
+	instance  [2]string
 	now       func() time.Time
 	newTicker func(time.Duration) (<-chan time.Time, func())
 
@@ -96,6 +98,10 @@ func newRegressionProcessor(set processor.Settings, cfg *Config) (*regressionPro
 			return t.C, t.Stop
 		},
 		tr: newTracker(cfg),
+	}
+	if v := cfg.InstanceLabel.Value; v != "" {
+		v, _ = safelabel.Sanitize(v, cfg.MaxLabelLength)
+		p.instance = [2]string{cfg.InstanceLabel.Name, v}
 	}
 	for _, alts := range p.keyParts {
 		at := -1
