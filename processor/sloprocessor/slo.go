@@ -901,7 +901,11 @@ func (e *emitter) point(g pmetric.Gauge, st *sloState, ser *series, v float64) p
 }
 
 func (e *emitter) putLabels(attrs pcommon.Map, st *sloState, ser *series) {
-	attrs.EnsureCapacity(len(ser.labels) + 3)
+	n := len(ser.labels) + 2 // slo, and window or severity
+	if e.instance[0] != "" {
+		n++
+	}
+	attrs.EnsureCapacity(n)
 	attrs.PutStr(labelSLO, st.name)
 	for _, kv := range ser.labels {
 		attrs.PutStr(kv[0], kv[1])
