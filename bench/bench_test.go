@@ -42,12 +42,12 @@ otelcol_processor_incoming_items{otel_signal="metrics",processor="slo"} 9
 # TYPE otelcol_processor_outgoing_items counter
 otelcol_processor_outgoing_items{otel_signal="traces",processor="slo"} 240
 otelcol_processor_outgoing_items{otel_signal="metrics",processor="slo"} 3
-# TYPE otelcol_amas_spanmetrics_series_overflowed counter
-otelcol_amas_spanmetrics_series_overflowed{metric="amas.agent.requests"} 7
-# TYPE otelcol_amas_spanmetrics_spans_skipped counter
-otelcol_amas_spanmetrics_spans_skipped{reason="invalid_duration"} 2
-# TYPE otelcol_alert_notifications_sent counter
-otelcol_alert_notifications_sent 5
+# TYPE otelcol_connector_amas_spanmetrics_series_overflowed counter
+otelcol_connector_amas_spanmetrics_series_overflowed{metric="amas.agent.requests"} 7
+# TYPE otelcol_connector_amas_spanmetrics_spans_skipped counter
+otelcol_connector_amas_spanmetrics_spans_skipped{reason="invalid_duration"} 2
+# TYPE otelcol_exporter_alert_notifications_sent counter
+otelcol_exporter_alert_notifications_sent 5
 `
 
 func TestParseTelemetry(t *testing.T) {
@@ -61,11 +61,11 @@ func TestParseTelemetry(t *testing.T) {
 	assert.Equal(t, 7.0, got.Overflow, "an overflow series is a bound at work, not a loss")
 	assert.Equal(t, 2.0, got.Skipped)
 	assert.Equal(t, map[string]float64{
-		"otelcol_receiver_refused_spans":             3,
-		"otelcol_receiver_failed_spans":              1,
-		"otelcol_exporter_send_failed_metric_points": 4,
-		"otelcol_amas_spanmetrics_spans_skipped":     2,
-		"processor slo traces incoming-outgoing":     10,
+		"otelcol_receiver_refused_spans":                   3,
+		"otelcol_receiver_failed_spans":                    1,
+		"otelcol_exporter_send_failed_metric_points":       4,
+		"otelcol_connector_amas_spanmetrics_spans_skipped": 2,
+		"processor slo traces incoming-outgoing":           10,
 	}, got.Lost)
 }
 

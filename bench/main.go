@@ -98,6 +98,9 @@ func parseOptions(args []string) (options, error) {
 	fs.IntVar(&opt.ProfileSeconds, "profile-seconds", 0, "CPU profile length (default 15; -long 30)")
 	fs.Float64Var(&opt.ProfileRate, "profile-rate", 0, "spans/s while profiling (default 10000, or 80% of the lower highest sustained rate)")
 	fs.IntVar(&opt.Senders, "senders", 4, "concurrent senders of the replay generator (each waits for its request's answer)")
+	fs.DurationVar(&opt.InstrShort, "instructions-short", 20*time.Second, "instructions phase: the short run's load")
+	fs.DurationVar(&opt.InstrLong, "instructions-long", 60*time.Second, "instructions phase: the long run's load")
+	fs.Float64Var(&opt.InstrRate, "instructions-rate", 20000, "instructions phase: target spans/s (a collector under valgrind accepts fewer; the load follows)")
 	fs.IntVar(&opt.CalibrateTraces, "calibrate-traces", 1000, "telemetrygen traces (2 spans each) per pipeline in the calibration")
 	if err := fs.Parse(args); err != nil {
 		return opt, err
@@ -146,11 +149,11 @@ func parseOptions(args []string) (options, error) {
 	opt.Phases = map[string]bool{}
 	for p := range strings.SplitSeq(phases, ",") {
 		switch p = strings.TrimSpace(p); p {
-		case "calibrate", "ramp", "profile", "cardinality":
+		case "calibrate", "ramp", "profile", "cardinality", "instructions":
 			opt.Phases[p] = true
 		case "":
 		default:
-			return opt, fmt.Errorf("-phases: unknown phase %q (calibrate, ramp, profile, cardinality)", p)
+			return opt, fmt.Errorf("-phases: unknown phase %q (calibrate, ramp, profile, cardinality, instructions)", p)
 		}
 	}
 	if opt.Repo == "" {

@@ -36,7 +36,7 @@ func TestRulesPassPromtool(t *testing.T) {
 		name, config, rules, tests string
 		mode                       Mode
 	}{
-		{"the default configuration's six SLOs", "../../config/otelcol-amas.yaml", "prometheus_alerts.yaml", "testdata/promtool/default_rules_test.yaml", ModeDirect},
+		{"the default configuration's six SLOs", "../../../config/otelcol-amas.yaml", "prometheus_alerts.yaml", "testdata/promtool/default_rules_test.yaml", ModeDirect},
 		{"SLOs grouped per agent, with custom rules, thresholds and no-data", "testdata/collector/grouped.yaml", "grouped_rules.yaml", "testdata/promtool/grouped_rules_test.yaml", ModeDirect},
 		{"central mode: long windows summed from hourly records across replicas", "testdata/collector/central.yaml", "central_rules.yaml", "testdata/promtool/central_rules_test.yaml", ModeCentral},
 	}
