@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -209,4 +210,54 @@ func TestSmokeRun(t *testing.T) {
 	md := markdown(res, opt)
 	assert.Contains(t, md, "### Ramp")
 	assert.Contains(t, md, "### Memory against the number of distinct agents")
+}
+
+// TestInstructionsPhase runs both pipelines under cachegrind with short loads: the counts come
+// out of the tool, the accepted spans equal what the generator exported (checked in instrRun),
+// and each pipeline's instructions per span are positive and of a sane size.
+func TestInstructionsPhase(t *testing.T) {
+	if _, err := exec.LookPath("valgrind"); err != nil {
+		t.Fatalf("valgrind is needed (Debian package valgrind; make bench installs it): %v", err)
+	}
+	repo, err := findRepo()
+	require.NoError(t, err)
+	bin := filepath.Join(repo, "bin", "otelcol-amas")
+	_, err = os.Stat(bin)
+	require.NoError(t, err, "build it first: make build")
+	var log strings.Builder
+	opt := options{
+		Repo: repo, Bin: bin, Out: t.TempDir(),
+		Phases:     map[string]bool{"instructions": true},
+		Agents:     10,
+		Senders:    2,
+		InstrShort: 2 * time.Second,
+		InstrLong:  5 * time.Second,
+		InstrRate:  5000,
+		Log:        &log,
+	}
+	res, err := run(context.Background(), opt)
+	require.NoError(t, err, log.String())
+	require.Empty(t, res.Errors, log.String())
+	require.Len(t, res.Instructions, 2)
+	for _, ir := range res.Instructions {
+		require.Len(t, ir.Runs, 2, ir.Pipeline)
+		assert.Greater(t, ir.Runs[1].Accepted, ir.Runs[0].Accepted, ir.Pipeline)
+		// Thousands of instructions per span (about 16,000 measured); a broken difference would be
+		// negative, zero or absurd.
+		assert.Greater(t, ir.PerSpan, 1000.0, ir.Pipeline)
+		assert.Less(t, ir.PerSpan, 1e6, ir.Pipeline)
+	}
+	assert.Contains(t, markdown(res, opt), "Ours (b) against the peer (a):")
+}
+
+func TestCachegrindTotalReadsTheSummary(t *testing.T) {
+	dir := t.TempDir()
+	f := filepath.Join(dir, "cachegrind.out")
+	require.NoError(t, os.WriteFile(f, []byte("desc: I1 cache: ...\ncmd: x\nevents: Ir\nfl=a.go\nfn=main\n3 12\nsummary: 1719480619\n"), 0o644))
+	n, err := cachegrindTotal(f)
+	require.NoError(t, err)
+	assert.Equal(t, 1719480619.0, n)
+	require.NoError(t, os.WriteFile(f, []byte("events: Ir\n"), 0o644))
+	_, err = cachegrindTotal(f)
+	assert.Error(t, err, "a file without a total is an error, not zero")
 }
