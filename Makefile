@@ -102,6 +102,7 @@ lint:
 ## dashboards, SLO definitions) from config/otelcol-amas.yaml.
 generate-observability:
 	$(GO) run ./cmd/amas-slo render --config $(CONFIG) --out config/observability
+	$(GO) run ./cmd/amas-slo rules --mode central --config config/otelcol-amas.yaml --config deploy/replica/slo-by-service.yaml > deploy/central/prometheus_rules.yaml
 
 ## check-observability: fail when config/observability is not what config/otelcol-amas.yaml generates.
 check-observability:

@@ -53,6 +53,8 @@ type regressionProcessor struct {
 	// none): that alternative is resolved from the nearest ancestor when the span lacks it.
 	agentAlt []int
 	costKey  string
+	// instance is the sanitized instance label (name, value), instance[0] == "" when off.
+	instance [2]string
 	// clock is clockwork's: the real clock in the collector, a fake one in tests (ticks and
 	// windows without sleeping).
 	clock clockwork.Clock
@@ -94,6 +96,10 @@ func newRegressionProcessor(set processor.Settings, cfg *Config, clock clockwork
 		costKey:  cfg.Cost.Attribute,
 		clock:    clock,
 		tr:       newTracker(cfg),
+	}
+	if v := cfg.InstanceLabel.Value; v != "" {
+		v, _ = safelabel.Sanitize(v, cfg.MaxLabelLength)
+		p.instance = [2]string{cfg.InstanceLabel.Name, v}
 	}
 	for _, alts := range p.keyParts {
 		at := -1

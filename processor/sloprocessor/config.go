@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
 
+	"github.com/otelcol-amas/otelcol-amas/internal/alertstate"
 	"github.com/otelcol-amas/otelcol-amas/internal/safelabel"
 	"github.com/otelcol-amas/otelcol-amas/internal/slomath"
 	"github.com/otelcol-amas/otelcol-amas/processor/sloprocessor/internal/spancond"
@@ -42,6 +43,9 @@ type Config struct {
 	EventTime string `mapstructure:"event_time"`
 	// MaxLateness bounds how far back span_end may place an event.
 	MaxLateness time.Duration `mapstructure:"max_lateness"`
+	// InstanceLabel is added to every emitted series and alert when its value is set (one of
+	// several replicas); see alertstate.InstanceLabel.
+	InstanceLabel alertstate.InstanceLabel `mapstructure:"instance_label"`
 	// Alerting is the default alerting of every SLO.
 	Alerting AlertingConfig `mapstructure:"alerting"`
 	// SLOs to evaluate; empty means the six SLOs of the AMAS specification (DefaultSLOs).
@@ -262,6 +266,12 @@ func (c *Config) compile(set component.TelemetrySettings) ([]*compiledSLO, error
 		add("checkpoint_interval: must be > 0, got %s", c.CheckpointInterval)
 	}
 	errs = append(errs, c.validateEventTime()...)
+	var groupKeys []string
+	for _, s := range c.effectiveSLOs() {
+		groupKeys = append(groupKeys, s.GroupBy...)
+		groupKeys = append(groupKeys, s.NoDataGroupBy...)
+	}
+	errs = append(errs, c.InstanceLabel.Validate("instance_label", groupKeys...)...)
 	if err := c.Alerting.validate("alerting"); err != nil {
 		errs = append(errs, err)
 	}

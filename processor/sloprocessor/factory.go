@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/collector/processor"
 	"go.opentelemetry.io/collector/processor/processorhelper"
 
+	"github.com/otelcol-amas/otelcol-amas/internal/alertstate"
 	"github.com/otelcol-amas/otelcol-amas/internal/safelabel"
 	"github.com/otelcol-amas/otelcol-amas/internal/sharedcomponent"
 	"github.com/otelcol-amas/otelcol-amas/internal/slomath"
@@ -42,6 +43,7 @@ func createDefaultConfig() component.Config {
 		CheckpointInterval: 10 * time.Second,
 		EventTime:          eventTimeArrival,
 		MaxLateness:        time.Minute,
+		InstanceLabel:      alertstate.InstanceLabel{Name: alertstate.LabelInstance},
 		Alerting: AlertingConfig{
 			MinBadEvents: slomath.DefaultMinBadEvents,
 			BudgetThresholds: &BudgetThresholdsConfig{

@@ -104,6 +104,9 @@ type sloProcessor struct {
 	stopCh chan struct{}
 	wg     sync.WaitGroup
 
+	// instance is the sanitized instance label (name, value), instance[0] == "" when off.
+	instance [2]string
+
 	storage    storage.Client
 	ckpt       checkpointStatus
 	lastCkptAt time.Time
@@ -199,6 +202,10 @@ func newSLOProcessor(set processor.Settings, cfg *Config, clock clockwork.Clock)
 	}
 	if cfg.Storage != nil {
 		p.ckpt.Storage = cfg.Storage.String()
+	}
+	if v := cfg.InstanceLabel.Value; v != "" {
+		v, _ = safelabel.Sanitize(v, cfg.MaxLabelLength)
+		p.instance = [2]string{cfg.InstanceLabel.Name, v}
 	}
 	for _, c := range compiled {
 		st := &sloState{c: c, name: c.cfg.Name, groupBy: c.cfg.GroupBy, series: map[uint64]*series{}, droppedAttr: droppedAttr(c.cfg.Name)}
@@ -330,6 +337,12 @@ func (p *sloProcessor) Start(ctx context.Context, host component.Host) error {
 		p.logger.Warn("The slo processor is in no metrics pipeline: its SLO metrics and amas_alerts series have nowhere to go. Put the same component ID in a metrics pipeline too.",
 			zap.String("component", p.id.String()))
 	}
+	if names := p.ungroupedSLOs(); len(names) > 0 {
+		p.logger.Warn("instance_label is set, so this collector is one of several replicas, but these SLOs have no group_by: "+
+			"each replica evaluates them over the share of the traffic routed to it. Group every SLO by the gateway's routing key "+
+			"(service.name for routing_key: service; deploy/replica/slo-by-service.yaml does).",
+			zap.String("component", p.id.String()), zap.Strings("slos", names))
+	}
 	if err := p.openStorage(ctx, host); err != nil {
 		return err
 	}
@@ -340,6 +353,22 @@ func (p *sloProcessor) Start(ctx context.Context, host component.Host) error {
 	}
 	register(p.id, p)
 	return nil
+}
+
+// ungroupedSLOs names the SLOs without group_by when the instance label is set: behind a
+// load_balancing gateway (which this processor cannot see; the instance label says it runs as a
+// replica) each replica would judge only a slice of such an SLO's traffic.
+func (p *sloProcessor) ungroupedSLOs() []string {
+	if p.instance[0] == "" {
+		return nil
+	}
+	var names []string
+	for _, st := range p.slos {
+		if len(st.groupBy) == 0 {
+			names = append(names, st.name)
+		}
+	}
+	return names
 }
 
 func (p *sloProcessor) Shutdown(ctx context.Context) error {
@@ -809,7 +838,7 @@ func (p *sloProcessor) evaluate() pmetric.Metrics {
 	md := pmetric.NewMetrics()
 	sm := md.ResourceMetrics().AppendEmpty().ScopeMetrics().AppendEmpty()
 	sm.Scope().SetName(metadata.ScopeName)
-	e := newEmitter(sm, ts, p.startTime)
+	e := newEmitter(sm, ts, p.startTime, p.instance)
 	e.reserve(evaluated)
 	for i, es := range evaluated {
 		e.series(es.st, es.ser)
@@ -845,9 +874,11 @@ type emitter struct {
 	ts, start                                            pcommon.Timestamp
 	compliance, budget, burn, sli, objective, alertGauge pmetric.Gauge
 	violations                                           pmetric.Sum
+	// instance is the instance label put on every point, instance[0] == "" when off.
+	instance [2]string
 }
 
-func newEmitter(sm pmetric.ScopeMetrics, ts, start pcommon.Timestamp) *emitter {
+func newEmitter(sm pmetric.ScopeMetrics, ts, start pcommon.Timestamp, instance [2]string) *emitter {
 	gauge := func(name, unit, desc string) pmetric.Gauge {
 		m := sm.Metrics().AppendEmpty()
 		m.SetName(name)
@@ -855,7 +886,7 @@ func newEmitter(sm pmetric.ScopeMetrics, ts, start pcommon.Timestamp) *emitter {
 		m.SetDescription(desc)
 		return m.SetEmptyGauge()
 	}
-	e := &emitter{ts: ts, start: start}
+	e := &emitter{ts: ts, start: start, instance: instance}
 	e.compliance = gauge(metricCompliance, "", "1 while the SLI over the SLO window meets the objective, else 0.")
 	e.budget = gauge(metricBudgetRemaining, "%", "Error budget remaining over the SLO window, in percent (negative when overspent).")
 	e.burn = gauge(metricBurnRate, "", "Error ratio over the window divided by the error budget (1 − objective).")
@@ -889,16 +920,31 @@ func (e *emitter) point(g pmetric.Gauge, st *sloState, ser *series, v float64) p
 	dp := g.DataPoints().AppendEmpty()
 	dp.SetTimestamp(e.ts)
 	dp.SetDoubleValue(v)
-	putLabels(dp.Attributes(), st, ser)
+	e.putLabels(dp.Attributes(), st, ser)
 	return dp
 }
 
-func putLabels(attrs pcommon.Map, st *sloState, ser *series) {
-	attrs.EnsureCapacity(len(ser.labels) + 2)
+func (e *emitter) putLabels(attrs pcommon.Map, st *sloState, ser *series) {
+	n := len(ser.labels) + 2 // slo, and window or severity
+	if e.instance[0] != "" {
+		n++
+	}
+	attrs.EnsureCapacity(n)
 	attrs.PutStr(labelSLO, st.name)
 	for _, kv := range ser.labels {
 		attrs.PutStr(kv[0], kv[1])
 	}
+	if e.instance[0] != "" {
+		attrs.PutStr(e.instance[0], e.instance[1])
+	}
+}
+
+// alertLabels adds the instance label to the labels of an alert.
+func (e *emitter) alertLabels(labels map[string]string) map[string]string {
+	if e.instance[0] != "" {
+		labels[e.instance[0]] = e.instance[1]
+	}
+	return labels
 }
 
 func (e *emitter) series(st *sloState, ser *series) {
@@ -935,14 +981,14 @@ func (e *emitter) series(st *sloState, ser *series) {
 		dp.SetStartTimestamp(e.start)
 		dp.SetTimestamp(e.ts)
 		dp.SetIntValue(int64(bySev[i]))
-		putLabels(dp.Attributes(), st, ser)
+		e.putLabels(dp.Attributes(), st, ser)
 		dp.Attributes().PutStr(labelSeverity, sv)
 	}
 	for slot, a := range ser.s.Alerts {
 		if a.Phase == slomath.Inactive {
 			continue
 		}
-		labels := make(map[string]string, len(ser.labels)+3)
+		labels := make(map[string]string, len(ser.labels)+4)
 		labels[labelSLO] = st.name
 		for _, kv := range ser.labels {
 			labels[kv[0]] = kv[1]
@@ -956,7 +1002,7 @@ func (e *emitter) series(st *sloState, ser *series) {
 		}
 		alertstate.Append(e.alertGauge, e.ts, alertstate.Alert{
 			Name: st.slotName[slot], State: a.Phase.String(), Severity: st.slotSeverity[slot],
-			Labels: labels, ActiveSince: pcommon.Timestamp(a.ActiveSince),
+			Labels: e.alertLabels(labels), ActiveSince: pcommon.Timestamp(a.ActiveSince),
 		})
 	}
 }

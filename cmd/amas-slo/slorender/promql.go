@@ -11,18 +11,21 @@ import (
 // Names of the recorded series. They mirror the processor's amas_slo_* metrics with Prometheus'
 // level:metric:operation naming, so both can be graphed side by side.
 const (
-	recSliceBad    = "amas_slo:slice_bad" // 1/0 per slice (timeslices SLOs)
-	recFirstSlice  = "amas_slo:first_slice:timestamp"
-	recEvents      = "amas_slo:sli_events:count" // events (or slices) per window
-	recBad         = "amas_slo:sli_bad:count"    // bad events (or bad slices) per window
-	recErrorRatio  = "amas_slo:sli_error:ratio"  // bad/total per window
-	recBurnRate    = "amas_slo:burn_rate:ratio"  // error ratio / (1 − objective) per window
-	recBudget      = "amas_slo:error_budget_remaining:ratio"
-	recObjective   = "amas_slo:objective:ratio"
-	processorSLI   = "amas_slo_sli_ratio"
-	processorBudg  = "amas_slo_error_budget_remaining_percent"
-	processorObj   = "amas_slo_objective_ratio"
-	promAlertsName = "ALERTS"
+	recSliceBad   = "amas_slo:slice_bad" // 1/0 per slice (timeslices SLOs)
+	recFirstSlice = "amas_slo:first_slice:timestamp"
+	recEvents     = "amas_slo:sli_events:count" // events (or slices) per window
+	recBad        = "amas_slo:sli_bad:count"    // bad events (or bad slices) per window
+	recErrorRatio = "amas_slo:sli_error:ratio"  // bad/total per window
+	recBurnRate   = "amas_slo:burn_rate:ratio"  // error ratio / (1 − objective) per window
+	recBudget     = "amas_slo:error_budget_remaining:ratio"
+	recObjective  = "amas_slo:objective:ratio"
+	// ModeCentral: events and bad events of each hour, recorded once an hour.
+	recEventsHourly = "amas_slo:sli_events:increase1h"
+	recBadHourly    = "amas_slo:sli_bad:increase1h"
+	processorSLI    = "amas_slo_sli_ratio"
+	processorBudg   = "amas_slo_error_budget_remaining_percent"
+	processorObj    = "amas_slo_objective_ratio"
+	promAlertsName  = "ALERTS"
 )
 
 func num(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
@@ -120,6 +123,17 @@ func (src Source) firstSliceExpr(s SLO) string {
 	return "last_over_time(" + self + "[" + dur(2*s.Config.Budgeting.Slice) + "])\nor timestamp(" + sloSel(recSliceBad, s.Config.Name, 0) + ")"
 }
 
+// hourly reports whether window w of s is built from the hourly records (ModeCentral).
+func (src Source) hourly(s SLO, w time.Duration) bool {
+	return src.hourlyFrom > 0 && src.kind == kindSpans && !s.Timeslices() && w >= src.hourlyFrom
+}
+
+// hourlySum is the sum of the hourly records of rec over w: exactly w/1h records once the SLO has
+// that much history (a range of w − 1s, as Prometheus 2 selects both ends of a range).
+func hourlySum(rec string, s SLO, w time.Duration) string {
+	return "sum_over_time(" + sloSel(rec, s.Config.Name, 0) + "[" + sliceRange(w) + "])"
+}
+
 // eventsExpr is the number of events (slices) over w; "" when the source has no counts. For
 // timeslices every slice counts, with or without events (an empty slice is a good one): w/slice,
 // or the slices since the series' first one when fewer, as the processor counts them.
@@ -130,6 +144,8 @@ func (src Source) eventsExpr(s SLO, w time.Duration) string {
 	case s.Timeslices():
 		sl := s.Config.Budgeting.Slice
 		return "clamp_max(floor((time() - " + sloSel(recFirstSlice, s.Config.Name, 0) + ") / " + num(sl.Seconds()) + ") + 1, " + num(float64(w/sl)) + ")"
+	case src.hourly(s, w):
+		return hourlySum(recEventsHourly, s, w)
 	}
 	return src.renamed(src.spanEvents(w))
 }
@@ -142,6 +158,8 @@ func (src Source) badExpr(s SLO, w time.Duration) string {
 		return ""
 	case s.Timeslices():
 		return "sum_over_time(" + sloSel(recSliceBad, s.Config.Name, 0) + "[" + sliceRange(w) + "])\nor 0 * " + sloSel(recFirstSlice, s.Config.Name, 0)
+	case src.hourly(s, w):
+		return hourlySum(recBadHourly, s, w)
 	}
 	return src.renamed(src.spanBad(w))
 }
@@ -156,6 +174,8 @@ func (src Source) errorRatioExpr(s SLO, w time.Duration) string {
 		// Recorded bad slices over recorded slices (empty ones included): a sum of 0s and 1s
 		// is exact, and a ratio on a rule's threshold must compare as the processor's does.
 		return sloSel(recBad, s.Config.Name, w) + " / " + sloSel(recEvents, s.Config.Name, w)
+	case src.hourly(s, w):
+		return sloSel(recBad, s.Config.Name, w) + " / (" + sloSel(recEvents, s.Config.Name, w) + " > 0)"
 	}
 	return src.renamed(src.spanBad(w) + " / (" + src.spanEvents(w) + " > 0)")
 }

@@ -25,6 +25,8 @@ type Options struct {
 	Origin string
 	// JaegerURL overrides the alert exporter's jaeger_url for the exemplar and trace links.
 	JaegerURL string
+	// Mode of the rules ("" is ModeDirect).
+	Mode Mode
 }
 
 // Render returns every generated file by its path relative to the output directory.
@@ -41,7 +43,7 @@ func Render(c *Collector, opts Options) (map[string][]byte, error) {
 	}
 	out := map[string][]byte{
 		FileDefinitions: defs,
-		FileRules:       RulesFile(c, opts.Origin),
+		FileRules:       RulesFileMode(c, opts.Origin, opts.Mode),
 	}
 	boards, err := Dashboards(c, opts)
 	if err != nil {

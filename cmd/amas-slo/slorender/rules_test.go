@@ -34,15 +34,17 @@ func TestRulesPassPromtool(t *testing.T) {
 	bin := promtool(t)
 	cases := []struct {
 		name, config, rules, tests string
+		mode                       Mode
 	}{
-		{"the default configuration's six SLOs", "../../../config/otelcol-amas.yaml", "prometheus_alerts.yaml", "testdata/promtool/default_rules_test.yaml"},
-		{"SLOs grouped per agent, with custom rules, thresholds and no-data", "testdata/collector/grouped.yaml", "grouped_rules.yaml", "testdata/promtool/grouped_rules_test.yaml"},
+		{"the default configuration's six SLOs", "../../../config/otelcol-amas.yaml", "prometheus_alerts.yaml", "testdata/promtool/default_rules_test.yaml", ModeDirect},
+		{"SLOs grouped per agent, with custom rules, thresholds and no-data", "testdata/collector/grouped.yaml", "grouped_rules.yaml", "testdata/promtool/grouped_rules_test.yaml", ModeDirect},
+		{"central mode: long windows summed from hourly records across replicas", "testdata/collector/central.yaml", "central_rules.yaml", "testdata/promtool/central_rules_test.yaml", ModeCentral},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			rules := filepath.Join(dir, tc.rules)
-			require.NoError(t, os.WriteFile(rules, RulesFile(loadFile(t, tc.config), tc.config), 0o644))
+			require.NoError(t, os.WriteFile(rules, RulesFileMode(loadFile(t, tc.config), tc.config, tc.mode), 0o644))
 			tests, err := os.ReadFile(tc.tests)
 			require.NoError(t, err)
 			testFile := filepath.Join(dir, filepath.Base(tc.tests))

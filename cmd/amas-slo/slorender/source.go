@@ -43,6 +43,9 @@ type Source struct {
 	groupLabels []string
 
 	kind srcKind
+	// hourlyFrom > 0 (ModeCentral, occurrences span SLOs): windows of at least this length are
+	// sums of the hourly records.
+	hourlyFrom time.Duration
 	// noDataBy is the source of the per-group no-data (no_data_group_by), nil without.
 	noDataBy *Source
 	// spans, occurrences or timeslices:
@@ -118,7 +121,8 @@ func mapEvents(s SLO, conn *spanmetrics.Config) Source {
 		if !ok1 || !ok2 {
 			return fallback("sli.ratio: only the amas_spanmetrics connector's counters have a known Prometheus name")
 		}
-		by, ok := metricGroupBy(s.Config.GroupBy)
+		// The connector's counters carry its configured dimensions too.
+		by, ok := metricGroupBy(s.Config.GroupBy, conn.Dimensions)
 		if !ok {
 			return fallback("group_by: not a label name of the connector's metrics")
 		}
@@ -141,7 +145,8 @@ func mapEvents(s SLO, conn *spanmetrics.Config) Source {
 		if s.Config.Budgeting.MaxBadRatio != 0 {
 			return fallback("budgeting.max_bad_ratio: a share of bad gauge points per slice is not visible in scraped samples")
 		}
-		by, ok := metricGroupBy(s.Config.GroupBy)
+		// The connector's gauges carry no dimensions.
+		by, ok := metricGroupBy(s.Config.GroupBy, nil)
 		if !ok {
 			return fallback("group_by: not a label name of the connector's metrics")
 		}
@@ -214,7 +219,12 @@ func mapSpans(s SLO, conn *spanmetrics.Config, ns string, src Source, fallback f
 			by = append(by, "operation")
 			src.rename = append(src.rename, [2]string{"operation", promLabel(g)})
 		default:
-			return fallback("group_by: " + strconvQuote(g) + " is not a label of the connector's metrics")
+			// A connector dimension is read as the processor reads group_by (span, then
+			// resource) and named as the processor's group label: service.name → service_name.
+			if !isDimension(g, conn.Dimensions) {
+				return fallback("group_by: " + strconvQuote(g) + " is not a label of the connector's metrics (add it to the connector's dimensions)")
+			}
+			by = append(by, promLabel(g))
 		}
 	}
 	bad := strings.TrimSpace(sp.BadConditions[0])
@@ -280,16 +290,22 @@ func gaugeName(ns, otel string) (string, bool) {
 }
 
 // metricGroupBy: a metric SLI groups by the points' attributes, which are the connector's label
-// names (agent, model, operation, queue...).
-func metricGroupBy(keys []string) ([]string, bool) {
+// names (agent, model, operation, queue...) and the dimensions dims of its metrics, named as
+// Prometheus shows them.
+func metricGroupBy(keys []string, dims []spanmetrics.Dimension) ([]string, bool) {
 	var by []string
 	for _, k := range keys {
-		if promLabel(k) != k {
+		if promLabel(k) != k && !isDimension(k, dims) {
 			return nil, false
 		}
-		by = append(by, k)
+		by = append(by, promLabel(k))
 	}
 	return by, true
+}
+
+// isDimension reports whether key is one of the connector's extra dimensions.
+func isDimension(key string, dims []spanmetrics.Dimension) bool {
+	return slices.ContainsFunc(dims, func(d spanmetrics.Dimension) bool { return d.Name == key })
 }
 
 // selector writes name{k="v",...} with the labels sorted.
