@@ -40,6 +40,7 @@ type relOptions struct {
 	HeadroomMiB     int
 	OverloadWorkers int
 	OverloadBatch   int
+	Settle          time.Duration
 	Agents          int
 	BigValues       int
 	CardRounds      int
@@ -72,6 +73,7 @@ func reliabilityMain(args []string) error {
 	fs.IntVar(&o.RSSLimitMiB, "rss-limit-mib", 448, "the overload's memory limit (a container's): its peak RSS must stay under it")
 	fs.IntVar(&o.HeadroomMiB, "headroom-mib", 248, "memory_limiter limit_mib is rss-limit-mib minus this: the non-heap part of RSS, the requests the receiver decodes before the limiter sees them (senders × request size) and heap not yet returned to the OS; spike: a quarter of limit_mib")
 	fs.IntVar(&o.OverloadWorkers, "overload-workers", 64, "concurrent senders of the overload (each waits for its answer)")
+	fs.DurationVar(&o.Settle, "settle", 15*time.Second, "calm between the overload and the recovery load (the memory limiter's forced GCs are 10 s apart)")
 	fs.IntVar(&o.OverloadBatch, "overload-batch", 3000, "spans per request of the overload (whole runs of 3 spans)")
 	fs.IntVar(&o.Agents, "agents", 1_000_000, "new distinct agent names per round of the cardinality phase")
 	fs.IntVar(&o.BigValues, "big-values", 100, "spans with 1 MiB attribute values per round of the cardinality phase")
@@ -320,9 +322,12 @@ func (r *relRun) overload() error {
 	ss := stop()
 	r.writeSamples("overload-samples.json", ss)
 	alive := !c.Exited()
+	// Recovery: after a calm of Settle (the memory limiter forces a GC at most every 10 s while
+	// over its soft limit, min_gc_interval_when_soft_limited, so it may refuse for that long after
+	// the load stops), a normal load (10k spans/s for 20 s, 8 senders of 510 spans) is accepted in
+	// full and nothing more is refused.
+	time.Sleep(r.opt.Settle)
 	mid := r.look(c, t0)
-	// Recovery: a normal load (10k spans/s for 20 s, 8 senders of 510 spans) is accepted in full
-	// and nothing more is refused.
 	rec, recErr := r.gen(c, 10000, 20*time.Second, 10, 8, 510)
 	after := r.look(c, t0)
 	for deadline := time.Now().Add(30 * time.Second); after.Accepted-mid.Accepted < float64(rec.Exported) && time.Now().Before(deadline); {
@@ -353,8 +358,8 @@ func (r *relRun) overload() error {
 	r.addf("- collector: accepted %.0f, refused %.0f spans (otelcol_receiver_*); alive after: %v", mid.Accepted, mid.Refused, alive)
 	r.addf("- memory: idle RSS %.1f MiB (heap %.1f); peak RSS (VmHWM) %.1f MiB against the limit of %.0f MiB; peak heap sampled every 1 s %.1f MiB",
 		idle.RSSMiB, idle.HeapMiB, hwm, rssBound, peakHeap)
-	r.addf("- recovery (10k spans/s for 20 s): %d exported, %.0f accepted, %d failed, %.0f refused; error %v",
-		rec.Exported, after.Accepted-mid.Accepted, rec.Failed, after.Refused-mid.Refused, recErr)
+	r.addf("- recovery (10k spans/s for 20 s, after %v without load): %d exported, %.0f accepted, %d failed, %.0f refused; error %v",
+		r.opt.Settle, rec.Exported, after.Accepted-mid.Accepted, rec.Failed, after.Refused-mid.Refused, recErr)
 	r.addf("- counted: %.0f invoke_agent requests in amas_agent_requests_total, %.0f runs accepted", gotRuns, wantRuns)
 	if genErr != nil && res.Created == 0 {
 		r.addf("- generator error: %v", genErr)
