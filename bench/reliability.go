@@ -551,7 +551,7 @@ func (r *relRun) cardinality() error {
 	r.addf("- RSS peak (VmHWM) %.1f MiB, last %.1f MiB; per-round floors %s MiB", last.HWMMiB, last.RSSMiB, floorList(floors))
 	r.addf("- slope of the floors over the second half (%d rounds, %.0f–%.0f s) %+.2f MiB/min (flat: under %.1f; %.0f new names a minute); of every 1 s sample there %+.2f MiB/min",
 		len(second), halfAt, roundEnds[len(roundEnds)-1].At, rssSlope, r.opt.FlatMiBPerMin, names, slope(sampled, func(s sample) float64 { return s.RSSMiB }))
-	r.addf("- overflow counted (otelcol_amas_spanmetrics_series_overflowed + slo groups dropped + regression evictions): %.0f; labels sanitized: %.0f", tel.Overflow, sumFamilyText(raw, "otelcol_amas_spanmetrics_labels_sanitized"))
+	r.addf("- overflow counted (otelcol_connector_amas_spanmetrics_series_overflowed + slo groups dropped + regression evictions): %.0f; labels sanitized: %.0f", tel.Overflow, sumFamilyText(raw, "otelcol_connector_amas_spanmetrics_labels_sanitized"))
 	r.addf("- /metrics: %d series, scrape %v", series, scrapeTook.Round(time.Millisecond))
 	var errs []error
 	if failed.Load() > 0 || bigFailed > 0 {

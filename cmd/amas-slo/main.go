@@ -21,7 +21,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/otelcol-amas/otelcol-amas/internal/slorender"
+	"github.com/otelcol-amas/otelcol-amas/cmd/amas-slo/slorender"
 )
 
 const usage = `amas-slo renders the SLOs of an otelcol-amas collector configuration.

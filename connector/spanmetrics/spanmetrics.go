@@ -135,14 +135,16 @@ type spanMetricsConnector struct {
 }
 
 func newConnector(set connector.Settings, cfg *Config, clock clockwork.Clock, next consumer.Metrics) (*spanMetricsConnector, error) {
-	tel, err := newTelemetry(set.TelemetrySettings.MeterProvider)
+	tb, err := metadata.NewTelemetryBuilder(set.TelemetrySettings)
 	if err != nil {
 		return nil, err
 	}
-	attTel, err := newAttributionTelemetry(set.TelemetrySettings.MeterProvider)
+	tel, err := newTelemetry(tb)
 	if err != nil {
+		tb.Shutdown()
 		return nil, err
 	}
+	attTel := newAttributionTelemetry(tb)
 	c := &spanMetricsConnector{
 		cfg:           cfg,
 		id:            set.ID,

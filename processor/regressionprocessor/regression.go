@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cespare/xxhash/v2"
+	"github.com/jonboulle/clockwork"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/extension/xextension/storage"
@@ -50,10 +51,11 @@ type regressionProcessor struct {
 	keyParts [][]string
 	// agentAlt[j] is the position of agentAttribute among the alternatives of key part j (-1:
 	// none): that alternative is resolved from the nearest ancestor when the span lacks it.
-	agentAlt  []int
-	costKey   string
-	now       func() time.Time
-	newTicker func(time.Duration) (<-chan time.Time, func())
+	agentAlt []int
+	costKey  string
+	// clock is clockwork's: the real clock in the collector, a fake one in tests (ticks and
+	// windows without sleeping).
+	clock clockwork.Clock
 
 	mu          sync.Mutex
 	tr          *tracker
@@ -78,8 +80,8 @@ type regressionProcessor struct {
 	started bool
 }
 
-func newRegressionProcessor(set processor.Settings, cfg *Config) (*regressionProcessor, error) {
-	tel, err := newTelemetry(set.MeterProvider)
+func newRegressionProcessor(set processor.Settings, cfg *Config, clock clockwork.Clock) (*regressionProcessor, error) {
+	tel, err := newTelemetry(set.TelemetrySettings)
 	if err != nil {
 		return nil, err
 	}
@@ -90,12 +92,8 @@ func newRegressionProcessor(set processor.Settings, cfg *Config) (*regressionPro
 		tel:      tel,
 		keyParts: cfg.keyParts(),
 		costKey:  cfg.Cost.Attribute,
-		now:      time.Now,
-		newTicker: func(d time.Duration) (<-chan time.Time, func()) {
-			t := time.NewTicker(d)
-			return t.C, t.Stop
-		},
-		tr: newTracker(cfg),
+		clock:    clock,
+		tr:       newTracker(cfg),
 	}
 	for _, alts := range p.keyParts {
 		at := -1
@@ -109,6 +107,8 @@ func newRegressionProcessor(set processor.Settings, cfg *Config) (*regressionPro
 	}
 	return p, nil
 }
+
+func (p *regressionProcessor) now() time.Time { return p.clock.Now() }
 
 // addMetricsConsumer registers the next consumer of a metrics pipeline: each tick's metrics go
 // to every metrics pipeline the processor sits in.
@@ -149,15 +149,15 @@ func (p *regressionProcessor) Start(ctx context.Context, host component.Host) er
 	p.done = make(chan struct{})
 	p.started = true
 	register(p.id, p)
-	ticks, stopTicker := p.newTicker(p.cfg.EvaluationInterval)
+	ticker := p.clock.NewTicker(p.cfg.EvaluationInterval)
 	go func() {
 		defer close(p.done)
-		defer stopTicker()
+		defer ticker.Stop()
 		for {
 			select {
 			case <-p.stop:
 				return
-			case <-ticks:
+			case <-ticker.Chan():
 				p.tick(context.Background())
 			}
 		}
@@ -307,7 +307,7 @@ func (p *regressionProcessor) processTraces(_ context.Context, td ptrace.Traces)
 					// Spans of one operation tend to arrive together: the previous span's
 					// operation is already stamped with this batch, so skip the map.
 					if op = tr.get(hash); op == nil {
-						op = tr.add(hash, joinParts(&parts, len(p.keyParts)), now)
+						op = p.operationOf(tr, &parts, now)
 					}
 					lastOp, lastHash = op, hash
 				}
@@ -364,8 +364,11 @@ func (p *regressionProcessor) processTraces(_ context.Context, td ptrace.Traces)
 	return td, nil
 }
 
-// operationKey fills parts with the key's values and returns the operation's identity: a hash
-// of the present parts in order (the parts that make up its label).
+// operationKey fills parts with the key's values as the span carries them and returns their
+// hash (of the present parts, in order). For the values every well-behaved client sends (short,
+// printable) this is the operation's identity, which operationOf defines over the sanitized
+// values: the two agree, so the hot path skips sanitizing; a value that sanitizing would change
+// misses the map and takes operationOf.
 func (p *regressionProcessor) operationKey(td ptrace.Traces, span ptrace.Span, attrs pcommon.Map, resVals *[maxKeyParts]string, resAlt *[maxKeyParts]int, parts *[maxKeyParts]string) uint64 {
 	h := uint64(hashSeed)
 	for j, alts := range p.keyParts {
@@ -391,17 +394,36 @@ func (p *regressionProcessor) operationKey(td ptrace.Traces, span ptrace.Span, a
 			}
 		}
 		if val != "" {
-			// The sanitized value is the identity: a label, a checkpoint entry and an alert
-			// label never carry more than max_label_length bytes or a control character.
-			var res safelabel.Result
-			if val, res = safelabel.Sanitize(val, p.cfg.MaxLabelLength); res != 0 {
-				p.countSanitized(res)
-			}
 			h = mixHash(h, xxhash.Sum64String(val))
 		}
 		parts[j] = val
 	}
 	return h
+}
+
+// operationOf finds or adds the operation of parts (as operationKey filled them) by its
+// identity: the hash of the parts made safe by safelabel, so that a label, a checkpoint entry and
+// an alert label never carry more than max_label_length bytes or a control character, and values
+// that differ only past the cut are one operation. Called when the hash of the raw parts is not
+// in the map: a new operation, or a value that sanitizing changes (counted here, every time).
+func (p *regressionProcessor) operationOf(tr *tracker, parts *[maxKeyParts]string, now int64) *operation {
+	h := uint64(hashSeed)
+	for j := range p.keyParts {
+		val := parts[j]
+		if val == "" {
+			continue
+		}
+		var res safelabel.Result
+		if val, res = safelabel.Sanitize(val, p.cfg.MaxLabelLength); res != 0 {
+			p.countSanitized(res)
+			parts[j] = val
+		}
+		h = mixHash(h, xxhash.Sum64String(val))
+	}
+	if op := tr.get(h); op != nil {
+		return op
+	}
+	return tr.add(h, joinParts(parts, len(p.keyParts)), now)
 }
 
 // countSanitized notes what safelabel changed in a label part (called with p.mu held).

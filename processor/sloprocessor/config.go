@@ -340,7 +340,7 @@ func (a *AlertingConfig) validate(path string) error {
 }
 
 // MergedAlerting returns the alerting of an SLO: its own parts, else the processor's. The rules
-// generator (internal/slorender) calls it too, so both inherit alike.
+// generator (cmd/amas-slo/slorender) calls it too, so both inherit alike.
 func (c *Config) MergedAlerting(s SLOConfig) AlertingConfig {
 	a := c.Alerting
 	if o := s.Alerting; o != nil {
@@ -520,7 +520,7 @@ func (c *Config) compileSLO(path string, s SLOConfig, set component.TelemetrySet
 
 // ResolvedAlerting is an SLO's alerting once inherited and defaulted, as the processor evaluates
 // it: the rules (the hard-down page first when it applies), the guards, the budget thresholds and
-// no-data. The rules generator (internal/slorender) renders the same.
+// no-data. The rules generator (cmd/amas-slo/slorender) renders the same.
 type ResolvedAlerting struct {
 	Rules           []slomath.BurnRule
 	MinEvents       uint64
@@ -624,8 +624,8 @@ func prefixErr(path string, err error) error {
 // GenAI conventions' operation name, then ProfileConditions. The cost and request counters are
 // that connector's.
 var (
-	condAgentSpans = append([]string{`attributes["gen_ai.operation.name"] == "invoke_agent"`}, ProfileConditions("invoke_agent")...)
-	condToolSpans  = append([]string{`attributes["gen_ai.operation.name"] == "execute_tool"`}, ProfileConditions("execute_tool")...)
+	condAgentSpans = spancond.OperationConditions("invoke_agent")
+	condToolSpans  = spancond.OperationConditions("execute_tool")
 )
 
 // ProfileConditions are the conditions that select the spans the amas_spanmetrics connector's
@@ -635,21 +635,13 @@ var (
 // agent/tool span kinds. A span that carries a GenAI operation name is judged by it alone, as in
 // the connector, so a Traceloop chat span below an agent is never an agent request. The rules
 // renderer recognises them beside the GenAI condition, since the connector's metrics already
-// carry these spans under that operation.
+// carry these spans under that operation. The span condition compiler recognises the whole list
+// (spancond.OperationConditions) and classifies each span once for all the SLOs that use it.
 func ProfileConditions(operation string) []string {
-	var oiKind, tlKind, notWorkflow string
-	switch operation {
-	case "invoke_agent":
-		oiKind, tlKind, notWorkflow = "AGENT", "agent", ` and name != "Agent workflow"`
-	case "execute_tool":
-		oiKind, tlKind = "TOOL", "tool"
-	default:
-		return nil
+	if c := spancond.OperationConditions(operation); c != nil {
+		return c[1:]
 	}
-	return []string{
-		`attributes["gen_ai.operation.name"] == nil and attributes["openinference.span.kind"] == "` + oiKind + `"` + notWorkflow,
-		`attributes["gen_ai.operation.name"] == nil and attributes["openinference.span.kind"] == nil and attributes["traceloop.span.kind"] == "` + tlKind + `"`,
-	}
+	return nil
 }
 
 const (

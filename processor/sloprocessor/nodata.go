@@ -70,6 +70,13 @@ func (p *sloProcessor) recordBeat(st *sloState, key uint64, attrs, resAttrs pcom
 	}
 	b, ok := st.beats[key]
 	if !ok {
+		// A new group, or a value that sanitizing changes: its identity is the safe key.
+		if safe := p.safeKeyOf(st.c.cfg.NoDataGroupBy, attrs, resAttrs); safe != key {
+			key = safe
+			b, ok = st.beats[key]
+		}
+	}
+	if !ok {
 		if len(st.beats) >= p.cfg.MaxGroupsPerSLO {
 			return
 		}

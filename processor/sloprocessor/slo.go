@@ -73,6 +73,8 @@ type sloProcessor struct {
 	// latency SLOs share their filter), evaluated at most once per span via memo.
 	condSets []*spancond.Set
 	memo     []int8
+	// lookups caches, for the current span, the attributes that the condition sets read.
+	lookups  spancond.Lookups
 	condKeys []string
 	// groupKeys are the distinct group_by lists of the span SLOs (an availability and a latency
 	// SLO per agent share one); a span's group key per list is hashed once, via groupMemo.
@@ -89,6 +91,7 @@ type sloProcessor struct {
 
 	mu          sync.Mutex
 	digest      *xxhash.Digest
+	keyBuf      []byte // hashValues' reused buffer
 	ratioPrev   map[uint64]ratioPoint
 	ratioFull   bool                  // a new stream was skipped since the last tick: expire with ratioStreamTTLFull
 	skipped     [numSkipReasons]int64 // flushed to telemetry at each tick
@@ -243,7 +246,7 @@ func (p *sloProcessor) condSet(conds []string, set *spancond.Set) int {
 		}
 	}
 	p.condKeys = append(p.condKeys, key)
-	p.condSets = append(p.condSets, set)
+	p.condSets = append(p.condSets, p.lookups.Bind(set))
 	return len(p.condSets) - 1
 }
 
@@ -267,7 +270,7 @@ func (p *sloProcessor) eval(ctx context.Context, i int, res pcommon.Resource, sp
 	case 2:
 		return false
 	}
-	ok := p.condSets[i].Eval(ctx, res, span, tctx)
+	ok := p.condSets[i].EvalWith(ctx, res, span, tctx, &p.lookups)
 	if ok {
 		p.memo[i] = 1
 	} else {
@@ -398,6 +401,7 @@ func (p *sloProcessor) consumeTraces(ctx context.Context, td ptrace.Traces) (ptr
 				}
 				clear(p.memo)
 				clear(p.groupMemoOK)
+				p.lookups.Reset()
 				at := p.eventTime(span, now)
 				for _, st := range p.spanSLOs {
 					if !p.eval(ctx, st.filterIdx, res, span, tctx) {
@@ -454,24 +458,46 @@ func (p *sloProcessor) memoKey(g int, keys []string, attrs, resAttrs pcommon.Map
 	return p.groupMemo[g]
 }
 
-// keyOf hashes the values of keys the attributes name (span or point first, then resource).
+// keyOf hashes the values of keys the attributes name (span or point first, then resource) as
+// the telemetry carries them. For the values a well-behaved client sends (printable, at most
+// max_label_length bytes) this is safeKeyOf, a group's identity, without checking every byte of
+// every value on every span; a value that sanitizing would change hashes differently and misses,
+// and seriesByKey and recordBeat then look its group up by safeKeyOf.
 func (p *sloProcessor) keyOf(keys []string, attrs, resAttrs pcommon.Map) uint64 {
-	d := p.digest
-	d.Reset()
+	return p.hashValues(keys, attrs, resAttrs, false)
+}
+
+// safeKeyOf is a group's identity: the hash of its values made safe as its labels read.
+func (p *sloProcessor) safeKeyOf(keys []string, attrs, resAttrs pcommon.Map) uint64 {
+	return p.hashValues(keys, attrs, resAttrs, true)
+}
+
+// hashValues hashes, in one call, the bytes appendValue lays out for each value (the byte stream
+// of the streaming digest earlier versions fed, so group keys in checkpoints still match).
+func (p *sloProcessor) hashValues(keys []string, attrs, resAttrs pcommon.Map, safe bool) uint64 {
+	b := p.keyBuf[:0]
 	for _, k := range keys {
 		v, ok := attrs.Get(k)
 		if !ok {
 			v, ok = resAttrs.Get(k)
 		}
-		writeValue(d, v, ok, p.cfg.MaxLabelLength)
+		b = appendValue(b, v, ok, p.cfg.MaxLabelLength, safe)
 	}
-	return d.Sum64()
+	p.keyBuf = b
+	return xxhash.Sum64(b)
 }
 
 // seriesByKey finds (or makes, within the bound) the series of a grouped SLO with this group key.
 func (p *sloProcessor) seriesByKey(st *sloState, key uint64, attrs, resAttrs pcommon.Map) *series {
 	if s, ok := st.series[key]; ok {
 		return s
+	}
+	// A new group, or a value that sanitizing changes: its identity is the safe key.
+	if safe := p.safeKeyOf(st.groupBy, attrs, resAttrs); safe != key {
+		if s, ok := st.series[safe]; ok {
+			return s
+		}
+		key = safe
 	}
 	if len(st.series) >= p.cfg.MaxGroupsPerSLO {
 		st.dropped++ // counted into telemetry at the next tick: no metric API call per span
@@ -505,39 +531,37 @@ func (p *sloProcessor) labelsOf(keys []string, attrs, resAttrs pcommon.Map) [][2
 	return labels
 }
 
-var sep = []byte{0xff}
-
-// writeValue hashes a group_by value as its label will read: strings (and the string form of
-// other types) made safe for maxLen first, so values that differ only past the cut are one
-// group. An already-safe string is hashed without allocating.
-func writeValue(d *xxhash.Digest, v pcommon.Value, ok bool, maxLen int) {
-	var tag [9]byte
+// appendValue lays out a group_by value for hashing as its label will read: a type tag, the
+// value, a separator. With safe, strings (and the string form of other types) are made safe for
+// maxLen first, so values that differ only past the cut are one group; without, a string within
+// maxLen is taken as it is (a value that sanitizing changes then hashes differently: see keyOf).
+// An already-safe string costs no allocation either way.
+func appendValue(b []byte, v pcommon.Value, ok bool, maxLen int, safe bool) []byte {
 	switch {
 	case !ok:
-		tag[0] = 0
-		_, _ = d.Write(tag[:1])
+		b = append(b, 0)
 	case v.Type() == pcommon.ValueTypeStr:
-		tag[0] = 1
-		_, _ = d.Write(tag[:1])
-		s, _ := safelabel.Sanitize(v.Str(), maxLen)
-		_, _ = d.WriteString(s)
-	case v.Type() == pcommon.ValueTypeInt:
-		tag[0] = 2
-		binary.LittleEndian.PutUint64(tag[1:], uint64(v.Int()))
-		_, _ = d.Write(tag[:])
-	case v.Type() == pcommon.ValueTypeBool:
-		tag[0] = 3
-		if v.Bool() {
-			tag[1] = 1
+		b = append(b, 1)
+		s := v.Str()
+		if safe || len(s) > maxLen {
+			s, _ = safelabel.Sanitize(s, maxLen)
 		}
-		_, _ = d.Write(tag[:2])
+		b = append(b, s...)
+	case v.Type() == pcommon.ValueTypeInt:
+		b = append(b, 2)
+		b = binary.LittleEndian.AppendUint64(b, uint64(v.Int()))
+	case v.Type() == pcommon.ValueTypeBool:
+		var t byte
+		if v.Bool() {
+			t = 1
+		}
+		b = append(b, 3, t)
 	default:
-		tag[0] = 4
-		_, _ = d.Write(tag[:1])
+		b = append(b, 4)
 		s, _ := safelabel.Sanitize(v.AsString(), maxLen)
-		_, _ = d.WriteString(s)
+		b = append(b, s...)
 	}
-	_, _ = d.Write(sep)
+	return append(b, 0xff)
 }
 
 // consumeMetrics observes gauges and counters for the metric SLIs (metrics pass on unchanged).

@@ -17,7 +17,7 @@ import (
 // Prometheus query on the dashboard's data source variable.
 func TestDashboardsRoundTripThroughTheSDKsTypes(t *testing.T) {
 	plugins.RegisterDefaultPlugins()
-	c := loadFile(t, "../../config/otelcol-amas.yaml")
+	c := loadFile(t, "../../../config/otelcol-amas.yaml")
 	files, err := Render(c, Options{Origin: "x", JaegerURL: "https://jaeger.example/"})
 	require.NoError(t, err)
 	for _, uid := range []string{UIDOverview, UIDAgents, UIDTokensCost, UIDRegressions} {

@@ -28,7 +28,7 @@ const (
 )
 
 func TestEachDefaultSLOMapsWhereTheReadmeSays(t *testing.T) {
-	c := loadFile(t, "../../config/otelcol-amas.yaml")
+	c := loadFile(t, "../../../config/otelcol-amas.yaml")
 	want := map[string]struct {
 		origin Origin
 		exact  bool

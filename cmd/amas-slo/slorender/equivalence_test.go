@@ -81,7 +81,7 @@ type expAlert struct{ labels, annotations [][2]string }
 // budget tiers all occur.
 func TestRulesAgreeWithTheProcessorsMath(t *testing.T) {
 	bin := promtool(t)
-	c := loadFile(t, "../../config/otelcol-amas.yaml")
+	c := loadFile(t, "../../../config/otelcol-amas.yaml")
 	byName := map[string]SLO{}
 	for _, s := range c.SLOs {
 		byName[s.Config.Name] = s

@@ -70,7 +70,7 @@ func sixStream(seed uint64, minutes int) []sixMinute {
 // with rule evaluation; this only keeps the comparison exact).
 func TestRulesAgreeWithTheProcessorsMathForTheOtherFourSLOs(t *testing.T) {
 	bin := promtool(t)
-	c := loadFile(t, "../../config/otelcol-amas.yaml")
+	c := loadFile(t, "../../../config/otelcol-amas.yaml")
 	byName := map[string]SLO{}
 	for _, s := range c.SLOs {
 		byName[s.Config.Name] = s

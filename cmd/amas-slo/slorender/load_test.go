@@ -12,7 +12,7 @@ import (
 )
 
 func TestLoadDefaultConfigurationGivesTheSeedSLOs(t *testing.T) {
-	c := loadFile(t, "../../config/otelcol-amas.yaml")
+	c := loadFile(t, "../../../config/otelcol-amas.yaml")
 	var names []string
 	for _, s := range c.SLOs {
 		names = append(names, s.Config.Name)

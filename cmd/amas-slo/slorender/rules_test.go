@@ -35,7 +35,7 @@ func TestRulesPassPromtool(t *testing.T) {
 	cases := []struct {
 		name, config, rules, tests string
 	}{
-		{"the default configuration's six SLOs", "../../config/otelcol-amas.yaml", "prometheus_alerts.yaml", "testdata/promtool/default_rules_test.yaml"},
+		{"the default configuration's six SLOs", "../../../config/otelcol-amas.yaml", "prometheus_alerts.yaml", "testdata/promtool/default_rules_test.yaml"},
 		{"SLOs grouped per agent, with custom rules, thresholds and no-data", "testdata/collector/grouped.yaml", "grouped_rules.yaml", "testdata/promtool/grouped_rules_test.yaml"},
 	}
 	for _, tc := range cases {

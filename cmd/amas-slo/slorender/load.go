@@ -5,7 +5,7 @@
 // SLOs are decoded with the slo processor's own Config type and default config (so an empty
 // `slos` means the AMAS specification's six SLOs), and the windows, factors, minimum event counts, budget
 // thresholds and no-data settings come from internal/slomath, the math the processor runs.
-package slorender // import "github.com/otelcol-amas/otelcol-amas/internal/slorender"
+package slorender // import "github.com/otelcol-amas/otelcol-amas/cmd/amas-slo/slorender"
 
 import (
 	"errors"
