@@ -49,13 +49,19 @@ otelcol_connector_amas_spanmetrics_series_overflowed{metric="amas.agent.requests
 otelcol_connector_amas_spanmetrics_spans_skipped{reason="invalid_duration"} 2
 # TYPE otelcol_exporter_alert_notifications_sent counter
 otelcol_exporter_alert_notifications_sent 5
+# TYPE otelcol_processor_refused_spans counter
+otelcol_processor_refused_spans{processor="memory_limiter"} 3
+# TYPE otelcol_process_runtime_heap_alloc_bytes gauge
+otelcol_process_runtime_heap_alloc_bytes 1.048576e+07
 `
 
 func TestParseTelemetry(t *testing.T) {
 	got, err := parseTelemetry(telemetryFixture)
 	require.NoError(t, err)
 	assert.Equal(t, 250.0, got.Accepted, "accepted spans of every transport are added")
-	assert.Equal(t, 3.0, got.Refused)
+	assert.Equal(t, 6.0, got.Refused, "every family named refused: the receiver's and the memory limiter's")
+	assert.Equal(t, 3.0, got.ReceiverRefused, "the receiver's refusals alone, what its clients were told")
+	assert.Equal(t, 10485760.0, got.HeapBytes)
 	// failed spans (1) + exporter failures (4) + slo traces incoming−outgoing (10); metrics-side
 	// processor differences are not spans and are ignored.
 	assert.Equal(t, 15.0, got.Dropped)
@@ -63,6 +69,7 @@ func TestParseTelemetry(t *testing.T) {
 	assert.Equal(t, 2.0, got.Skipped)
 	assert.Equal(t, map[string]float64{
 		"otelcol_receiver_refused_spans":                   3,
+		"otelcol_processor_refused_spans":                  3,
 		"otelcol_receiver_failed_spans":                    1,
 		"otelcol_exporter_send_failed_metric_points":       4,
 		"otelcol_connector_amas_spanmetrics_spans_skipped": 2,

@@ -20,7 +20,7 @@ type pipeline struct {
 
 // ports are a collector's endpoints, handed to the configs through the variables they read.
 type ports struct {
-	GRPC, HTTP, Prometheus, Health, Telemetry, Pprof int
+	GRPC, HTTP, Prometheus, Health, Telemetry, Pprof, SLOStatus int
 }
 
 func freePort() (int, error) {
@@ -35,7 +35,7 @@ func freePort() (int, error) {
 func freePorts() (ports, error) {
 	seen := map[int]bool{}
 	var p ports
-	for _, dst := range []*int{&p.GRPC, &p.HTTP, &p.Prometheus, &p.Health, &p.Telemetry, &p.Pprof} {
+	for _, dst := range []*int{&p.GRPC, &p.HTTP, &p.Prometheus, &p.Health, &p.Telemetry, &p.Pprof, &p.SLOStatus} {
 		for {
 			n, err := freePort()
 			if err != nil {
@@ -74,6 +74,16 @@ type collector struct {
 
 // Pid is the collector's own pid (taskset execs the binary in place).
 func (c *collector) Pid() int { return c.cmd.Process.Pid }
+
+// Exited says whether the process has ended.
+func (c *collector) Exited() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
+}
 
 func (c *collector) TelemetryURL() string { return "http://" + addr(c.Ports.Telemetry) + "/metrics" }
 func (c *collector) MetricsURL() string   { return "http://" + addr(c.Ports.Prometheus) + "/metrics" }
@@ -122,6 +132,7 @@ func startWrapped(bin string, p pipeline, dir string, wrap, env []string, webhoo
 		"AMAS_HEALTH_ENDPOINT="+addr(pt.Health),
 		"AMAS_TELEMETRY_PORT="+strconv.Itoa(pt.Telemetry),
 		"AMAS_PPROF_ENDPOINT="+addr(pt.Pprof),
+		"AMAS_SLO_STATUS_ENDPOINT="+addr(pt.SLOStatus),
 		"AMAS_STORAGE_DIR="+filepath.Join(dir, "storage"),
 		"AMAS_ALERT_WEBHOOK_URL="+webhookURL,
 	)

@@ -46,6 +46,9 @@ type genResult struct {
 	Behind float64 `json:"behind_s"`
 	// Error is the first export error, if any (the run goes on: failures are counted).
 	Error string `json:"error,omitempty"`
+	// FailedByCode counts the failed spans of the replay generator by the gRPC status code of
+	// their Export (Unavailable, ResourceExhausted: the collector refused and a client retries).
+	FailedByCode map[string]int64 `json:"spans_failed_by_code,omitempty"`
 }
 
 // countingExporter counts what the OTLP exporter delivered and what it failed to.

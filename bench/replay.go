@@ -14,6 +14,7 @@ import (
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -128,6 +129,8 @@ func runReplay(ctx context.Context, cfg genConfig, spansPerBatch, workers int) (
 	}
 	var created, exported, failed, runs atomic.Int64
 	var firstErr atomic.Value
+	var codesMu sync.Mutex
+	byCode := map[string]int64{}
 	start := time.Now()
 	deadline := start.Add(cfg.Duration)
 	perWorker := cfg.Rate / float64(workers)
@@ -160,6 +163,9 @@ func runReplay(ctx context.Context, cfg genConfig, spansPerBatch, workers int) (
 				case err != nil:
 					failed.Add(b.spans)
 					firstErr.CompareAndSwap(nil, err.Error())
+					codesMu.Lock()
+					byCode[status.Code(err).String()] += b.spans
+					codesMu.Unlock()
 				case resp.GetPartialSuccess().GetRejectedSpans() > 0:
 					rej := resp.GetPartialSuccess().GetRejectedSpans()
 					failed.Add(rej)
@@ -174,6 +180,9 @@ func runReplay(ctx context.Context, cfg genConfig, spansPerBatch, workers int) (
 	end := time.Now()
 	res := genResult{Runs: runs.Load(), Created: created.Load(), Exported: exported.Load(), Failed: failed.Load(),
 		Elapsed: end.Sub(start).Seconds()}
+	if len(byCode) > 0 {
+		res.FailedByCode = byCode
+	}
 	res.Behind = max(0, (cfg.Rate*cfg.Duration.Seconds()-float64(res.Created))/cfg.Rate)
 	if e, ok := firstErr.Load().(string); ok {
 		return res, errors.New("replay: export failed: " + e)

@@ -18,6 +18,9 @@ import (
 type telemetry struct {
 	// Accepted is otelcol_receiver_accepted_spans: spans the OTLP receiver took in.
 	Accepted float64
+	// ReceiverRefused is otelcol_receiver_refused_spans: spans the OTLP receiver answered with a
+	// refusal (the memory limiter's among them).
+	ReceiverRefused float64
 	// Refused: families whose name says refused (receiver refused spans: the memory limiter or a
 	// downstream error pushed back to the client).
 	Refused float64
@@ -30,6 +33,9 @@ type telemetry struct {
 	Overflow float64
 	// Skipped counts spans or values a component rejected as bad input.
 	Skipped float64
+	// HeapBytes is otelcol_process_runtime_heap_alloc_bytes: the Go heap the memory_limiter
+	// processor compares with its limit.
+	HeapBytes float64
 	// Lost names every non-zero refused/dropped/skipped series, for the report.
 	Lost map[string]float64
 }
@@ -93,6 +99,16 @@ func parseTelemetry(text string) (telemetry, error) {
 	for _, name := range []string{"otelcol_receiver_accepted_spans", "otelcol_receiver_accepted_spans_total"} {
 		if f, ok := fams[name]; ok {
 			t.Accepted += sumFamily(f)
+		}
+	}
+	for _, name := range []string{"otelcol_receiver_refused_spans", "otelcol_receiver_refused_spans_total"} {
+		if f, ok := fams[name]; ok {
+			t.ReceiverRefused += sumFamily(f)
+		}
+	}
+	for _, name := range []string{"otelcol_process_runtime_heap_alloc_bytes", "otelcol_process_runtime_heap_alloc_bytes_total"} {
+		if f, ok := fams[name]; ok {
+			t.HeapBytes = sumFamily(f)
 		}
 	}
 	in := map[string]float64{}

@@ -2,6 +2,7 @@ package secure
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"io"
 	"math"
@@ -17,6 +18,10 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 
 	"github.com/otelcol-amas/otelcol-amas/internal/harness"
 )
@@ -247,6 +252,7 @@ func TestBadOTLPInputNeverCostsAGoodSpan(t *testing.T) {
 	random := make([]byte, 4096)
 	_, _ = rand.Read(random)
 	validProto := valid.protobuf(t)
+	rejected := map[int]float64{} // HTTP status -> undecodable requests answered with it
 	for name, req := range map[string]struct {
 		contentType string
 		body        []byte
@@ -260,6 +266,7 @@ func TestBadOTLPInputNeverCostsAGoodSpan(t *testing.T) {
 		"deeply nested JSON arrays": {"application/json", []byte(strings.Repeat("[", 100000))},
 	} {
 		code, body := post(t, ports.OTLPHTTP, req.contentType, req.body)
+		rejected[code]++
 		if name == "random bytes as JSON" {
 			assert.Equal(t, http.StatusInternalServerError, code, "%s (the receiver's behaviour described above): %s", name, body)
 			continue
@@ -267,6 +274,23 @@ func TestBadOTLPInputNeverCostsAGoodSpan(t *testing.T) {
 		assert.Equal(t, http.StatusBadRequest, code, "%s: %s", name, body)
 	}
 	absent = append(absent, "never-decoded")
+	// The same over OTLP/gRPC: bodies that are not an ExportTraceServiceRequest are refused by
+	// gRPC itself (Internal: "error unmarshalling request") before the receiver sees them.
+	grpcGarbage := map[string][]byte{
+		"random bytes":       random,
+		"truncated protobuf": validProto[:len(validProto)/2],
+		"a wrong wire type":  []byte("\xff\xff\xff garbage"),
+	}
+	conn, err := grpc.NewClient(harness.Addr(ports.OTLPGRPC), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	require.NoError(t, err)
+	defer conn.Close()
+	for name, body := range grpcGarbage {
+		var reply []byte
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := conn.Invoke(ctx, "/opentelemetry.proto.collector.trace.v1.TraceService/Export", &body, &reply, grpc.ForceCodec(rawCodec{}))
+		cancel()
+		assert.Equal(t, codes.Internal, status.Code(err), "gRPC %s: %v", name, err)
+	}
 	// The collector still serves, and a good request after the garbage is counted.
 	after := newProbe("probe-after")
 	for range good {
@@ -334,6 +358,27 @@ func TestBadOTLPInputNeverCostsAGoodSpan(t *testing.T) {
 		tok := telemetry(ports.Telemetry, skipped, map[string]string{"reason": "invalid_tokens"})
 		return ts == 2 && long == 1 && tok == 7, "skipped invalid_timestamps=" + ftoa(ts) + " duration_too_long=" + ftoa(long) + " invalid_tokens=" + ftoa(tok) + ", want 2, 1, 7"
 	})
+	// Undecodable bodies are counted where a user can alert on them: the default configuration's
+	// detailed HTTP and gRPC server metrics (config/otelcol-amas.yaml, service.telemetry), by
+	// status code, one per request.
+	harness.Eventually(t, 30*time.Second, 250*time.Millisecond, func() (bool, string) {
+		var msg []string
+		for code, n := range rejected {
+			got := histogramCount(ports.Telemetry, "http_server_request_duration", map[string]string{
+				"http_route": "/v1/traces", "http_response_status_code": strconv.Itoa(code)})
+			if got != n {
+				msg = append(msg, "http_server_request_duration_count{code="+strconv.Itoa(code)+"} = "+ftoa(got)+", want "+ftoa(n))
+			}
+		}
+		got := histogramCount(ports.Telemetry, "rpc_server_call_duration", map[string]string{
+			"rpc_method":               "opentelemetry.proto.collector.trace.v1.TraceService/Export",
+			"rpc_response_status_code": "INTERNAL"})
+		if want := float64(len(grpcGarbage)); got != want {
+			msg = append(msg, "rpc_server_call_duration_count{INTERNAL} = "+ftoa(got)+", want "+ftoa(want))
+		}
+		return len(msg) == 0, strings.Join(msg, "; ")
+	})
+	assert.Equal(t, 6.0, rejected[http.StatusBadRequest], "six undecodable HTTP bodies answered 400")
 	sanitized := "otelcol_connector_amas_spanmetrics_labels_sanitized"
 	assert.GreaterOrEqual(t, telemetry(ports.Telemetry, sanitized, map[string]string{"action": "truncated"}), 2.0, "the 1 MiB agent name and error type")
 	assert.GreaterOrEqual(t, telemetry(ports.Telemetry, sanitized, map[string]string{"action": "replaced"}), 1.0, "the CR/LF agent name")
@@ -362,6 +407,35 @@ func TestBadOTLPInputNeverCostsAGoodSpan(t *testing.T) {
 		assert.Equal(t, want, resp.StatusCode, "status API with Host %q", host)
 	}
 }
+
+// histogramCount sums the observation counts of a histogram family of the collector's own
+// metrics over the series whose labels include want.
+func histogramCount(port int, family string, want map[string]string) float64 {
+	fams, err := harness.ScrapeFamilies(harness.MetricsURL(port))
+	if err != nil {
+		return -1
+	}
+	var sum float64
+	for _, m := range fams[family].GetMetric() {
+		if hasLabels(m, want) {
+			sum += float64(m.GetHistogram().GetSampleCount())
+		}
+	}
+	return sum
+}
+
+// rawCodec sends a []byte as the request body unchanged, so a test can put any bytes on the wire
+// of a gRPC method.
+type rawCodec struct{}
+
+func (rawCodec) Marshal(v any) ([]byte, error) { return *(v.(*[]byte)), nil }
+
+func (rawCodec) Unmarshal(b []byte, v any) error {
+	*(v.(*[]byte)) = b
+	return nil
+}
+
+func (rawCodec) Name() string { return "proto" }
 
 // goodNames lists the agent names of the spans of p, each followed by "|".
 func goodNames(p *probe) string {
