@@ -377,9 +377,11 @@ func TestSIGKILLLosesExactlyWhatTheLastCheckpointDidNotHold(t *testing.T) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "SIGKILL test: seed %d, %d kills at %v–%v of traffic, %d runs/s, every run failing for the first %v (until the hard-down page fired), %d runs accepted (%d exports of a run failed; the collector may have counted them)\n",
 		seed, kills, minGap, maxGap, runsPerSecond, failFor.Round(100*time.Millisecond), totalRoots, totalUnc)
-	fmt.Fprintf(&b, "%-4s %-7s %-6s | %-9s %-9s %-8s %-8s | %-9s %-9s %-11s | %-9s %-9s %-11s %s\n",
-		"kill", "after", "runs", "published", "counted", "c.lost", "", "slo age", "slo lost", "(bounds)", "reg age", "reg lost", "(bounds)", "")
-	sumLost, sumRegLost, sumCounter := 0, 0, 0
+	fmt.Fprintf(&b, "%-4s %-8s %-5s | %-30s | %-39s | %s\n", "", "", "", "requests counter (connector)", "agent_availability budget (slo)", "regression windows")
+	fmt.Fprintf(&b, "%-4s %-8s %-5s | %-9s %-9s %-10s | %-9s %-6s %-10s %-11s | %-9s %-6s %s\n",
+		"kill", "after", "runs", "published", "kept", "lost", "state age", "lost", "(bounds)", "bad lost", "state age", "lost", "(bounds)")
+	sumLost, sumRegLost, sumCounter, sumBad := 0, 0, 0, 0
+	var maxSLOAge, maxRegAge time.Duration
 	for k := range ks {
 		kl := &ks[k]
 		kl.counter = requests(k)
@@ -387,17 +389,27 @@ func TestSIGKILLLosesExactlyWhatTheLastCheckpointDidNotHold(t *testing.T) {
 		sumLost += kl.sloLost
 		sumRegLost += kl.regLost
 		sumCounter += kl.counterLost
+		sumBad += kl.badLost
+		maxSLOAge, maxRegAge = max(maxSLOAge, kl.sloAge), max(maxRegAge, kl.regAge)
 		note := ""
 		if kl.laterSave != "" {
-			note = "a " + kl.laterSave + " save after the pause"
+			note = " (a " + kl.laterSave + " save after the pause)"
 		}
-		fmt.Fprintf(&b, "%-4d %-7s %-6d | %-9.0f %-9.0f %-8d %-8s | %-9s %-9d %-11s | %-9s %-9d %-11s %s\n", k+1,
-			kl.after.Round(100*time.Millisecond), kl.roots, kl.published, kl.counter, kl.counterLost, "",
-			age(kl.slo, kl.sloAge), kl.sloLost, fmt.Sprintf("[%d,%d]", kl.sloLo, kl.sloHi),
+		fmt.Fprintf(&b, "%-4d %-8s %-5d | %-9.0f %-9.0f %-10d | %-9s %-6d %-10s %-11d | %-9s %-6d %s%s\n", k+1,
+			kl.after.Round(100*time.Millisecond), kl.roots, kl.published, kl.counter, kl.counterLost,
+			age(kl.slo, kl.sloAge), kl.sloLost, fmt.Sprintf("[%d,%d]", kl.sloLo, kl.sloHi), kl.badLost,
 			age(kl.reg, kl.regAge), kl.regLost, fmt.Sprintf("[%d,%d]", kl.regLo, kl.regHi), note)
 	}
-	fmt.Fprintf(&b, "in all: the SLO lost %d of %d runs, the requests counter %d, the regression windows %d of %d spans; after the last restart agent_availability counts %d events\n",
-		sumLost, totalRoots, sumCounter, sumRegLost, 3*totalRoots, final.events)
+	fmt.Fprintf(&b, "in all: the SLO lost %d of %d runs (%d of them failed runs), the requests counter %d, the regression windows %d of %d spans; after the last restart agent_availability counts %d events\n",
+		sumLost, totalRoots, sumBad, sumCounter, sumRegLost, 3*totalRoots, final.events)
+	exact := 0
+	for _, kl := range ks {
+		if kl.within() {
+			exact++
+		}
+	}
+	fmt.Fprintf(&b, "%d of %d kills lost exactly what the last checkpoint before the kill left out; oldest checkpoint state at a kill: slo %v, regression %v (\"none\": the process was killed before its first save and lost everything since its start)\n",
+		exact, len(ks), maxSLOAge.Round(100*time.Millisecond), maxRegAge.Round(100*time.Millisecond))
 	dups := duplicates(sink.Messages())
 	b.WriteString(alerts.report(sink, dups))
 	t.Log("\n" + b.String())
@@ -418,6 +430,14 @@ func TestSIGKILLLosesExactlyWhatTheLastCheckpointDidNotHold(t *testing.T) {
 			assert.True(t, kl.regLost >= kl.regLo && kl.regLost <= kl.regHi,
 				"kill %d: the regression windows lost %d spans; the last checkpoint left out [%d,%d]", k+1, kl.regLost, kl.regLo, kl.regHi)
 		}
+		// The cadence: a checkpoint every tick (10 s slo, 1 min regression). Two intervals is
+		// the bound that a late tick on a loaded machine still meets and a slower cadence does not.
+		if kl.slo.saved {
+			assert.Less(t, kl.sloAge, 20*time.Second, "kill %d: the slo checkpoint was older than two ticks", k+1)
+		}
+		if kl.reg.saved {
+			assert.Less(t, kl.regAge, 2*time.Minute, "kill %d: the regression checkpoint was older than two ticks", k+1)
+		}
 		assert.GreaterOrEqual(t, kl.sloLost, -uncRoots, "kill %d: the SLO counts runs that were never sent", k+1)
 		assert.GreaterOrEqual(t, kl.badLost, 0-uncRoots, "kill %d: the SLO counts failures that were never sent", k+1)
 		assert.LessOrEqual(t, kl.badLost, kl.sloLost+uncRoots, "kill %d: more failures lost than runs", k+1)
@@ -430,6 +450,14 @@ func TestSIGKILLLosesExactlyWhatTheLastCheckpointDidNotHold(t *testing.T) {
 	for g, n := range dups.perGroup {
 		assert.LessOrEqual(t, n, kills, "%s: more duplicate notifications than kills", g)
 	}
+}
+
+// within reports whether the SLO's and the regression windows' losses are in their bounds (or
+// zero after a save that came after the pause).
+func (kl kill) within() bool {
+	slo := kl.sloLost >= kl.sloLo && kl.sloLost <= kl.sloHi
+	reg := kl.regLost >= kl.regLo && kl.regLost <= kl.regHi
+	return (slo || strings.Contains(kl.laterSave, "slo")) && (reg || strings.Contains(kl.laterSave, "regression"))
 }
 
 func age(s state, d time.Duration) string {
