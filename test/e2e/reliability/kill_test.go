@@ -382,6 +382,7 @@ func TestSIGKILLLosesExactlyWhatTheLastCheckpointDidNotHold(t *testing.T) {
 		"kill", "after", "runs", "published", "kept", "lost", "state age", "lost", "(bounds)", "bad lost", "state age", "lost", "(bounds)")
 	sumLost, sumRegLost, sumCounter, sumBad := 0, 0, 0, 0
 	var maxSLOAge, maxRegAge time.Duration
+	var anySLO, anyReg bool
 	for k := range ks {
 		kl := &ks[k]
 		kl.counter = requests(k)
@@ -391,6 +392,7 @@ func TestSIGKILLLosesExactlyWhatTheLastCheckpointDidNotHold(t *testing.T) {
 		sumCounter += kl.counterLost
 		sumBad += kl.badLost
 		maxSLOAge, maxRegAge = max(maxSLOAge, kl.sloAge), max(maxRegAge, kl.regAge)
+		anySLO, anyReg = anySLO || kl.slo.saved, anyReg || kl.reg.saved
 		note := ""
 		if kl.laterSave != "" {
 			note = " (a " + kl.laterSave + " save after the pause)"
@@ -409,7 +411,7 @@ func TestSIGKILLLosesExactlyWhatTheLastCheckpointDidNotHold(t *testing.T) {
 		}
 	}
 	fmt.Fprintf(&b, "%d of %d kills lost exactly what the last checkpoint before the kill left out; oldest checkpoint state at a kill: slo %v, regression %v (\"none\": the process was killed before its first save and lost everything since its start)\n",
-		exact, len(ks), maxSLOAge.Round(100*time.Millisecond), maxRegAge.Round(100*time.Millisecond))
+		exact, len(ks), age(state{saved: anySLO}, maxSLOAge), age(state{saved: anyReg}, maxRegAge))
 	dups := duplicates(sink.Messages())
 	b.WriteString(alerts.report(sink, dups))
 	t.Log("\n" + b.String())
