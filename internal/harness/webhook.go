@@ -19,6 +19,11 @@ type WebhookSink struct {
 	mu   sync.Mutex
 	msgs []WebhookMessage
 	bad  int
+	hold *held // the next post to keep unanswered, if any
+}
+
+type held struct {
+	arrived, release chan struct{}
 }
 
 // WebhookMessage is one notification as the sink received it.
@@ -55,12 +60,33 @@ func StartWebhookSink(tb testing.TB) *WebhookSink {
 		} else {
 			s.msgs = append(s.msgs, m)
 		}
+		h := s.hold
+		s.hold = nil
 		s.mu.Unlock()
+		if h != nil {
+			close(h.arrived)
+			select { // the sender dies (its connection closes) or the test releases it
+			case <-r.Context().Done():
+			case <-h.release:
+			}
+		}
 		rw.WriteHeader(http.StatusOK)
 	}))
 	tb.Cleanup(srv.Close)
 	s.URL = srv.URL + "/alerts"
 	return s
+}
+
+// Hold makes the sink record the next post and keep it unanswered until release is called or
+// the sender goes away: a notification the receiver got but the sender never saw accepted, as
+// when the collector dies mid-request. arrived is closed when that post comes.
+func (s *WebhookSink) Hold() (arrived <-chan struct{}, release func()) {
+	h := &held{arrived: make(chan struct{}), release: make(chan struct{})}
+	s.mu.Lock()
+	s.hold = h
+	s.mu.Unlock()
+	var once sync.Once
+	return h.arrived, func() { once.Do(func() { close(h.release) }) }
 }
 
 // SendAlertsTo makes a collector started on p post its alerts to sink: it sets

@@ -216,12 +216,7 @@ func duplicates(msgs []harness.WebhookMessage) dupReport {
 	prev := map[string]string{}
 	for _, m := range msgs {
 		g := m.Receiver + " " + m.GroupKey
-		sig := make([]string, 0, len(m.Alerts))
-		for _, a := range m.Alerts {
-			sig = append(sig, a.Fingerprint+":"+a.Status)
-		}
-		sort.Strings(sig)
-		s := strings.Join(sig, ",")
+		s := signature(m)
 		if p, ok := prev[g]; ok && p == s {
 			r.perGroup[g]++
 			r.total++
@@ -283,4 +278,14 @@ func (w *alertWatch) report(sink *harness.WebhookSink, d dupReport) string {
 		fmt.Fprintf(&b, "duplicates of %s: %d\n", g, n)
 	}
 	return b.String()
+}
+
+// signature is a notification's alerts and their states, in a stable order.
+func signature(m harness.WebhookMessage) string {
+	sig := make([]string, 0, len(m.Alerts))
+	for _, a := range m.Alerts {
+		sig = append(sig, a.Fingerprint+":"+a.Status)
+	}
+	sort.Strings(sig)
+	return strings.Join(sig, ",")
 }

@@ -236,7 +236,8 @@ type kill struct {
 
 // TestSIGKILLLosesExactlyWhatTheLastCheckpointDidNotHold kills the collector (default
 // configuration, file_storage, the webhook overlay) with SIGKILL at seeded random points under
-// steady traffic that includes a failure phase, restarts it each time, and compares what
+// steady traffic that includes a failure phase (the first kill while the first notification
+// is in flight at the webhook), restarts it each time, and compares what
 // survived with what the client was told was accepted and with the checkpoint state times the
 // status API reported before the kill. It prints the loss per kill, the alerts and the
 // duplicate notifications. AMAS_KILLS (default 3; `make kill-test` runs 10), AMAS_KILL_SEED and
@@ -262,6 +263,11 @@ func TestSIGKILLLosesExactlyWhatTheLastCheckpointDidNotHold(t *testing.T) {
 		sdktrace.WithResource(resource.NewSchemaless(semconv.ServiceName("kill-test"))))
 	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
 
+	// The first kill comes while the first notification is in flight: the webhook got it and
+	// has not answered. The exporter must deliver it again after the restart (at-least-once).
+	arrived, release := sink.Hold()
+	t.Cleanup(release)
+
 	c := harness.StartDefaultCollector(t, ports, overlays...)
 	alerts := watchAlerts(t, harness.MetricsURL(ports.Prometheus))
 	gen := &generator{tracer: tp.Tracer("kill-test"), stop: make(chan struct{}), done: make(chan struct{})}
@@ -283,7 +289,10 @@ func TestSIGKILLLosesExactlyWhatTheLastCheckpointDidNotHold(t *testing.T) {
 		return false, fmt.Sprintf("no hard-down page yet: %v", states)
 	})
 	gen.failing.Store(false)
-	failFor := time.Since(failStart)
+	failEnd := time.Now()
+	failFor := failEnd.Sub(failStart)
+	var inFlight harness.WebhookMessage
+	var inFlightRestart time.Time
 
 	metrics := harness.MetricsURL(ports.Prometheus)
 	requests := func(epoch int) float64 {
@@ -303,8 +312,23 @@ func TestSIGKILLLosesExactlyWhatTheLastCheckpointDidNotHold(t *testing.T) {
 	var ks []kill
 	var kept, keptBad, keptSpans uint64 // what the restored state held after the previous restart
 	for k := range kills {
-		d := minGap + time.Duration(rng.Int64N(int64(maxGap-minGap)))
-		time.Sleep(d) // traffic runs for d: the kill point, not synchronisation
+		var d time.Duration
+		if k == 0 {
+			harness.Eventually(t, 60*time.Second, 50*time.Millisecond, func() (bool, string) {
+				select {
+				case <-arrived:
+					return true, ""
+				default:
+					return false, "no notification has reached the webhook"
+				}
+			})
+			msgs := sink.Messages()
+			inFlight = msgs[len(msgs)-1]
+			d = time.Since(failEnd)
+		} else {
+			d = minGap + time.Duration(rng.Int64N(int64(maxGap-minGap)))
+			time.Sleep(d) // traffic runs for d: the kill point, not synchronisation
+		}
 		gen.pause()
 		kl := kill{after: d, paused: time.Now(), published: requests(k)}
 		kl.slo, kl.reg = quiescentStates(t, ports.SLOStatus)
@@ -314,6 +338,10 @@ func TestSIGKILLLosesExactlyWhatTheLastCheckpointDidNotHold(t *testing.T) {
 		kl.spans = log.count(k, func(span) bool { return true })
 
 		restart := time.Now()
+		if k == 0 {
+			release()
+			inFlightRestart = restart
+		}
 		c = harness.StartDefaultCollector(t, ports, overlays...)
 		st := statusAfterTick(t, ports.SLOStatus, restart)
 		kl.events, kl.badEvents, kl.winSpans = st.events, st.badEvents, st.windowSpans
@@ -394,8 +422,11 @@ func TestSIGKILLLosesExactlyWhatTheLastCheckpointDidNotHold(t *testing.T) {
 		maxSLOAge, maxRegAge = max(maxSLOAge, kl.sloAge), max(maxRegAge, kl.regAge)
 		anySLO, anyReg = anySLO || kl.slo.saved, anyReg || kl.reg.saved
 		note := ""
+		if k == 0 {
+			note = " (a notification in flight; after: since the failure phase)"
+		}
 		if kl.laterSave != "" {
-			note = " (a " + kl.laterSave + " save after the pause)"
+			note += " (a " + kl.laterSave + " save after the pause)"
 		}
 		fmt.Fprintf(&b, "%-4d %-8s %-5d | %-9.0f %-9.0f %-10d | %-9s %-6d %-10s %-11d | %-9s %-6d %s%s\n", k+1,
 			kl.after.Round(100*time.Millisecond), kl.roots, kl.published, kl.counter, kl.counterLost,
@@ -413,6 +444,9 @@ func TestSIGKILLLosesExactlyWhatTheLastCheckpointDidNotHold(t *testing.T) {
 	fmt.Fprintf(&b, "%d of %d kills lost exactly what the last checkpoint before the kill left out; oldest checkpoint state at a kill: slo %v, regression %v (\"none\": the process was killed before its first save and lost everything since its start)\n",
 		exact, len(ks), age(state{saved: anySLO}, maxSLOAge), age(state{saved: anyReg}, maxRegAge))
 	dups := duplicates(sink.Messages())
+	again := deliveredAgain(sink.Messages(), inFlight, inFlightRestart)
+	fmt.Fprintf(&b, "the notification in flight at kill 1 (%s, %d alerts) was delivered again after the restart: %v\n",
+		inFlight.Receiver, len(inFlight.Alerts), again)
 	b.WriteString(alerts.report(sink, dups))
 	t.Log("\n" + b.String())
 
@@ -449,6 +483,7 @@ func TestSIGKILLLosesExactlyWhatTheLastCheckpointDidNotHold(t *testing.T) {
 	assert.Zero(t, sink.Undecodable(), "every webhook post is webhook JSON")
 	t.Log("alerts: " + agreement)
 	alerts.assertNoneLost(t, sink)
+	assert.True(t, again, "the notification in flight at the first kill never reached the webhook again (at-least-once)")
 	for g, n := range dups.perGroup {
 		assert.LessOrEqual(t, n, kills, "%s: more duplicate notifications than kills", g)
 	}
@@ -460,6 +495,18 @@ func (kl kill) within() bool {
 	slo := kl.sloLost >= kl.sloLo && kl.sloLost <= kl.sloHi
 	reg := kl.regLost >= kl.regLo && kl.regLost <= kl.regHi
 	return (slo || strings.Contains(kl.laterSave, "slo")) && (reg || strings.Contains(kl.laterSave, "regression"))
+}
+
+// deliveredAgain reports whether a notification of m's receiver and group carrying m's alerts in
+// the same states arrived after the restart.
+func deliveredAgain(msgs []harness.WebhookMessage, m harness.WebhookMessage, restart time.Time) bool {
+	want := signature(m)
+	for _, x := range msgs {
+		if x.Received.After(restart) && x.Receiver == m.Receiver && x.GroupKey == m.GroupKey && signature(x) == want {
+			return true
+		}
+	}
+	return false
 }
 
 func age(s state, d time.Duration) string {
