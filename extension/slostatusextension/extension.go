@@ -261,6 +261,7 @@ func (e *statusExtension) snapshot() snapshot {
 	}
 	for _, st := range s.regs {
 		pi := processorInfo(st.ID, "regression", st.LastEvaluation, st.EvaluationInterval, maxMissed, s.now, e.startedAt)
+		regressionInfo(&pi, st)
 		if !pi.Healthy {
 			degraded = true
 			s.reasons = append(s.reasons, st.ID+": "+pi.Reason)

@@ -84,7 +84,7 @@ func windows(objective, shortRatio, longRatio float64, events uint64) []sloproce
 func sampleStatus(now time.Time) sloprocessor.Status {
 	return sloprocessor.Status{
 		ID: "slo", LastTick: now.Add(-4 * time.Second), EvaluationInterval: 10 * time.Second,
-		Checkpoint: sloprocessor.CheckpointStatus{Enabled: true, Storage: "file_storage", Restored: true, RestoredSLOs: 6, LastSaved: now.Add(-30 * time.Second)},
+		Checkpoint: sloprocessor.CheckpointStatus{Enabled: true, Storage: "file_storage", Restored: true, RestoredSLOs: 6, LastSaved: now.Add(-30 * time.Second), StateAt: now.Add(-30*time.Second - 2*time.Millisecond)},
 		SLOs: []sloprocessor.SLOStatus{
 			{
 				Name: "agent_availability", Description: "Agent request success rate ≥ 99.5%", Objective: 0.995, Window: 720 * time.Hour,
@@ -119,6 +119,8 @@ func sampleRegressions(now time.Time) regressionprocessor.Status {
 	return regressionprocessor.Status{
 		ID: "regression", LastEvaluation: now.Add(-20 * time.Second), EvaluationInterval: time.Minute,
 		OperationKey: []string{"service.name", "gen_ai.agent.name", "gen_ai.operation.name|span.name"}, Operations: 3,
+		WindowSpans: 12000, WindowErrors: 130, CheckpointEnabled: true, CheckpointRestored: true,
+		CheckpointStateAt: now.Add(-20 * time.Second), CheckpointSaved: now.Add(-20*time.Second + 3*time.Millisecond),
 		Regressions: []regressionprocessor.RegressionStatus{
 			{Operation: "shop/critic/chat", Type: "cost_regression", State: "pending", Severity: "warning", ActiveSince: now.Add(-time.Minute),
 				Figures: []regressionprocessor.FigureStatus{{Baseline: 0.01, Current: 0.03}}, Ratio: 3},

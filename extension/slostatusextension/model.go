@@ -133,9 +133,14 @@ type ProcessorInfo struct {
 	EvaluationIntervalSeconds Float       `json:"evaluation_interval_seconds"`
 	MaxTickAgeSeconds         Float       `json:"max_tick_age_seconds"`
 	Checkpoint                *Checkpoint `json:"checkpoint,omitempty"`
+	// WindowSpans and WindowErrors (regression processors) count the spans, and those with
+	// status Error, in the operations' current and baseline windows.
+	WindowSpans  *uint64 `json:"window_spans,omitempty"`
+	WindowErrors *uint64 `json:"window_errors,omitempty"`
 }
 
-// Checkpoint is an slo processor's checkpoint state.
+// Checkpoint is an slo or regression processor's checkpoint state (restored_slos and
+// last_error are the slo processor's).
 type Checkpoint struct {
 	Enabled      bool       `json:"enabled"`
 	Storage      string     `json:"storage,omitempty"`
@@ -143,6 +148,9 @@ type Checkpoint struct {
 	RestoredSLOs int        `json:"restored_slos"`
 	LastSaved    *time.Time `json:"last_saved"`
 	LastError    string     `json:"last_error,omitempty"`
+	// StateAt is the time of the state the last saved checkpoint holds: what the processor saw
+	// before it is in that checkpoint, nothing after.
+	StateAt *time.Time `json:"state_at,omitempty"`
 }
 
 // SLO is one SLO of one slo processor.
@@ -392,8 +400,15 @@ func processorInfo(id, kind string, lastTick time.Time, interval time.Duration, 
 func checkpointOf(c sloprocessor.CheckpointStatus) *Checkpoint {
 	return &Checkpoint{
 		Enabled: c.Enabled, Storage: c.Storage, Restored: c.Restored, RestoredSLOs: c.RestoredSLOs,
-		LastSaved: timePtr(c.LastSaved), LastError: c.LastError,
+		LastSaved: timePtr(c.LastSaved), LastError: c.LastError, StateAt: timePtr(c.StateAt),
 	}
+}
+
+func regressionInfo(pi *ProcessorInfo, st regressionprocessor.Status) {
+	pi.Checkpoint = &Checkpoint{Enabled: st.CheckpointEnabled, Restored: st.CheckpointRestored,
+		LastSaved: timePtr(st.CheckpointSaved), StateAt: timePtr(st.CheckpointStateAt)}
+	spans, errs := st.WindowSpans, st.WindowErrors
+	pi.WindowSpans, pi.WindowErrors = &spans, &errs
 }
 
 // buildSLO converts one SLO of a snapshot.

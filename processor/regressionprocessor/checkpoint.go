@@ -232,7 +232,7 @@ func (p *regressionProcessor) restore(ctx context.Context) {
 		return
 	}
 	p.mu.Lock()
-	p.tr = tr
+	p.tr, p.restored = tr, true
 	p.mu.Unlock()
 	if skipped > 0 {
 		p.tel.checkpoint.Add(ctx, int64(skipped), p.tel.checkpointEntrySkipped)

@@ -75,6 +75,11 @@ type regressionProcessor struct {
 	reportedAuto    int64
 	reportedManual  int64
 	lastEval        time.Time // for Status
+	// savedStateAt is the time of the state the last successfully saved checkpoint holds (taken
+	// under mu when it was encoded): every span processed before it is in that checkpoint.
+	savedStateAt time.Time
+	savedAt      time.Time // when that save completed
+	restored     bool      // the state was restored from a checkpoint at start
 
 	client  storage.Client
 	stop    chan struct{}
@@ -202,8 +207,10 @@ func (p *regressionProcessor) tick(ctx context.Context) {
 		next = nil
 	}
 	var buf []byte
+	var stateAt time.Time
 	// Due within half a tick counts as due: an interval equal to the tick means every tick.
 	if p.client != nil && now.Sub(p.lastCheckpoint)+p.cfg.EvaluationInterval/2 >= p.cfg.CheckpointInterval {
+		stateAt = p.now() // spans processed since now (before the lock) are in it too
 		buf = p.encodeLocked(now)
 		p.lastCheckpoint = now
 	}
@@ -221,8 +228,10 @@ func (p *regressionProcessor) tick(ctx context.Context) {
 			p.logger.Debug("The next consumer refused the regression metrics", zap.Error(err))
 		}
 	}
-	if buf != nil {
-		_ = p.save(ctx, buf)
+	if buf != nil && p.save(ctx, buf) == nil {
+		p.mu.Lock()
+		p.savedStateAt, p.savedAt = stateAt, p.now()
+		p.mu.Unlock()
 	}
 }
 

@@ -23,6 +23,18 @@ type Status struct {
 	// left out), make an operation's label.
 	OperationKey []string
 	Operations   int // operations tracked
+	// WindowSpans and WindowErrors count the spans (and those with status Error) in the tracked
+	// operations' current and baseline windows: what the baselines are learnt from. A restart
+	// test compares them with what a client sent.
+	WindowSpans, WindowErrors uint64
+	// CheckpointStateAt is the time of the state the last checkpoint saved by this process holds:
+	// every span processed before it is in that checkpoint, none processed after. Zero when
+	// nothing has been saved since the start.
+	CheckpointStateAt time.Time
+	// CheckpointSaved is when that save completed; CheckpointEnabled says a storage extension
+	// is configured, CheckpointRestored that the state was restored from it at start.
+	CheckpointSaved                       time.Time
+	CheckpointEnabled, CheckpointRestored bool
 	// Regressions are the alerts that are pending, firing or recently resolved, firing first,
 	// then by operation and type.
 	Regressions []RegressionStatus
@@ -74,8 +86,20 @@ func (p *regressionProcessor) Status() Status {
 	s := Status{
 		ID: p.id.String(), LastEvaluation: p.lastEval, EvaluationInterval: p.cfg.EvaluationInterval,
 		OperationKey: append([]string(nil), p.cfg.OperationKey...), Operations: len(p.tr.ops),
+		CheckpointStateAt: p.savedStateAt, CheckpointSaved: p.savedAt, CheckpointEnabled: p.client != nil,
+		CheckpointRestored: p.restored,
 	}
 	tr := p.tr
+	for op := tr.head; op != nil; op = op.next {
+		for _, slots := range [2][]slot{op.cur[:], op.base[:]} {
+			for i := range slots {
+				if slots[i].epoch != noEpoch {
+					s.WindowSpans += slots[i].lat.Count()
+					s.WindowErrors += slots[i].errors
+				}
+			}
+		}
+	}
 	for op := tr.head; op != nil; op = op.next {
 		for k := range numKinds {
 			a := &op.alerts[k]

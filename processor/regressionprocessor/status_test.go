@@ -9,6 +9,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/otelcol-amas/otelcol-amas/internal/storagetest"
 )
 
 func TestStatusListsTheActiveRegressionsWithTheirFigures(t *testing.T) {
@@ -60,4 +63,43 @@ func TestRunningAndLookupFollowStartAndShutdown(t *testing.T) {
 	assert.NotContains(t, Running(), id)
 	_, ok = Lookup(id)
 	assert.False(t, ok)
+}
+
+func TestStatusCountsTheWindowsSpansAndTheStateOfTheLastSavedCheckpoint(t *testing.T) {
+	store := storagetest.New()
+	s := newSim(t, storageConfig())
+	s.start(store)
+	st := newStream(42, "planner")
+	st.errRate = 0.5
+	calm := newStream(43, "critic")
+
+	assert.True(t, s.p.Status().CheckpointStateAt.IsZero(), "nothing saved yet")
+	s.interval(st, calm) // 4 rounds of 15 s at 20 spans/s each
+	got := s.p.Status()
+	assert.Equal(t, uint64(2*4*300), got.WindowSpans)
+	assert.Greater(t, got.WindowErrors, uint64(0))
+	assert.Less(t, got.WindowErrors, got.WindowSpans)
+	assert.Equal(t, s.clock.Now(), got.CheckpointStateAt, "the tick's checkpoint holds the state as of the tick")
+	assert.False(t, got.CheckpointSaved.Before(got.CheckpointStateAt))
+	assert.True(t, got.CheckpointEnabled)
+	assert.False(t, got.CheckpointRestored, "the first process found no checkpoint")
+
+	// Spans after the checkpoint are in the windows, not in the saved state; a restart on the
+	// same storage restores the windows as of CheckpointStateAt.
+	late := ptrace.NewTraces()
+	st.fill(late, 7, s.clock.Now())
+	_, err := s.p.processTraces(context.Background(), late)
+	require.NoError(t, err)
+	assert.Equal(t, got.WindowSpans+7, s.p.Status().WindowSpans)
+	assert.Equal(t, got.CheckpointStateAt, s.p.Status().CheckpointStateAt)
+
+	second := newSim(t, storageConfig())
+	second.clock.t = s.clock.Now()
+	second.start(store)
+	restored := second.p.Status()
+	assert.Equal(t, got.WindowSpans, restored.WindowSpans, "the 7 late spans were not checkpointed")
+	assert.Equal(t, got.WindowErrors, restored.WindowErrors)
+	assert.True(t, restored.CheckpointStateAt.IsZero(), "the new process has saved nothing yet")
+	assert.True(t, restored.CheckpointRestored)
+	require.NoError(t, second.p.Shutdown(context.Background()))
 }

@@ -335,6 +335,7 @@ func decodeRatioStreamsLegacy(data []byte, now int64, maxStreams int) (map[uint6
 
 func (p *sloProcessor) saveCheckpoint(ctx context.Context) {
 	p.mu.Lock()
+	stateAt := p.now() // every event observed before it is in this checkpoint, none after
 	ops := make([]*storage.Operation, 0, len(p.slos))
 	for _, st := range p.slos {
 		ops = append(ops, storage.SetOperation(checkpointKey(st.name), encodeCheckpoint(st)))
@@ -356,6 +357,7 @@ func (p *sloProcessor) saveCheckpoint(ctx context.Context) {
 		return
 	}
 	p.ckpt.LastSaved = now
+	p.ckpt.StateAt = stateAt
 	p.ckpt.LastError = "" // a health check reads LastError as the current checkpoint state
 }
 
@@ -679,7 +681,11 @@ type checkpointStatus struct {
 	Restored     bool
 	RestoredSLOs int
 	LastSaved    time.Time
-	LastError    string
+	// StateAt is the time of the state the last saved checkpoint holds (taken under the lock
+	// the spans are observed under): every event observed before it is in that checkpoint,
+	// none observed after. A restart test compares it with what a client sent.
+	StateAt   time.Time
+	LastError string
 	// DefinitionChanged names the SLOs whose checkpoint was set aside at the last start because
 	// their definition changed what the counts mean.
 	DefinitionChanged []string `json:",omitempty"`

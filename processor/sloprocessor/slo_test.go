@@ -314,6 +314,12 @@ func TestRestartWithStorageKeepsTheBudget(t *testing.T) {
 	h.tick(10 * time.Second)
 	before := sloStatus(t, h.p.Status(), "agent_availability").Groups[0]
 	require.Less(t, before.BudgetRemainingPercent, 100.0)
+	stateAt := h.p.Status().Checkpoint.StateAt
+	assert.True(t, stateAt.Equal(h.clock.Now()), "the tick's checkpoint holds the state as of the tick, got %v", stateAt)
+	h.spans(makeSpans(repeat(7, spanSpec{agent: "a", op: "invoke_agent"})...)) // after the checkpoint: lost by a kill
+	h.p.mu.Lock()
+	h.p.storage = nil // the process dies before it saves again (Shutdown would write the 7)
+	h.p.mu.Unlock()
 	h.shutdown()
 
 	h2 := newHarnessAt(t, cfg, nil, exts, h.clock)

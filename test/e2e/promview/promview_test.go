@@ -18,14 +18,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math"
-	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -59,66 +55,17 @@ connectors:
     metrics_flush_interval: 1s
 `
 
-// webhook stands in for config/overlays/webhook.yaml's receivers and records what they get.
-type webhook struct {
-	URL  string
-	mu   sync.Mutex
-	msgs []webhookMessage
-}
-
-type webhookMessage struct {
-	Status string `json:"status"`
-	Alerts []struct {
-		Status string            `json:"status"`
-		Labels map[string]string `json:"labels"`
-	} `json:"alerts"`
-}
-
-func startWebhook(t *testing.T) *webhook {
-	t.Helper()
-	w := &webhook{}
-	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		var m webhookMessage
-		if json.Unmarshal(body, &m) == nil {
-			w.mu.Lock()
-			w.msgs = append(w.msgs, m)
-			w.mu.Unlock()
-		}
-		rw.WriteHeader(http.StatusOK)
-	}))
-	t.Cleanup(srv.Close)
-	w.URL = srv.URL + "/alerts"
-	return w
-}
-
-// statuses lists the status of every notification about alert (alertname, slo), in order.
-func (w *webhook) statuses(alertname, slo string) []string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	var out []string
-	for _, m := range w.msgs {
-		for _, a := range m.Alerts {
-			if a.Labels["alertname"] == alertname && a.Labels["slo"] == slo {
-				out = append(out, a.Status)
-			}
-		}
-	}
-	return out
-}
-
 // stack is the collector (default configuration + overlays) and a Prometheus scraping it.
 type stack struct {
 	ports *harness.DefaultConfigPorts
 	prom  *harness.Prometheus
-	hook  *webhook
+	hook  *harness.WebhookSink
 }
 
 func startStack(t *testing.T, ruleFiles []string, overlays ...string) *stack {
 	t.Helper()
-	s := &stack{ports: harness.NewDefaultConfigPorts(t), hook: startWebhook(t)}
-	s.ports.Env = append(s.ports.Env, "AMAS_ALERT_WEBHOOK_URL="+s.hook.URL)
-	paths := []string{harness.OverlayPath(t, "webhook.yaml"), harness.WriteConfig(t, "fast.yaml", fastOverlay)}
+	s := &stack{ports: harness.NewDefaultConfigPorts(t), hook: harness.StartWebhookSink(t)}
+	paths := []string{s.ports.SendAlertsTo(t, s.hook), harness.WriteConfig(t, "fast.yaml", fastOverlay)}
 	for i, o := range overlays {
 		paths = append(paths, harness.WriteConfig(t, "overlay"+strconv.Itoa(i)+".yaml", o))
 	}
@@ -246,7 +193,7 @@ processors:
 	})
 	// The page goes out after the route's group_wait (10s) while it still fires.
 	harness.Eventually(t, 30*time.Second, 200*time.Millisecond, func() (bool, string) {
-		st := s.hook.statuses("SLOErrorBudgetBurn", slo)
+		st := s.hook.Statuses(alert)
 		return len(st) > 0, "no notification yet"
 	})
 
@@ -292,10 +239,10 @@ processors:
 
 	// The alert exporter, which reads the same batches (end points included), announces the resolve.
 	harness.Eventually(t, 90*time.Second, 200*time.Millisecond, func() (bool, string) {
-		st := s.hook.statuses("SLOErrorBudgetBurn", slo)
+		st := s.hook.Statuses(alert)
 		return len(st) > 0 && st[len(st)-1] == "resolved", fmt.Sprintf("notifications: %v", st)
 	})
-	st := s.hook.statuses("SLOErrorBudgetBurn", slo)
+	st := s.hook.Statuses(alert)
 	assert.Equal(t, []string{"firing", "resolved"}, st, "paged once, resolved once")
 	// Still absent after several more scrapes.
 	assert.Empty(t, s.prom.Query(t, firingQuery))
