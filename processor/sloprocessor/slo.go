@@ -42,6 +42,10 @@ const (
 	metricSLI             = "amas_slo_sli_ratio"
 	metricViolations      = "amas_slo_violations"
 	metricObjective       = "amas_slo_objective_ratio"
+	// The event counters (amas_slo_events_total, amas_slo_bad_events_total in Prometheus) are
+	// what a history bootstrap reads back (internal/slopromql).
+	metricEvents    = "amas_slo_events"
+	metricBadEvents = "amas_slo_bad_events"
 
 	labelSLO      = alertstate.LabelSLO
 	labelWindow   = "window"
@@ -160,6 +164,8 @@ type series struct {
 	s        *slomath.Series
 	ev       slomath.Evaluation
 	evalOK   bool
+	// recorded is s.Recorded as of the last evaluation, for the emitter (which runs without p.mu).
+	recorded slomath.Counts
 }
 
 type skipReason int
@@ -809,6 +815,7 @@ func (p *sloProcessor) evaluateSeries(st *sloState, ser *series, now int64) {
 	m := st.c.model
 	m.Evaluate(ser.s, now, &ser.ev)
 	ser.evalOK = true
+	ser.recorded = ser.s.Recorded
 	for _, slot := range ser.ev.Fired {
 		p.logger.Info("SLO alert firing",
 			zap.String("slo", st.name), zap.String("alertname", st.slotName[slot]), zap.String("severity", st.slotSeverity[slot]),
@@ -820,7 +827,7 @@ func (p *sloProcessor) evaluateSeries(st *sloState, ser *series, now int64) {
 type emitter struct {
 	ts, start                                            pcommon.Timestamp
 	compliance, budget, burn, sli, objective, alertGauge pmetric.Gauge
-	violations                                           pmetric.Sum
+	violations, events, badEvents                        pmetric.Sum
 }
 
 func newEmitter(sm pmetric.ScopeMetrics, ts, start pcommon.Timestamp) *emitter {
@@ -843,6 +850,17 @@ func newEmitter(sm pmetric.ScopeMetrics, ts, start pcommon.Timestamp) *emitter {
 	e.violations = vm.SetEmptySum()
 	e.violations.SetIsMonotonic(true)
 	e.violations.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	counter := func(name, desc string) pmetric.Sum {
+		m := sm.Metrics().AppendEmpty()
+		m.SetName(name)
+		m.SetDescription(desc)
+		s := m.SetEmptySum()
+		s.SetIsMonotonic(true)
+		s.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+		return s
+	}
+	e.events = counter(metricEvents, "Events the series counted on this collector (closed slices that saw events, for timeslices SLOs); history merged by a bootstrap is not included.")
+	e.badEvents = counter(metricBadEvents, "Bad events (bad slices) the series counted on this collector; history merged by a bootstrap is not included.")
 	e.alertGauge = alertstate.NewGauge(sm)
 	return e
 }
@@ -859,6 +877,8 @@ func (e *emitter) reserve(list []evaluatedSeries) {
 	e.burn.DataPoints().EnsureCapacity(nw)
 	e.sli.DataPoints().EnsureCapacity(nw)
 	e.violations.DataPoints().EnsureCapacity(3 * n)
+	e.events.DataPoints().EnsureCapacity(n)
+	e.badEvents.DataPoints().EnsureCapacity(n)
 }
 
 func (e *emitter) point(g pmetric.Gauge, st *sloState, ser *series, v float64) pmetric.NumberDataPoint {
@@ -867,6 +887,14 @@ func (e *emitter) point(g pmetric.Gauge, st *sloState, ser *series, v float64) p
 	dp.SetDoubleValue(v)
 	putLabels(dp.Attributes(), st, ser)
 	return dp
+}
+
+func (e *emitter) counter(sum pmetric.Sum, st *sloState, ser *series, v uint64) {
+	dp := sum.DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(e.start)
+	dp.SetTimestamp(e.ts)
+	dp.SetIntValue(int64(min(v, math.MaxInt64)))
+	putLabels(dp.Attributes(), st, ser)
 }
 
 func putLabels(attrs pcommon.Map, st *sloState, ser *series) {
@@ -891,6 +919,8 @@ func (e *emitter) series(st *sloState, ser *series) {
 	e.point(e.compliance, st, ser, comp)
 	e.point(e.budget, st, ser, 100*ev.BudgetRemaining)
 	e.point(e.objective, st, ser, m.Objective)
+	e.counter(e.events, st, ser, ser.recorded.Total)
+	e.counter(e.badEvents, st, ser, ser.recorded.Bad)
 	for i, label := range st.windowLabels {
 		e.point(e.burn, st, ser, slomath.BurnRate(ev.Counts[i], m.Objective)).Attributes().PutStr(labelWindow, label)
 		e.point(e.sli, st, ser, slomath.SLI(ev.Counts[i])).Attributes().PutStr(labelWindow, label)
