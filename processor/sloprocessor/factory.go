@@ -42,6 +42,7 @@ func createDefaultConfig() component.Config {
 		CheckpointInterval: 10 * time.Second,
 		EventTime:          eventTimeArrival,
 		MaxLateness:        time.Minute,
+		Bootstrap:          defaultBootstrapConfig(),
 		Alerting: AlertingConfig{
 			MinBadEvents: slomath.DefaultMinBadEvents,
 			BudgetThresholds: &BudgetThresholdsConfig{

@@ -105,6 +105,10 @@ type sloProcessor struct {
 	stopCh chan struct{}
 	wg     sync.WaitGroup
 
+	// boot seeds new groups from Prometheus; nil when bootstrap is off (set in Start, under mu).
+	boot *bootstrapper
+	set  component.TelemetrySettings
+
 	storage    storage.Client
 	ckpt       checkpointStatus
 	lastCkptAt time.Time
@@ -199,6 +203,7 @@ func newSLOProcessor(set processor.Settings, cfg *Config, clock clockwork.Clock)
 		ratioPrev: map[uint64]ratioPoint{},
 		ckpt:      checkpointStatus{Enabled: cfg.Storage != nil},
 		spanEnd:   cfg.EventTime == eventTimeSpanEnd,
+		set:       set.TelemetrySettings,
 	}
 	if cfg.Storage != nil {
 		p.ckpt.Storage = cfg.Storage.String()
@@ -336,6 +341,9 @@ func (p *sloProcessor) Start(ctx context.Context, host component.Host) error {
 	if err := p.openStorage(ctx, host); err != nil {
 		return err
 	}
+	if err := p.startBootstrap(ctx, host, p.set); err != nil {
+		return err
+	}
 	p.stopCh = make(chan struct{})
 	if !p.manualTicks {
 		p.wg.Add(1)
@@ -347,6 +355,13 @@ func (p *sloProcessor) Start(ctx context.Context, host component.Host) error {
 
 func (p *sloProcessor) Shutdown(ctx context.Context) error {
 	unregister(p.id, p)
+	p.mu.Lock()
+	boot := p.boot
+	p.boot = nil
+	p.mu.Unlock()
+	if boot != nil {
+		boot.stop()
+	}
 	p.tel.shutdown()
 	if p.stopCh != nil {
 		close(p.stopCh)
@@ -440,6 +455,9 @@ func (p *sloProcessor) seriesFor(st *sloState, attrs, resAttrs pcommon.Map) *ser
 		}
 		s := &series{s: st.c.model.NewSeries()}
 		st.series[0] = s
+		if p.boot != nil {
+			p.boot.enqueue(st, s, p.now().UnixNano())
+		}
 		return s
 	}
 	return p.seriesByKey(st, p.groupKey(st, attrs, resAttrs), attrs, resAttrs)
@@ -488,6 +506,9 @@ func (p *sloProcessor) seriesByKey(st *sloState, key uint64, attrs, resAttrs pco
 	}
 	s := &series{key: key, labels: p.labelsOf(st.groupBy, attrs, resAttrs), s: st.c.model.NewSeries()}
 	st.series[key] = s
+	if p.boot != nil {
+		p.boot.enqueue(st, s, p.now().UnixNano())
+	}
 	return s
 }
 

@@ -29,6 +29,10 @@ type telemetry struct {
 	ckptSaveAttr   metric.AddOption
 	ckptLoadAttr   metric.AddOption
 	seriesObserver metric.Registration
+	bootGroups     metric.Int64Counter
+	bootGroupAttrs map[string]metric.AddOption // by outcome, built once
+	bootQueries    metric.Int64Counter
+	bootQueryAttrs [2]metric.AddOption // failed, ok
 }
 
 func newTelemetry(set component.TelemetrySettings) (*telemetry, error) {
@@ -72,6 +76,20 @@ func newTelemetry(set component.TelemetrySettings) (*telemetry, error) {
 	for i, r := range skipReasonNames {
 		t.skipAttrs[i] = metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", r)))
 	}
+	if t.bootGroups, err = t.meter.Int64Counter("otelcol_processor_slo_bootstrap_groups",
+		metric.WithDescription("SLO groups that asked for their history from Prometheus (bootstrap), by outcome: restored, empty, partial, failed, dropped, discarded."), metric.WithUnit("{group}")); err != nil {
+		return nil, err
+	}
+	if t.bootQueries, err = t.meter.Int64Counter("otelcol_processor_slo_bootstrap_queries",
+		metric.WithDescription("Queries a bootstrap sent to the Prometheus query API, by result (ok, failed)."), metric.WithUnit("{query}")); err != nil {
+		return nil, err
+	}
+	t.bootGroupAttrs = make(map[string]metric.AddOption, len(bootOutcomes))
+	for _, o := range bootOutcomes {
+		t.bootGroupAttrs[o] = metric.WithAttributeSet(attribute.NewSet(attribute.String("outcome", o)))
+	}
+	t.bootQueryAttrs[0] = metric.WithAttributeSet(attribute.NewSet(attribute.String("result", "failed")))
+	t.bootQueryAttrs[1] = metric.WithAttributeSet(attribute.NewSet(attribute.String("result", "ok")))
 	t.ckptSaveAttr = metric.WithAttributeSet(attribute.NewSet(attribute.String("operation", "save")))
 	t.ckptLoadAttr = metric.WithAttributeSet(attribute.NewSet(attribute.String("operation", "restore")))
 	return t, nil
@@ -134,4 +152,16 @@ func (t *telemetry) shutdown() {
 	if t.seriesObserver != nil {
 		_ = t.seriesObserver.Unregister()
 	}
+}
+
+func (t *telemetry) bootstrapped(outcome string) {
+	t.bootGroups.Add(context.Background(), 1, t.bootGroupAttrs[outcome])
+}
+
+func (t *telemetry) bootstrapQuery(ok bool) {
+	i := 0
+	if ok {
+		i = 1
+	}
+	t.bootQueries.Add(context.Background(), 1, t.bootQueryAttrs[i])
 }
