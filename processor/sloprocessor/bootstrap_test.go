@@ -270,6 +270,10 @@ func TestBootstrapFailureLeavesTheGroupStreamingAndWarnsOncePerInterval(t *testi
 	md := h.tick(time.Second)
 	v, ok := point(t, md, metricEvents, map[string]string{"gen_ai.agent.name": "coder"})
 	require.True(t, ok)
+	assert.Equal(t, 0.0, v, "a counter's first point is 0, so increase() counts the events before it")
+	md = h.tick(time.Second)
+	v, ok = point(t, md, metricEvents, map[string]string{"gen_ai.agent.name": "coder"})
+	require.True(t, ok)
 	assert.Equal(t, 4.0, v, "the group kept streaming")
 	h.p.mu.Lock()
 	for _, s := range h.p.slos[0].series {

@@ -170,6 +170,10 @@ type series struct {
 	evalOK   bool
 	// recorded is s.Recorded as of the last evaluation, for the emitter (which runs without p.mu).
 	recorded slomath.Counts
+	// countersShown: the event counters had their first point. That point is 0, whatever the
+	// series counted already: Prometheus' increase() counts a counter's increments between
+	// samples, so a series that first appears at N would lose its first N events.
+	countersShown bool
 }
 
 type skipReason int
@@ -836,7 +840,10 @@ func (p *sloProcessor) evaluateSeries(st *sloState, ser *series, now int64) {
 	m := st.c.model
 	m.Evaluate(ser.s, now, &ser.ev)
 	ser.evalOK = true
-	ser.recorded = ser.s.Recorded
+	if ser.countersShown {
+		ser.recorded = ser.s.Recorded
+	}
+	ser.countersShown = true
 	for _, slot := range ser.ev.Fired {
 		p.logger.Info("SLO alert firing",
 			zap.String("slo", st.name), zap.String("alertname", st.slotName[slot]), zap.String("severity", st.slotSeverity[slot]),
