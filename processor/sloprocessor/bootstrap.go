@@ -42,9 +42,9 @@ type BootstrapConfig struct {
 	MaxConcurrency int `mapstructure:"max_concurrency"`
 	// MaxPending bounds the groups waiting for a bootstrap; a group past it streams from empty.
 	MaxPending int `mapstructure:"max_pending"`
-	// Delay is how long after the cut-over (the group's first event here) the queries wait, so
-	// that Prometheus holds every sample up to the cut-over: at least the evaluation interval
-	// plus the scrape interval or remote-write delay.
+	// Delay is how long after the group's first event here the queries wait, so that Prometheus
+	// holds every sample up to the cut-over (the first event + evaluation_interval): at least
+	// the evaluation interval plus the scrape interval or remote-write delay.
 	Delay time.Duration `mapstructure:"delay"`
 	// Lookback limits how far back history is read (0: each SLO's whole window).
 	Lookback time.Duration `mapstructure:"lookback"`
@@ -124,7 +124,7 @@ var bootOutcomes = []string{bootRestored, bootEmpty, bootPartial, bootFailed, bo
 type bootstrapJob struct {
 	st  *sloState
 	ser *series
-	cut int64 // Unix ns, a whole second: history ends here, the group's own events start here
+	cut int64 // Unix ns: the group's birth here, floored to the second
 }
 
 // bootstrapper runs the bootstraps off the hot path: consume* only enqueues (a non-blocking
@@ -232,7 +232,7 @@ func (b *bootstrapper) bootstrap(p *sloProcessor, j bootstrapJob) {
 		matchers = append(matchers, [2]string{slopromql.Label(kv[0]), kv[1]})
 	}
 	counts := slopromql.ProcessorCounts(j.st.name, promLabels(j.st.groupBy)).Match(matchers)
-	plan := planBootstrap(j.st.c.model, j.cut, b.cfg.Lookback, b.cfg.MinStep)
+	plan := planBootstrap(j.st.c.model, j.cut, p.cfg.EvaluationInterval, b.cfg.Lookback, b.cfg.MinStep)
 	var points []historyPoint
 	queries, partial := 0, false
 	for _, tq := range plan {
@@ -314,7 +314,7 @@ type tierQuery struct {
 	tier                int
 	step                time.Duration
 	first, last         int64 // Unix ns; no full step when !hasFull
-	partialFrom, end    int64 // end is the history's end: the cut-over − 1 ms
+	partialFrom, end    int64 // end is the history's end (see planBootstrap)
 	hasFull, hasPartial bool
 }
 
@@ -332,18 +332,24 @@ func (q tierQuery) queries() int {
 // planBootstrap says how each tier of m's layout is read, coarsest tier first (the SLO window's
 // budget matters most; the finest tiers cover minutes the group mostly streams itself).
 //
-// The history is what Prometheus counted before the cut-over: samples at or after it are the
-// group's own events here, so every query is evaluated at or before end = cut − 1 ms
-// (Prometheus ranges are (t−w, t] at millisecond precision).
+// The cut-over: the history is every sample Prometheus holds before end = cut + horizon − 1 ms,
+// where cut is the group's birth here (floored to the second) and horizon the evaluation
+// interval. Samples of other replicas (or of this one's previous life) up to then are events
+// this series never saw, however late their counters reported them. This series' own counter
+// cannot have risen in Prometheus before then: its first point, one tick after its birth, is 0
+// (see series.countersShown), and its first rise is a tick later, after cut + horizon. So no
+// event is counted twice; what is lost are the events another replica counted and exported
+// only after end (a replica still receiving the service after the switch, or one scrape
+// interval of lag). Prometheus ranges are (t−w, t] at millisecond precision.
 //
 // Steps are aligned to the Unix epoch, as the ring's buckets are, and a tier's step is its
 // bucket width (or the least multiple of it ≥ minStep): each number Prometheus returns is
 // increase() over exactly one bucket (or a whole number of them), so it lands whole in the
 // bucket that holds its end. Only the last step, cut off by the cut-over, is partial; it is read
 // as increase() over (last full step's end, end].
-func planBootstrap(m *slomath.Model, cut int64, lookback, minStep time.Duration) []tierQuery {
+func planBootstrap(m *slomath.Model, cut int64, horizon, lookback, minStep time.Duration) []tierQuery {
 	tiers := m.Layout.Tiers
-	end := cut - int64(time.Millisecond)
+	end := cut + int64(horizon) - int64(time.Millisecond)
 	out := make([]tierQuery, 0, len(tiers))
 	for i := len(tiers) - 1; i >= 0; i-- {
 		t := tiers[i]

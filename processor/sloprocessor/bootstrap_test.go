@@ -195,12 +195,16 @@ func TestBootstrapFillsANewGroupsWindowsWithItsHistoryAndNothingTwice(t *testing
 	fake.add(epoch.Add(-time.Hour), "planner", true) // another group's history is not read
 
 	h, outcomes := bootHarness(t, fake, nil, nil)
-	// The group is born here at the cut-over with 10 runs, 2 failed; Prometheus holds them too
-	// (the replica's own counters), which the bootstrap must not read back.
+	// The group is born here with 10 runs, 2 failed; Prometheus holds them too (this
+	// replica's own counters, which rise at its second tick, an evaluation interval later at
+	// the earliest), and the bootstrap must not read them back.
 	h.spans(makeSpans(agentSpans("coder", 10, 2)...))
 	for i := range 10 {
-		fake.add(epoch, "coder", i < 2)
+		fake.add(epoch.Add(h.p.cfg.EvaluationInterval), "coder", i < 2)
 	}
+	// Another replica's late report of runs before the cut-over, within the horizon: counted.
+	fake.add(epoch.Add(time.Second), "coder", true)
+	history = append(history, fakeEvent{t: epoch.Add(-time.Second).UnixNano(), bad: true})
 	delay := h.p.cfg.Bootstrap.Delay
 	require.Equal(t, bootRestored, awaitOutcome(t, h, outcomes, delay))
 	h.clock.Advance(time.Second)
@@ -317,7 +321,8 @@ func TestPlanBootstrapAlignsStepsToTheRingsBuckets(t *testing.T) {
 	require.NoError(t, err)
 	m := compiled[0].model
 	cut := epoch.Add(5*time.Hour + 7*time.Minute + 13*time.Second).UnixNano()
-	plan := planBootstrap(m, cut, 0, time.Minute)
+	horizon := 10 * time.Second
+	plan := planBootstrap(m, cut, horizon, 0, time.Minute)
 	require.Len(t, plan, len(m.Layout.Tiers))
 	for i, q := range plan {
 		tier := m.Layout.Tiers[q.tier]
@@ -326,16 +331,17 @@ func TestPlanBootstrapAlignsStepsToTheRingsBuckets(t *testing.T) {
 		assert.GreaterOrEqual(t, q.step, time.Minute)
 		assert.Zero(t, q.first%int64(q.step))
 		assert.Zero(t, q.last%int64(q.step))
-		assert.Less(t, q.last, cut, "history ends before the cut-over")
-		assert.GreaterOrEqual(t, q.last+int64(q.step), cut, "the last full step is the one before the cut-over's")
-		assert.Equal(t, cut-int64(time.Millisecond), q.end)
+		end := cut + int64(horizon) - int64(time.Millisecond)
+		assert.Equal(t, end, q.end, "history ends a horizon after the birth, exclusive")
+		assert.LessOrEqual(t, q.last, end)
+		assert.Greater(t, q.last+int64(q.step), end, "the last full step is the one before the end's")
 		span := int64(tier.Width) * int64(tier.Len)
 		assert.GreaterOrEqual(t, q.first-int64(q.step), cut-span, "no step starts before the tier's span")
 		assert.True(t, q.hasPartial, "the cut-over falls inside a step")
 		assert.Equal(t, 4, q.queries())
 	}
 	// A lookback shortens every tier's span.
-	for _, q := range planBootstrap(m, cut, 2*time.Hour, time.Minute) {
+	for _, q := range planBootstrap(m, cut, horizon, 2*time.Hour, time.Minute) {
 		assert.GreaterOrEqual(t, q.first-int64(q.step), cut-int64(2*time.Hour))
 	}
 }
