@@ -173,6 +173,14 @@ func (p *sloProcessor) startBootstrap(ctx context.Context, host component.Host, 
 	}
 	p.mu.Lock()
 	p.boot = b
+	// An ungrouped SLO's one series exists from the start: bootstrap it now unless a
+	// checkpoint restored it (a lost or incompatible checkpoint, or none, leaves it empty).
+	now := p.now().UnixNano()
+	for _, st := range p.slos {
+		if ser := st.series[0]; len(st.groupBy) == 0 && ser != nil && ser.unrestored {
+			b.enqueue(st, ser, now)
+		}
+	}
 	p.mu.Unlock()
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/confmap"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/otelcol-amas/otelcol-amas/internal/slomath"
 	"github.com/otelcol-amas/otelcol-amas/internal/slopromql"
+	"github.com/otelcol-amas/otelcol-amas/internal/storagetest"
 )
 
 // fakeProm answers the Prometheus query API from an exact list of events, as an ideal
@@ -304,6 +306,59 @@ func TestBootstrapWithinMaxQueriesReadsTheCoarsestTiersAndSaysPartial(t *testing
 	for _, s := range h.p.slos[0].series {
 		assert.Equal(t, slomath.Counts{Total: 2, Bad: 1}, s.ev.Counts[h.p.slos[0].c.model.WindowIndex()], "the SLO window's tier was read")
 	}
+}
+
+func TestBootstrapFillsAnUngroupedSLOAtStartWithThisCollectorsOwnSeries(t *testing.T) {
+	fake := &fakeProm{}
+	fake.add(epoch.Add(-2*time.Hour), "", true)
+	fake.add(epoch.Add(-90*time.Minute), "", false)
+	h, outcomes := bootHarness(t, fake, nil, func(c *Config) {
+		c.SLOs[0].GroupBy = nil
+		c.Bootstrap.Matchers = map[string]string{"instance": "10.0.0.7:8889"}
+	})
+	require.Equal(t, bootRestored, awaitOutcome(t, h, outcomes, h.p.cfg.Bootstrap.Delay))
+	h.tick(time.Second)
+	h.p.mu.Lock()
+	win := h.p.slos[0].series[0].ev.Counts[h.p.slos[0].c.model.WindowIndex()]
+	h.p.mu.Unlock()
+	assert.Equal(t, slomath.Counts{Total: 2, Bad: 1}, win)
+	fake.mu.Lock()
+	defer fake.mu.Unlock()
+	for _, q := range fake.queries {
+		assert.Contains(t, q, `instance="10.0.0.7:8889"`)
+	}
+}
+
+func TestBootstrapSkipsWhatACheckpointRestored(t *testing.T) {
+	store := storagetest.New()
+	storageID := component.MustNewID("file_storage")
+	exts := map[component.ID]component.Component{storageID: store}
+	cfg := createDefaultConfig().(*Config)
+	cfg.SLOs = []SLOConfig{bootstrapSLO(), bootstrapSLO()}
+	cfg.SLOs[1].Name, cfg.SLOs[1].GroupBy = "ungrouped", nil
+	cfg.Storage = &storageID
+	h := newHarness(t, cfg, nil, exts)
+	h.spans(makeSpans(agentSpans("coder", 5, 1)...))
+	h.tick(10 * time.Second)
+	h.shutdown()
+
+	fake := &fakeProm{}
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	cfg.Bootstrap.HTTP.Endpoint = srv.URL
+	h2 := newHarnessAt(t, cfg, nil, exts, h.clock)
+	defer h2.shutdown()
+	outcomes := make(chan string, 4)
+	h2.p.boot.testHookDone = func(_, o string) { outcomes <- o }
+	h2.spans(makeSpans(agentSpans("coder", 1, 0)...)) // a restored group: no bootstrap
+	h2.spans(makeSpans(agentSpans("planner", 1, 0)...))
+	assert.Equal(t, bootEmpty, awaitOutcome(t, h2, outcomes, cfg.Bootstrap.Delay), "only the new group asked")
+	fake.mu.Lock()
+	defer fake.mu.Unlock()
+	for _, q := range fake.queries {
+		assert.Contains(t, q, `gen_ai_agent_name="planner"`)
+	}
+	assert.NotEmpty(t, fake.queries)
 }
 
 func TestBootstrapIsOffByDefault(t *testing.T) {

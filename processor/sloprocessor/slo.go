@@ -170,6 +170,9 @@ type series struct {
 	evalOK   bool
 	// recorded is s.Recorded as of the last evaluation, for the emitter (which runs without p.mu).
 	recorded slomath.Counts
+	// unrestored: the one series of an ungrouped SLO, made at start, that no checkpoint replaced
+	// (a bootstrap fills it).
+	unrestored bool
 	// countersShown: the event counters had their first point. That point is 0, whatever the
 	// series counted already: Prometheus' increase() counts a counter's increments between
 	// samples, so a series that first appears at N would lose its first N events.
@@ -219,7 +222,7 @@ func newSLOProcessor(set processor.Settings, cfg *Config, clock clockwork.Clock)
 		if len(st.groupBy) == 0 {
 			// The one series of an ungrouped SLO exists from the start, so its objective and
 			// full budget are visible before any traffic.
-			st.series[0] = &series{s: c.model.NewSeries()}
+			st.series[0] = &series{s: c.model.NewSeries(), unrestored: true}
 		}
 		p.slos = append(p.slos, st)
 		if c.cfg.SLI.Spans != nil {
