@@ -7,7 +7,7 @@ CONFIG ?= config/otelcol-amas.yaml
 # Every test package, unit and end-to-end. End-to-end packages start real services.
 TEST_TIMEOUT ?= 25m
 
-.PHONY: all build generate compile run test unit-test e2e-test tools deps bench alert-bench fuzz kill-test reliability lint fmt check-generated generate-observability check-observability generate-kubernetes demo clean
+.PHONY: all build generate generate-distribution generate-metadata check-metadata compile run test unit-test e2e-test tools deps bench alert-bench fuzz kill-test reliability lint fmt check-generated generate-observability check-observability generate-kubernetes demo clean
 
 all: build
 
@@ -15,13 +15,30 @@ all: build
 # Several engineers (and CI) may build at once in one checkout: a lock keeps the generated tree whole.
 build:
 	@mkdir -p .tools bin
-	flock .tools/build.lock $(MAKE) --no-print-directory generate compile
+	flock .tools/build.lock $(MAKE) --no-print-directory generate-distribution compile
+
+## generate: regenerate every generated source: each component's mdatagen output and distribution/.
+generate: generate-metadata generate-distribution
 
 # The builder's sources are not gofmt-clean; formatting them here keeps the committed tree
 # formatted and still byte-for-byte what `make build` produces.
-generate:
+generate-distribution:
 	$(GO) tool builder --config builder-config.yaml --skip-compilation
 	gofmt -w distribution/*.go
+
+# Every component's metadata.yaml, and what mdatagen writes from it: internal/metadata
+# (status, telemetry builder), internal/metadatatest, the lifecycle and goleak tests,
+# documentation.md and the status block of README.md.
+METADATA_YAML := $(sort $(wildcard connector/*/metadata.yaml processor/*/metadata.yaml exporter/*/metadata.yaml extension/*/metadata.yaml))
+METADATA_OUT := $(foreach d,$(METADATA_YAML:/metadata.yaml=),$(d)/generated_component_test.go $(d)/generated_package_test.go $(d)/documentation.md $(d)/README.md $(d)/internal/metadata $(d)/internal/metadatatest)
+
+## generate-metadata: run mdatagen (pinned in tools/mdatagen) on every component's metadata.yaml.
+generate-metadata:
+	@for y in $(METADATA_YAML); do echo "mdatagen $$y"; $(GO) -C tools/mdatagen tool mdatagen $(CURDIR)/$$y || exit 1; done
+
+## check-metadata: fail when the committed mdatagen output is not what the metadata.yaml files generate.
+check-metadata: generate-metadata
+	@out=$$(git status --porcelain --untracked-files=all -- $(METADATA_OUT)); if [ -n "$$out" ]; then echo "$$out"; echo "mdatagen output differs from metadata.yaml: run make generate-metadata and commit it"; exit 1; fi
 
 compile:
 	cd distribution && $(GO) build -trimpath -o ../$(BIN) .
@@ -85,6 +102,7 @@ lint:
 ## dashboards, SLO definitions) from config/otelcol-amas.yaml.
 generate-observability:
 	$(GO) run ./cmd/amas-slo render --config $(CONFIG) --out config/observability
+	$(GO) run ./cmd/amas-slo rules --mode central --config config/otelcol-amas.yaml --config deploy/replica/slo-by-service.yaml > deploy/central/prometheus_rules.yaml
 
 ## check-observability: fail when config/observability is not what config/otelcol-amas.yaml generates.
 check-observability:
@@ -96,9 +114,11 @@ check-observability:
 generate-kubernetes:
 	$(GO) test -count=1 -run '^TestGeneratedKubernetesFilesAreUpToDate$$' ./deploy -update
 
-## check-generated: the committed distribution/ must be what the builder generates.
+## check-generated: the committed distribution/ and mdatagen output must be what the builder and
+## mdatagen generate.
 check-generated: build
 	@git diff --exit-code -- distribution/ || { echo "distribution/ differs from what builder-config.yaml generates: run make build and commit it"; exit 1; }
+	@$(MAKE) --no-print-directory check-metadata
 
 clean:
 	rm -rf bin .tools/build.lock distribution/otelcol-amas

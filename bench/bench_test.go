@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -42,12 +43,12 @@ otelcol_processor_incoming_items{otel_signal="metrics",processor="slo"} 9
 # TYPE otelcol_processor_outgoing_items counter
 otelcol_processor_outgoing_items{otel_signal="traces",processor="slo"} 240
 otelcol_processor_outgoing_items{otel_signal="metrics",processor="slo"} 3
-# TYPE otelcol_amas_spanmetrics_series_overflowed counter
-otelcol_amas_spanmetrics_series_overflowed{metric="amas.agent.requests"} 7
-# TYPE otelcol_amas_spanmetrics_spans_skipped counter
-otelcol_amas_spanmetrics_spans_skipped{reason="invalid_duration"} 2
-# TYPE otelcol_alert_notifications_sent counter
-otelcol_alert_notifications_sent 5
+# TYPE otelcol_connector_amas_spanmetrics_series_overflowed counter
+otelcol_connector_amas_spanmetrics_series_overflowed{metric="amas.agent.requests"} 7
+# TYPE otelcol_connector_amas_spanmetrics_spans_skipped counter
+otelcol_connector_amas_spanmetrics_spans_skipped{reason="invalid_duration"} 2
+# TYPE otelcol_exporter_alert_notifications_sent counter
+otelcol_exporter_alert_notifications_sent 5
 `
 
 func TestParseTelemetry(t *testing.T) {
@@ -61,11 +62,11 @@ func TestParseTelemetry(t *testing.T) {
 	assert.Equal(t, 7.0, got.Overflow, "an overflow series is a bound at work, not a loss")
 	assert.Equal(t, 2.0, got.Skipped)
 	assert.Equal(t, map[string]float64{
-		"otelcol_receiver_refused_spans":             3,
-		"otelcol_receiver_failed_spans":              1,
-		"otelcol_exporter_send_failed_metric_points": 4,
-		"otelcol_amas_spanmetrics_spans_skipped":     2,
-		"processor slo traces incoming-outgoing":     10,
+		"otelcol_receiver_refused_spans":                   3,
+		"otelcol_receiver_failed_spans":                    1,
+		"otelcol_exporter_send_failed_metric_points":       4,
+		"otelcol_connector_amas_spanmetrics_spans_skipped": 2,
+		"processor slo traces incoming-outgoing":           10,
 	}, got.Lost)
 }
 
@@ -209,4 +210,54 @@ func TestSmokeRun(t *testing.T) {
 	md := markdown(res, opt)
 	assert.Contains(t, md, "### Ramp")
 	assert.Contains(t, md, "### Memory against the number of distinct agents")
+}
+
+// TestInstructionsPhase runs both pipelines under cachegrind with short loads: the counts come
+// out of the tool, the accepted spans equal what the generator exported (checked in instrRun),
+// and each pipeline's instructions per span are positive and of a sane size.
+func TestInstructionsPhase(t *testing.T) {
+	if _, err := exec.LookPath("valgrind"); err != nil {
+		t.Fatalf("valgrind is needed (Debian package valgrind; make bench installs it): %v", err)
+	}
+	repo, err := findRepo()
+	require.NoError(t, err)
+	bin := filepath.Join(repo, "bin", "otelcol-amas")
+	_, err = os.Stat(bin)
+	require.NoError(t, err, "build it first: make build")
+	var log strings.Builder
+	opt := options{
+		Repo: repo, Bin: bin, Out: t.TempDir(),
+		Phases:     map[string]bool{"instructions": true},
+		Agents:     10,
+		Senders:    2,
+		InstrShort: 2 * time.Second,
+		InstrLong:  5 * time.Second,
+		InstrRate:  5000,
+		Log:        &log,
+	}
+	res, err := run(context.Background(), opt)
+	require.NoError(t, err, log.String())
+	require.Empty(t, res.Errors, log.String())
+	require.Len(t, res.Instructions, 2)
+	for _, ir := range res.Instructions {
+		require.Len(t, ir.Runs, 2, ir.Pipeline)
+		assert.Greater(t, ir.Runs[1].Accepted, ir.Runs[0].Accepted, ir.Pipeline)
+		// Thousands of instructions per span (about 16,000 measured); a broken difference would be
+		// negative, zero or absurd.
+		assert.Greater(t, ir.PerSpan, 1000.0, ir.Pipeline)
+		assert.Less(t, ir.PerSpan, 1e6, ir.Pipeline)
+	}
+	assert.Contains(t, markdown(res, opt), "Ours (b) against the peer (a):")
+}
+
+func TestCachegrindTotalReadsTheSummary(t *testing.T) {
+	dir := t.TempDir()
+	f := filepath.Join(dir, "cachegrind.out")
+	require.NoError(t, os.WriteFile(f, []byte("desc: I1 cache: ...\ncmd: x\nevents: Ir\nfl=a.go\nfn=main\n3 12\nsummary: 1719480619\n"), 0o644))
+	n, err := cachegrindTotal(f)
+	require.NoError(t, err)
+	assert.Equal(t, 1719480619.0, n)
+	require.NoError(t, os.WriteFile(f, []byte("events: Ir\n"), 0o644))
+	_, err = cachegrindTotal(f)
+	assert.Error(t, err, "a file without a total is an error, not zero")
 }

@@ -69,6 +69,7 @@ type collector struct {
 	log      *os.File
 	done     chan struct{}
 	waitErr  error
+	stopWait time.Duration
 }
 
 // Pid is the collector's own pid (taskset execs the binary in place).
@@ -81,6 +82,17 @@ func (c *collector) OTLP() string         { return addr(c.Ports.GRPC) }
 // startCollector runs bin with p's configs on free ports in dir, pinned to cpus when cpus is not
 // empty, and waits for its health check.
 func startCollector(bin string, p pipeline, dir, cpus, webhookURL string) (*collector, error) {
+	var wrap []string
+	if cpus != "" {
+		wrap = []string{"taskset", "-c", cpus}
+	}
+	return startWrapped(bin, p, dir, wrap, nil, webhookURL, 60*time.Second, 20*time.Second)
+}
+
+// startWrapped starts the collector under wrap (a command and its arguments, e.g. taskset or
+// valgrind; none when empty) with extra environment variables, and waits up to healthWait for its
+// health check; Stop then waits up to stopWait after SIGTERM.
+func startWrapped(bin string, p pipeline, dir string, wrap, env []string, webhookURL string, healthWait, stopWait time.Duration) (*collector, error) {
 	pt, err := freePorts()
 	if err != nil {
 		return nil, err
@@ -97,9 +109,9 @@ func startCollector(bin string, p pipeline, dir, cpus, webhookURL string) (*coll
 		args = append(args, "--config", cf)
 	}
 	name := bin
-	if cpus != "" {
-		args = append([]string{"-c", cpus, bin}, args...)
-		name = "taskset"
+	if len(wrap) > 0 {
+		args = append(append(append([]string{}, wrap[1:]...), bin), args...)
+		name = wrap[0]
 	}
 	cmd := exec.Command(name, args...)
 	cmd.Dir = dir
@@ -113,6 +125,7 @@ func startCollector(bin string, p pipeline, dir, cpus, webhookURL string) (*coll
 		"AMAS_STORAGE_DIR="+filepath.Join(dir, "storage"),
 		"AMAS_ALERT_WEBHOOK_URL="+webhookURL,
 	)
+	cmd.Env = append(cmd.Env, env...)
 	cmd.Stdout, cmd.Stderr = log, log
 	// A process group of its own, and killed with the benchmark if the benchmark dies.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
@@ -120,13 +133,13 @@ func startCollector(bin string, p pipeline, dir, cpus, webhookURL string) (*coll
 		log.Close()
 		return nil, err
 	}
-	c := &collector{Pipeline: p, Ports: pt, Dir: dir, cmd: cmd, log: log, done: make(chan struct{})}
+	c := &collector{Pipeline: p, Ports: pt, Dir: dir, cmd: cmd, log: log, done: make(chan struct{}), stopWait: stopWait}
 	go func() {
 		c.waitErr = cmd.Wait()
 		close(c.done)
 	}()
 	client := &http.Client{Timeout: 2 * time.Second}
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(healthWait)
 	for {
 		resp, err := client.Get("http://" + addr(pt.Health) + "/")
 		if err == nil {
@@ -143,13 +156,13 @@ func startCollector(bin string, p pipeline, dir, cpus, webhookURL string) (*coll
 		}
 		if time.Now().After(deadline) {
 			c.Stop()
-			return nil, errors.New(p.Name + " collector not healthy within 60s; see " + log.Name())
+			return nil, errors.New(p.Name + " collector not healthy within " + healthWait.String() + "; see " + log.Name())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 }
 
-// Stop sends SIGTERM and waits up to 20 s before killing the process group.
+// Stop sends SIGTERM and waits (20 s unless started otherwise) before killing the process group.
 func (c *collector) Stop() error {
 	defer c.log.Close()
 	select {
@@ -161,9 +174,9 @@ func (c *collector) Stop() error {
 	select {
 	case <-c.done:
 		return c.waitErr
-	case <-time.After(20 * time.Second):
+	case <-time.After(c.stopWait):
 		_ = syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL)
 		<-c.done
-		return errors.New(c.Pipeline.Name + " collector did not stop within 20s of SIGTERM; killed")
+		return errors.New(c.Pipeline.Name + " collector did not stop within " + c.stopWait.String() + " of SIGTERM; killed")
 	}
 }

@@ -12,7 +12,7 @@
 // and, for an exact-count calibration, from telemetrygen with --batch=false. See
 // docs/benchmarks.md for the method and scripts/bench.sh for how `make bench` runs it.
 //
-//	go run ./bench [-long] [-out DIR] [-phases calibrate,ramp,profile,cardinality] ...
+//	go run ./bench [-long] [-out DIR] [-phases calibrate,ramp,profile,cardinality,instructions] ...
 //	go run ./bench gen -endpoint 127.0.0.1:4317 -rate 10000 -duration 10s -agents 10
 package main
 
@@ -87,7 +87,7 @@ func parseOptions(args []string) (options, error) {
 	fs.StringVar(&opt.Out, "out", "", "output directory (default $TMPDIR/amas-bench-<time>)")
 	fs.StringVar(&opt.CollectorCPUs, "collector-cpus", "1", "taskset CPU list for the collectors (empty: no pinning)")
 	fs.StringVar(&opt.GenCPUs, "gen-cpus", "0", "taskset CPU list for the load generators (empty: no pinning)")
-	fs.StringVar(&phases, "phases", "calibrate,ramp,profile,cardinality", "phases to run")
+	fs.StringVar(&phases, "phases", "calibrate,ramp,profile,cardinality,instructions", "phases to run")
 	fs.StringVar(&rates, "rates", "", "ramp rates in spans/s (default 10000,50000,100000,150000,200000,250000,300000,350000,400000; -long adds more)")
 	fs.DurationVar(&warmup, "warmup", 0, "warm-up of each step (default 3s; -long 5s)")
 	fs.DurationVar(&measure, "measure", 0, "measured window of each ramp step (default 6s; -long 30s)")
@@ -98,6 +98,9 @@ func parseOptions(args []string) (options, error) {
 	fs.IntVar(&opt.ProfileSeconds, "profile-seconds", 0, "CPU profile length (default 15; -long 30)")
 	fs.Float64Var(&opt.ProfileRate, "profile-rate", 0, "spans/s while profiling (default 10000, or 80% of the lower highest sustained rate)")
 	fs.IntVar(&opt.Senders, "senders", 4, "concurrent senders of the replay generator (each waits for its request's answer)")
+	fs.DurationVar(&opt.InstrShort, "instructions-short", 20*time.Second, "instructions phase: the short run's load")
+	fs.DurationVar(&opt.InstrLong, "instructions-long", 60*time.Second, "instructions phase: the long run's load")
+	fs.Float64Var(&opt.InstrRate, "instructions-rate", 20000, "instructions phase: target spans/s (a collector under valgrind accepts fewer; the load follows)")
 	fs.IntVar(&opt.CalibrateTraces, "calibrate-traces", 1000, "telemetrygen traces (2 spans each) per pipeline in the calibration")
 	if err := fs.Parse(args); err != nil {
 		return opt, err
@@ -146,11 +149,11 @@ func parseOptions(args []string) (options, error) {
 	opt.Phases = map[string]bool{}
 	for p := range strings.SplitSeq(phases, ",") {
 		switch p = strings.TrimSpace(p); p {
-		case "calibrate", "ramp", "profile", "cardinality":
+		case "calibrate", "ramp", "profile", "cardinality", "instructions":
 			opt.Phases[p] = true
 		case "":
 		default:
-			return opt, fmt.Errorf("-phases: unknown phase %q (calibrate, ramp, profile, cardinality)", p)
+			return opt, fmt.Errorf("-phases: unknown phase %q (calibrate, ramp, profile, cardinality, instructions)", p)
 		}
 	}
 	if opt.Repo == "" {

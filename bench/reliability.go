@@ -409,7 +409,7 @@ func (r *relRun) cardinality() error {
 	r.addf("## hostile cardinality: %d distinct agent names (%d per request), then %d spans with a 1 MiB agent name and a 1 MiB error.type", r.opt.Agents, perReq, r.opt.BigValues)
 	r.addf("- accepted %d name spans (%d failed), %d big-value spans (%d failed); accepted by the receiver %.0f", sent.Load(), failed.Load(), bigSent, bigFailed, tel.Accepted)
 	r.addf("- RSS: %.1f MiB after the names, peak %.1f MiB, last %.1f MiB", namesDone.RSSMiB, maxRSS(ss), ss[len(ss)-1].RSSMiB)
-	r.addf("- overflow counted (otelcol_amas_spanmetrics_series_overflowed + slo groups dropped + regression evictions): %.0f; labels sanitized: %.0f", tel.Overflow, sumFamilyText(raw, "otelcol_amas_spanmetrics_labels_sanitized"))
+	r.addf("- overflow counted (otelcol_connector_amas_spanmetrics_series_overflowed + slo groups dropped + regression evictions): %.0f; labels sanitized: %.0f", tel.Overflow, sumFamilyText(raw, "otelcol_connector_amas_spanmetrics_labels_sanitized"))
 	r.addf("- /metrics: %d series, scrape %v", series, scrapeTook.Round(time.Millisecond))
 	return nil
 }

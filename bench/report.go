@@ -191,6 +191,27 @@ func markdown(r *results, opt options) string {
 		}
 		p("\n")
 	}
+	if len(r.Instructions) > 0 {
+		p("### Instructions per span (valgrind cachegrind; independent of the machine's load)\n\n")
+		p("Each pipeline twice under cachegrind, loaded for %s and %s; instructions per span = the difference of the totals over the difference of the accepted spans.\n\n", opt.InstrShort, opt.InstrLong)
+		p("| pipeline | short run: spans, instructions | long run: spans, instructions | instructions per span |\n|---|---|---|---|\n")
+		per := map[string]float64{}
+		for _, ir := range r.Instructions {
+			row := []string{ir.Pipeline, "", "", ""}
+			for i, run := range ir.Runs {
+				row[1+i] = fmt.Sprintf("%.0f, %.4g", run.Accepted, run.Instructions)
+			}
+			if ir.PerSpan > 0 {
+				row[3] = fmt.Sprintf("%.0f", ir.PerSpan)
+				per[ir.Pipeline] = ir.PerSpan
+			}
+			p("| %s |\n", strings.Join(row, " | "))
+		}
+		if per["peer"] > 0 && per["ours"] > 0 {
+			p("\nOurs (b) against the peer (a): %.3f× the instructions per span.\n", per["ours"]/per["peer"])
+		}
+		p("\n")
+	}
 	p("Alert webhook posts received by the sink: %d.\n\n", r.Alerts)
 	if len(r.Errors) > 0 {
 		p("Errors:\n\n")

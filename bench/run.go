@@ -35,6 +35,9 @@ type options struct {
 	ProfileRate            float64 // 0: 70% of the lower of the two highest sustained rates
 	Senders                int     // concurrent senders of the replay generator
 	CalibrateTraces        int     // telemetrygen traces (2 spans each) per pipeline
+	// InstrShort and InstrLong are the loads of the instructions phase's two runs, at InstrRate.
+	InstrShort, InstrLong time.Duration
+	InstrRate             float64
 	// FlushWait is how long a cardinality step waits after the load before scraping: longer than
 	// the flush intervals (15 s for both pipelines).
 	FlushWait time.Duration
@@ -87,7 +90,9 @@ type results struct {
 	// HeapProfiles are in-use heap profiles at the end of each cardinality step.
 	HeapProfiles []string `json:"heap_profiles,omitempty"`
 	Alerts       int64    `json:"alert_webhook_posts"`
-	Errors       []string `json:"errors,omitempty"`
+	// Instructions is the instructions phase: per pipeline, instructions per span under cachegrind.
+	Instructions []instrResult `json:"instructions,omitempty"`
+	Errors       []string      `json:"errors,omitempty"`
 }
 
 type optionsJSON struct {
@@ -196,6 +201,9 @@ func run(ctx context.Context, opt options) (*results, error) {
 	}
 	if opt.Phases["cardinality"] {
 		b.cardinality(ctx, pls)
+	}
+	if opt.Phases["instructions"] {
+		b.instructions(ctx, pls)
 	}
 	b.res.Alerts = sink.posts.Load()
 	js, _ := json.MarshalIndent(b.res, "", "  ")

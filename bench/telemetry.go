@@ -37,10 +37,10 @@ type telemetry struct {
 // overflowFamilies count the configured bounds at work (more series or operations than a limit
 // allows); their data still lands in an overflow series or replaces the least recently seen.
 var overflowFamilies = map[string]bool{
-	"otelcol_amas_spanmetrics_series_overflowed":      true,
-	"otelcol_processor_slo_groups_dropped":            true,
-	"otelcol_processor_regression_operations_evicted": true,
-	"otelcol_alert_values_dropped":                    true,
+	"otelcol_connector_amas_spanmetrics_series_overflowed": true,
+	"otelcol_processor_slo_groups_dropped":                 true,
+	"otelcol_processor_regression_operations_evicted":      true,
+	"otelcol_exporter_alert_values_dropped":                true,
 }
 
 // classify puts a family in refused, dropped, overflow, skipped or none of them.

@@ -261,6 +261,9 @@ func envOf(t *testing.T, list []any) map[string]string {
 		if v, ok := em["value"]; ok {
 			env[fmt.Sprint(em["name"])] = fmt.Sprint(v)
 		}
+		if fieldPathOf(em) == "metadata.name" {
+			env[fmt.Sprint(em["name"])] = "otelcol-amas-0" // a pod name, as the downward API gives it
+		}
 	}
 	return env
 }

@@ -69,6 +69,12 @@ if [ "${BENCH_COMPONENTS:-1}" != 0 ]; then
 fi
 
 if [ "${BENCH_E2E:-1}" != 0 ]; then
+  # The instructions phase runs the collectors under valgrind's cachegrind.
+  if ! command -v valgrind >/dev/null; then
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends valgrind >/dev/null
+  fi
   go build -o .tools/bin/amas-bench ./bench
   e2e_flags=()
   [ "$long" = 1 ] && e2e_flags+=(-long)

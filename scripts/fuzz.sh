@@ -24,6 +24,7 @@ targets=(
   "./internal/safelabel FuzzSanitize"
   "./internal/checkpoint FuzzReader"
   "./internal/slomath FuzzMigrateSeries"
+  "./internal/duration FuzzParse"
 )
 start=$SECONDS
 n=0

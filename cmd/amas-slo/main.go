@@ -4,7 +4,7 @@
 //
 //	amas-slo render      --config config/otelcol-amas.yaml --out config/observability
 //	amas-slo check       --config config/otelcol-amas.yaml --out config/observability
-//	amas-slo rules       --config config/otelcol-amas.yaml
+//	amas-slo rules       --config config/otelcol-amas.yaml [--mode central]
 //	amas-slo dashboards  --config config/otelcol-amas.yaml [--out dir]
 //	amas-slo definitions --config config/otelcol-amas.yaml
 //	amas-slo import-openslo [--processor slo] file.yaml...
@@ -21,7 +21,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/otelcol-amas/otelcol-amas/internal/slorender"
+	"github.com/otelcol-amas/otelcol-amas/cmd/amas-slo/slorender"
 )
 
 const usage = `amas-slo renders the SLOs of an otelcol-amas collector configuration.
@@ -76,7 +76,12 @@ func renderCmd(cmd string, args []string, stdout, stderr io.Writer) error {
 	fs.Var(&configs, "config", "collector configuration to read the SLOs from (repeat it to merge several files in order, as the collector does; default config/otelcol-amas.yaml)")
 	out := fs.String("out", "", "output directory (render, check: default config/observability; dashboards: one file per dashboard)")
 	jaeger := fs.String("jaeger-url", "", "Jaeger UI URL for trace links (default: the alert exporter's jaeger_url)")
+	modeName := fs.String("mode", string(slorender.ModeDirect), "rules mode: direct (every window an increase() over the connector's counters) or central (for a central Prometheus the replicas remote-write to: windows of a day or more summed from hourly recording rules)")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	mode, err := slorender.ParseMode(*modeName)
+	if err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -90,7 +95,7 @@ func renderCmd(cmd string, args []string, stdout, stderr io.Writer) error {
 	for i, c := range configs {
 		origin[i] = filepath.ToSlash(c)
 	}
-	files, err := renderFiles(configs, strings.Join(origin, " + "), *jaeger)
+	files, err := renderFilesMode(configs, strings.Join(origin, " + "), *jaeger, mode)
 	if err != nil {
 		return err
 	}
@@ -136,6 +141,11 @@ func renderCmd(cmd string, args []string, stdout, stderr io.Writer) error {
 // every file. The origin in the headers is given by the caller (relative paths keep the files
 // independent of the checkout).
 func renderFiles(paths []string, origin, jaeger string) (map[string][]byte, error) {
+	return renderFilesMode(paths, origin, jaeger, slorender.ModeDirect)
+}
+
+// renderFilesMode is renderFiles with the rules in the given mode.
+func renderFilesMode(paths []string, origin, jaeger string, mode slorender.Mode) (map[string][]byte, error) {
 	var docs [][]byte
 	for _, p := range paths {
 		data, err := os.ReadFile(p)
@@ -148,7 +158,7 @@ func renderFiles(paths []string, origin, jaeger string) (map[string][]byte, erro
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", strings.Join(paths, " + "), err)
 	}
-	return slorender.Render(c, slorender.Options{Origin: origin, JaegerURL: jaeger})
+	return slorender.Render(c, slorender.Options{Origin: origin, JaegerURL: jaeger, Mode: mode})
 }
 
 // Diff lists the generated files that are missing from dir or differ from it.

@@ -2,7 +2,6 @@ package spanmetrics // import "github.com/otelcol-amas/otelcol-amas/connector/sp
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"time"
 
@@ -467,26 +466,16 @@ type attributionTelemetry struct {
 	reasonOpts   [numUnattributedReasons]metric.AddOption
 }
 
-func newAttributionTelemetry(mp metric.MeterProvider) (*attributionTelemetry, error) {
-	m := mp.Meter(metadata.ScopeName)
-	t := &attributionTelemetry{}
-	var errs, err error
-	t.deferred, err = m.Int64Counter("otelcol_amas_spanmetrics_attribution_deferred",
-		metric.WithDescription("Spans whose contribution was held because their agent ancestor was not in their batch."), metric.WithUnit("{span}"))
-	errs = errors.Join(errs, err)
-	t.unattributed, err = m.Int64Counter("otelcol_amas_spanmetrics_attribution_unattributed",
-		metric.WithDescription("Held or overflowing span contributions counted under the service name instead of an agent, by reason."), metric.WithUnit("{span}"))
-	errs = errors.Join(errs, err)
-	t.pending, err = m.Int64Gauge("otelcol_amas_spanmetrics_attribution_pending",
-		metric.WithDescription("Span contributions held, waiting for their agent ancestor."), metric.WithUnit("{span}"))
-	errs = errors.Join(errs, err)
-	if errs != nil {
-		return nil, errs
+func newAttributionTelemetry(tb *metadata.TelemetryBuilder) *attributionTelemetry {
+	t := &attributionTelemetry{
+		deferred:     tb.ConnectorAmasSpanmetricsAttributionDeferred,
+		unattributed: tb.ConnectorAmasSpanmetricsAttributionUnattributed,
+		pending:      tb.ConnectorAmasSpanmetricsAttributionPending,
 	}
 	for i := range unattributedReasonNames {
 		t.reasonOpts[i] = metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", unattributedReasonNames[i])))
 	}
-	return t, nil
+	return t
 }
 
 // takeAttributionStats returns the stats to record and resets them; called under the lock.

@@ -144,9 +144,9 @@ func agentsIn(md pmetric.Metrics) []string {
 }
 
 const (
-	deferredMetric     = "otelcol_amas_spanmetrics_attribution_deferred"
-	unattributedMetric = "otelcol_amas_spanmetrics_attribution_unattributed"
-	pendingMetric      = "otelcol_amas_spanmetrics_attribution_pending"
+	deferredMetric     = "otelcol_connector_amas_spanmetrics_attribution_deferred"
+	unattributedMetric = "otelcol_connector_amas_spanmetrics_attribution_unattributed"
+	pendingMetric      = "otelcol_connector_amas_spanmetrics_attribution_pending"
 )
 
 func TestSpansExportedBeforeTheirAgentAreCountedUnderItWhenItArrives20sLater(t *testing.T) {

@@ -89,7 +89,7 @@ func TestADamagedEntryCostsOnlyItsSeries(t *testing.T) {
 	warn := logs.FilterMessageSnippet("Skipped damaged entries")
 	require.Equal(t, 1, warn.Len(), "one log line for the whole restore")
 	assert.Equal(t, int64(1), warn.All()[0].ContextMap()["skipped_entries"])
-	assert.Equal(t, int64(1), h.internalCount(t, "otelcol_amas_spanmetrics_checkpoint_entries_skipped", "", ""))
+	assert.Equal(t, int64(1), h.internalCount(t, "otelcol_connector_amas_spanmetrics_checkpoint_entries_skipped", "", ""))
 }
 
 func TestATruncatedCheckpointRestoresTheSeriesBeforeTheCut(t *testing.T) {

@@ -12,16 +12,9 @@ import (
 	"github.com/otelcol-amas/otelcol-amas/connector/spanmetrics/internal/metadata"
 )
 
-// The lifecycle tests mdatagen would generate, written by hand.
-func TestComponentFactoryType(t *testing.T) {
-	require.Equal(t, metadata.Type, NewFactory().Type())
-}
-
-func TestComponentConfigStruct(t *testing.T) {
-	require.NoError(t, componenttest.CheckConfigStruct(NewFactory().CreateDefaultConfig()))
-}
-
-func TestComponentLifecycle(t *testing.T) {
+// generated_component_test.go checks the factory type, the config struct and create → start →
+// shutdown; this adds traffic between start and shutdown, twice in a row.
+func TestLifecycleWithTrafficTwice(t *testing.T) {
 	f := NewFactory()
 	cfg := f.CreateDefaultConfig()
 	for range 2 {
@@ -31,11 +24,4 @@ func TestComponentLifecycle(t *testing.T) {
 		require.NoError(t, c.ConsumeTraces(context.Background(), agentRuns(1, 1, 0)))
 		require.NoError(t, c.Shutdown(context.Background()))
 	}
-}
-
-func TestComponentShutdownWithoutStart(t *testing.T) {
-	f := NewFactory()
-	c, err := f.CreateTracesToMetrics(context.Background(), connectortest.NewNopSettings(metadata.Type), f.CreateDefaultConfig(), consumertest.NewNop())
-	require.NoError(t, err)
-	require.NoError(t, c.Shutdown(context.Background()))
 }

@@ -145,9 +145,9 @@ func TestGoldenInternalTelemetry(t *testing.T) {
 		{"invalid_queue_depth", 2}, // -3, "many"
 	}
 	for _, tt := range tests {
-		assert.Equal(t, tt.want, h.internalCount(t, "otelcol_amas_spanmetrics_spans_skipped", "reason", tt.reason), tt.reason)
+		assert.Equal(t, tt.want, h.internalCount(t, "otelcol_connector_amas_spanmetrics_spans_skipped", "reason", tt.reason), tt.reason)
 	}
-	assert.Equal(t, int64(td.SpanCount()), h.internalCount(t, "otelcol_amas_spanmetrics_spans_seen", "", ""))
+	assert.Equal(t, int64(td.SpanCount()), h.internalCount(t, "otelcol_connector_amas_spanmetrics_spans_seen", "", ""))
 }
 
 func TestGoldenUnknownModelsAreCountedAndWarnedOnce(t *testing.T) {
@@ -158,7 +158,7 @@ func TestGoldenUnknownModelsAreCountedAndWarnedOnce(t *testing.T) {
 	for range 3 {
 		require.NoError(t, h.c.ConsumeTraces(context.Background(), td))
 	}
-	assert.Equal(t, int64(3), h.internalCount(t, "otelcol_amas_spanmetrics_unknown_models", "", ""))
+	assert.Equal(t, int64(3), h.internalCount(t, "otelcol_connector_amas_spanmetrics_unknown_models", "", ""))
 	assert.Len(t, h.c.unknownModels, 1, "one model name remembered for the single warning")
 	assert.Contains(t, h.c.unknownModels, "my-finetune")
 }

@@ -55,7 +55,7 @@ func TestGoldenUnclassifiedReasons(t *testing.T) {
 			require.NoError(t, h.c.ConsumeTraces(context.Background(), td))
 			var total int64
 			for _, reason := range unclassifiedReasonNames {
-				got := h.internalCount(t, "otelcol_amas_spanmetrics_spans_unclassified", "reason", reason)
+				got := h.internalCount(t, "otelcol_connector_amas_spanmetrics_spans_unclassified", "reason", reason)
 				assert.Equal(t, tt.want[reason], got, reason)
 				total += got
 			}
@@ -76,8 +76,8 @@ func TestGoldenSafeLabelsAreCounted(t *testing.T) {
 	require.NoError(t, h.c.ConsumeTraces(context.Background(), td))
 	// Truncated: the 300-byte tool name. Replaced: the service name (once per resource), the agent
 	// name (once per span of that agent: 3), the error type, the model, the queue name.
-	assert.Equal(t, int64(1), h.internalCount(t, "otelcol_amas_spanmetrics_labels_sanitized", "action", "truncated"))
-	assert.Equal(t, int64(7), h.internalCount(t, "otelcol_amas_spanmetrics_labels_sanitized", "action", "replaced"))
+	assert.Equal(t, int64(1), h.internalCount(t, "otelcol_connector_amas_spanmetrics_labels_sanitized", "action", "truncated"))
+	assert.Equal(t, int64(7), h.internalCount(t, "otelcol_connector_amas_spanmetrics_labels_sanitized", "action", "replaced"))
 }
 
 // TestSpanAgentName is the boundary the cross-batch attribution uses: what a span says about its
@@ -190,8 +190,8 @@ func TestAServiceNoneOfWhoseSpansClassifyIsWarnedAboutOncePerInterval(t *testing
 	assert.Equal(t, "lost-svc", warns[1].ContextMap()["service"])
 
 	// Every unclassified span is counted by reason: even-indexed spans of each batch are CHAIN.
-	assert.Equal(t, int64(20+5*2+1), h.internalCount(t, "otelcol_amas_spanmetrics_spans_unclassified", "reason", "chain"))
-	assert.Equal(t, int64(20+5*1+1), h.internalCount(t, "otelcol_amas_spanmetrics_spans_unclassified", "reason", "no_operation"))
+	assert.Equal(t, int64(20+5*2+1), h.internalCount(t, "otelcol_connector_amas_spanmetrics_spans_unclassified", "reason", "chain"))
+	assert.Equal(t, int64(20+5*1+1), h.internalCount(t, "otelcol_connector_amas_spanmetrics_spans_unclassified", "reason", "no_operation"))
 }
 
 func TestAServiceWithSomeClassifiedSpansIsNotWarnedAbout(t *testing.T) {
@@ -215,8 +215,8 @@ func TestTheServiceBookkeepingIsBounded(t *testing.T) {
 		require.NoError(t, h.c.ConsumeTraces(ctx, unclassifiedBatch(s, 1)))
 	}
 	assert.Len(t, h.c.services, 2)
-	assert.Equal(t, int64(2), h.internalCount(t, "otelcol_amas_spanmetrics_series_overflowed", "metric", "services"))
-	assert.Equal(t, int64(4), h.internalCount(t, "otelcol_amas_spanmetrics_spans_unclassified", "", ""),
+	assert.Equal(t, int64(2), h.internalCount(t, "otelcol_connector_amas_spanmetrics_series_overflowed", "metric", "services"))
+	assert.Equal(t, int64(4), h.internalCount(t, "otelcol_connector_amas_spanmetrics_spans_unclassified", "", ""),
 		"spans of untracked services are still counted")
 }
 
@@ -338,7 +338,7 @@ func FuzzClassifyAndCount(f *testing.F) {
 			unclassified += s.unclassified
 		}
 		require.Equal(t, uint64(4), classified+unclassified)
-		require.Equal(t, int64(unclassified), h.internalCount(t, "otelcol_amas_spanmetrics_spans_unclassified", "", ""))
+		require.Equal(t, int64(unclassified), h.internalCount(t, "otelcol_connector_amas_spanmetrics_spans_unclassified", "", ""))
 		for _, st := range []*store{h.c.requests, h.c.errors, h.c.tools, h.c.usage} {
 			for _, sr := range st.series {
 				for _, l := range sr.labels {

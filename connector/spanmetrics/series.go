@@ -65,6 +65,9 @@ type series struct {
 	buckets   []uint64
 	expo      *structure.Histogram[float64]
 	exemplars []exemplar
+	// exMin is 1 + the index of the fastest exemplar while the reservoir is full and every
+	// exemplar in it is fresh; 0 when that is not known (addExemplar's full scan finds out).
+	exMin int32
 
 	tokens    [numTokenTypes]uint64
 	tokenSeen uint8
@@ -336,14 +339,27 @@ func (sr *series) addExemplar(traceID pcommon.TraceID, spanID pcommon.SpanID, va
 	e := exemplar{traceID: traceID, spanID: spanID, value: value, ts: ts, fresh: true}
 	if len(sr.exemplars) < cap(sr.exemplars) {
 		sr.exemplars = append(sr.exemplars, e)
+		sr.exMin = 0
+		return
+	}
+	// The common case: a full reservoir of fresh exemplars and a span no slower than the
+	// fastest of them, decided in one comparison instead of a scan per span.
+	if sr.exMin > 0 {
+		if i := sr.exMin - 1; value > sr.exemplars[i].value {
+			sr.exemplars[i] = e
+			sr.exMin = 1 + fastestFresh(sr.exemplars)
+		}
 		return
 	}
 	// Replace the fastest stale exemplar, else the fastest fresh one if this span is slower.
-	staleI, freshI := -1, -1
+	staleI, freshI, stale := -1, -1, 0
 	for i := range sr.exemplars {
 		x := &sr.exemplars[i]
-		if !x.fresh && (staleI < 0 || x.value < sr.exemplars[staleI].value) {
-			staleI = i
+		if !x.fresh {
+			stale++
+			if staleI < 0 || x.value < sr.exemplars[staleI].value {
+				staleI = i
+			}
 		}
 		if x.fresh && (freshI < 0 || x.value < sr.exemplars[freshI].value) {
 			freshI = i
@@ -352,9 +368,25 @@ func (sr *series) addExemplar(traceID pcommon.TraceID, spanID pcommon.SpanID, va
 	switch {
 	case staleI >= 0:
 		sr.exemplars[staleI] = e
+		stale--
 	case value > sr.exemplars[freshI].value:
 		sr.exemplars[freshI] = e
 	}
+	if stale == 0 {
+		sr.exMin = 1 + fastestFresh(sr.exemplars)
+	}
+}
+
+// fastestFresh is the index of the first fresh exemplar of the smallest value, as the full scan
+// of addExemplar picks it (every exemplar of ex is fresh).
+func fastestFresh(ex []exemplar) int32 {
+	m := 0
+	for i := 1; i < len(ex); i++ {
+		if ex[i].value < ex[m].value {
+			m = i
+		}
+	}
+	return int32(m)
 }
 
 // ageExemplars marks the exemplars as sent: new spans replace them first.
@@ -362,6 +394,7 @@ func (sr *series) ageExemplars() {
 	for i := range sr.exemplars {
 		sr.exemplars[i].fresh = false
 	}
+	sr.exMin = 0
 }
 
 // reset clears the values after a delta flush; the series itself (labels, attrs) is kept.

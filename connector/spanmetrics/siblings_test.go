@@ -117,7 +117,7 @@ func TestASiblingThatWouldPassTheCardinalityLimitIsNotCreated(t *testing.T) {
 	require.NotNil(t, h.c.requests.overflow)
 	assert.Equal(t, uint64(2), h.c.requests.overflow.count,
 		"the overflow series holds agent-1's chat and tool spans, and nothing for the sibling left out")
-	assert.Equal(t, int64(2), h.internalCount(t, "otelcol_amas_spanmetrics_series_overflowed", "metric", "requests"))
+	assert.Equal(t, int64(2), h.internalCount(t, "otelcol_connector_amas_spanmetrics_series_overflowed", "metric", "requests"))
 }
 
 func TestASiblingLivesAsLongAsItsSeriesAndExpiresWithIt(t *testing.T) {

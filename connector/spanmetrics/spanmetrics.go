@@ -113,18 +113,22 @@ type spanMetricsConnector struct {
 	lock sync.Mutex
 	// Everything below is guarded by lock.
 	requests, errors, tools, usage *store
-	active                         map[string]pcommon.Timestamp
-	queues                         map[string]*gaugeValue
-	queueOverflow                  *gaugeValue
-	unknownModels                  map[string]struct{}
-	services                       map[string]*serviceStats
-	agentSafe, modelSafe           safeCache
-	kb                             keyBuilder
-	vals                           []string
-	dimVals                        []string
-	index                          spanindex.Index
-	att                            attribution
-	stats                          batchStats
+	active                         map[string]*pcommon.Timestamp
+	// lastActive is the entry of active that markActive touched last: consecutive spans of a
+	// run name the same agent, and a string comparison is cheaper than a map lookup.
+	lastActive           *pcommon.Timestamp
+	lastActiveName       string
+	queues               map[string]*gaugeValue
+	queueOverflow        *gaugeValue
+	unknownModels        map[string]struct{}
+	services             map[string]*serviceStats
+	agentSafe, modelSafe safeCache
+	kb                   keyBuilder
+	vals                 []string
+	dimVals              []string
+	index                spanindex.Index
+	att                  attribution
+	stats                batchStats
 	// dirty: spans were aggregated since the last checkpoint was written.
 	dirty bool
 
@@ -135,14 +139,16 @@ type spanMetricsConnector struct {
 }
 
 func newConnector(set connector.Settings, cfg *Config, clock clockwork.Clock, next consumer.Metrics) (*spanMetricsConnector, error) {
-	tel, err := newTelemetry(set.TelemetrySettings.MeterProvider)
+	tb, err := metadata.NewTelemetryBuilder(set.TelemetrySettings)
 	if err != nil {
 		return nil, err
 	}
-	attTel, err := newAttributionTelemetry(set.TelemetrySettings.MeterProvider)
+	tel, err := newTelemetry(tb)
 	if err != nil {
+		tb.Shutdown()
 		return nil, err
 	}
+	attTel := newAttributionTelemetry(tb)
 	c := &spanMetricsConnector{
 		cfg:           cfg,
 		id:            set.ID,
@@ -156,7 +162,7 @@ func newConnector(set connector.Settings, cfg *Config, clock clockwork.Clock, ne
 		modelOps:      cfg.Operations.Model,
 		prices:        priceTable(cfg.Pricing.Models),
 		delta:         cfg.AggregationTemporality == temporalityDelta,
-		active:        make(map[string]pcommon.Timestamp),
+		active:        make(map[string]*pcommon.Timestamp),
 		queues:        make(map[string]*gaugeValue),
 		unknownModels: make(map[string]struct{}),
 		services:      make(map[string]*serviceStats),
@@ -511,15 +517,24 @@ func (c *spanMetricsConnector) unknownModel(model string) {
 }
 
 func (c *spanMetricsConnector) markActive(agent string, now pcommon.Timestamp) {
-	if _, ok := c.active[agent]; ok {
-		c.active[agent] = now // assigning to an existing key keeps the stored (cloned) key
+	if c.lastActive != nil && agent == c.lastActiveName {
+		*c.lastActive = now
+		return
+	}
+	if seen, ok := c.active[agent]; ok {
+		*seen = now
+		c.lastActive, c.lastActiveName = seen, agent
 		return
 	}
 	if len(c.active) >= c.cfg.AggregationCardinalityLimit {
 		c.stats.overflowed[ovActiveAgents]++
 		return
 	}
-	c.active[strings.Clone(agent)] = now
+	seen := new(pcommon.Timestamp)
+	*seen = now
+	name := strings.Clone(agent)
+	c.active[name] = seen
+	c.lastActive, c.lastActiveName = seen, name
 }
 
 func (c *spanMetricsConnector) recordQueueDepth(attrs pcommon.Map, v pcommon.Value, now pcommon.Timestamp) {
@@ -883,10 +898,11 @@ func (c *spanMetricsConnector) buildMetrics(now pcommon.Timestamp) pmetric.Metri
 	// Active agents: distinct agents with a classified span within the window.
 	activeCutoff := now - pcommon.Timestamp(c.cfg.ActiveAgents.Window.Nanoseconds())
 	for a, seen := range c.active {
-		if seen < activeCutoff {
+		if *seen < activeCutoff {
 			delete(c.active, a)
 		}
 	}
+	c.lastActive, c.lastActiveName = nil, "" // it may have been deleted
 	m := ms.AppendEmpty()
 	m.SetName(c.metricName(nameActiveAgents))
 	m.SetUnit("{agent}")
@@ -923,7 +939,7 @@ func (c *spanMetricsConnector) buildMetrics(now pcommon.Timestamp) pmetric.Metri
 	for _, s := range []*store{c.requests, c.errors, c.tools, c.usage} {
 		s.all(func(sr *series) {
 			if c.delta {
-				sr.exemplars = sr.exemplars[:0]
+				sr.exemplars, sr.exMin = sr.exemplars[:0], 0
 				sr.reset(now)
 			} else {
 				sr.ageExemplars()

@@ -234,7 +234,7 @@ func TestCheckpointRestoresCumulativeStateAcrossARestart(t *testing.T) {
 	c0, _ := sumValue(t, firstRun, "amas.cost.usd", map[string]string{"agent": "agent-0"})
 	c1, _ := sumValue(t, md, "amas.cost.usd", map[string]string{"agent": "agent-0"})
 	assert.InDelta(t, c0*6/5, c1, 1e-12, "cost continues from the checkpoint")
-	assert.Positive(t, after.internalCount(t, "otelcol_amas_spanmetrics_checkpoints", "outcome", "ok"))
+	assert.Positive(t, after.internalCount(t, "otelcol_connector_amas_spanmetrics_checkpoints", "outcome", "ok"))
 }
 
 func TestARestartAfterACrashNeverLowersACounterBelowItsLastExportedValue(t *testing.T) {
@@ -284,10 +284,10 @@ func TestAFlushWithoutNewSpansWritesNoCheckpoint(t *testing.T) {
 	require.NoError(t, h.c.Start(ctx, hostWithExtensions{id: st}))
 	require.NoError(t, h.c.ConsumeTraces(ctx, agentRuns(3, 1, 0)))
 	h.c.flush(ctx)
-	require.Equal(t, int64(1), h.internalCount(t, "otelcol_amas_spanmetrics_checkpoints", "outcome", "ok"))
+	require.Equal(t, int64(1), h.internalCount(t, "otelcol_connector_amas_spanmetrics_checkpoints", "outcome", "ok"))
 	h.c.flush(ctx)
 	h.c.flush(ctx)
-	assert.Equal(t, int64(1), h.internalCount(t, "otelcol_amas_spanmetrics_checkpoints", "outcome", "ok"), "an idle collector does not rewrite the same state")
+	assert.Equal(t, int64(1), h.internalCount(t, "otelcol_connector_amas_spanmetrics_checkpoints", "outcome", "ok"), "an idle collector does not rewrite the same state")
 	require.NoError(t, h.c.Shutdown(ctx))
 }
 

@@ -2,7 +2,6 @@ package spanmetrics // import "github.com/otelcol-amas/otelcol-amas/connector/sp
 
 import (
 	"context"
-	"errors"
 	"sync/atomic"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -65,9 +64,10 @@ type batchStats struct {
 	sanitized     [numSanitizeActions]int64
 }
 
-// telemetry is the connector's small, named set of internal instruments with precomputed
-// attribute sets.
+// telemetry is the connector's small, named set of internal instruments (declared in
+// metadata.yaml, built by the generated metadata.TelemetryBuilder) with precomputed attribute sets.
 type telemetry struct {
+	builder       *metadata.TelemetryBuilder
 	spans         metric.Int64Counter
 	skipped       metric.Int64Counter
 	overflowed    metric.Int64Counter
@@ -76,8 +76,6 @@ type telemetry struct {
 	ckptSkipped   metric.Int64Counter
 	unclassified  metric.Int64Counter
 	sanitized     metric.Int64Counter
-	seriesActive  metric.Int64ObservableGauge
-	registration  metric.Registration
 
 	// Option slices, built once: passing a prebuilt slice to the variadic Add allocates nothing
 	// (a single option argument is boxed into a new slice at every call).
@@ -91,45 +89,24 @@ type telemetry struct {
 	activeSeries atomic.Int64
 }
 
-func newTelemetry(mp metric.MeterProvider) (*telemetry, error) {
-	m := mp.Meter(metadata.ScopeName)
-	t := &telemetry{}
-	var errs, err error
-	t.spans, err = m.Int64Counter("otelcol_amas_spanmetrics_spans_seen",
-		metric.WithDescription("Spans received by the amas_spanmetrics connector."), metric.WithUnit("{span}"))
-	errs = errors.Join(errs, err)
-	t.skipped, err = m.Int64Counter("otelcol_amas_spanmetrics_spans_skipped",
-		metric.WithDescription("Spans or span values skipped as bad input, by reason."), metric.WithUnit("{span}"))
-	errs = errors.Join(errs, err)
-	t.overflowed, err = m.Int64Counter("otelcol_amas_spanmetrics_series_overflowed",
-		metric.WithDescription("Data points routed to the overflow series because the cardinality limit was reached, by metric."), metric.WithUnit("{datapoint}"))
-	errs = errors.Join(errs, err)
-	t.unknownModels, err = m.Int64Counter("otelcol_amas_spanmetrics_unknown_models",
-		metric.WithDescription("Model spans whose model has no price: no cost was added."), metric.WithUnit("{span}"))
-	errs = errors.Join(errs, err)
-	t.checkpoints, err = m.Int64Counter("otelcol_amas_spanmetrics_checkpoints",
-		metric.WithDescription("Checkpoints written to or restored from the storage extension, by outcome."), metric.WithUnit("{checkpoint}"))
-	errs = errors.Join(errs, err)
-	t.ckptSkipped, err = m.Int64Counter("otelcol_amas_spanmetrics_checkpoint_entries_skipped",
-		metric.WithDescription("Checkpoint entries skipped at restore because they were damaged or did not decode; the rest of the checkpoint is restored."), metric.WithUnit("{entry}"))
-	errs = errors.Join(errs, err)
-	t.unclassified, err = m.Int64Counter("otelcol_amas_spanmetrics_spans_unclassified",
-		metric.WithDescription("Spans that no instrumentation profile or request rule classified (not counted as requests), by reason."), metric.WithUnit("{span}"))
-	errs = errors.Join(errs, err)
-	t.sanitized, err = m.Int64Counter("otelcol_amas_spanmetrics_labels_sanitized",
-		metric.WithDescription("Label values taken from telemetry that were truncated to limits.max_label_length or had control characters replaced, by action."), metric.WithUnit("{value}"))
-	errs = errors.Join(errs, err)
-	t.seriesActive, err = m.Int64ObservableGauge("otelcol_amas_spanmetrics_series_active",
-		metric.WithDescription("Series held by the amas_spanmetrics connector."), metric.WithUnit("{series}"))
-	errs = errors.Join(errs, err)
-	if errs != nil {
-		return nil, errs
+// newTelemetry takes the instruments of the connector's main path from tb and registers the
+// series-active callback on it (unregistered by shutdown).
+func newTelemetry(tb *metadata.TelemetryBuilder) (*telemetry, error) {
+	t := &telemetry{
+		builder:       tb,
+		spans:         tb.ConnectorAmasSpanmetricsSpansSeen,
+		skipped:       tb.ConnectorAmasSpanmetricsSpansSkipped,
+		overflowed:    tb.ConnectorAmasSpanmetricsSeriesOverflowed,
+		unknownModels: tb.ConnectorAmasSpanmetricsUnknownModels,
+		checkpoints:   tb.ConnectorAmasSpanmetricsCheckpoints,
+		ckptSkipped:   tb.ConnectorAmasSpanmetricsCheckpointEntriesSkipped,
+		unclassified:  tb.ConnectorAmasSpanmetricsSpansUnclassified,
+		sanitized:     tb.ConnectorAmasSpanmetricsLabelsSanitized,
 	}
-	t.registration, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
-		o.ObserveInt64(t.seriesActive, t.activeSeries.Load())
+	if err := tb.RegisterConnectorAmasSpanmetricsSeriesActiveCallback(func(_ context.Context, o metric.Int64Observer) error {
+		o.Observe(t.activeSeries.Load())
 		return nil
-	}, t.seriesActive)
-	if err != nil {
+	}); err != nil {
 		return nil, err
 	}
 	for i := range skipReasonNames {
@@ -187,7 +164,5 @@ func (t *telemetry) checkpoint(ctx context.Context, ok bool) {
 }
 
 func (t *telemetry) shutdown() {
-	if t.registration != nil {
-		_ = t.registration.Unregister()
-	}
+	t.builder.Shutdown()
 }

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jonboulle/clockwork"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/exporter"
@@ -21,13 +22,6 @@ import (
 
 	"github.com/otelcol-amas/otelcol-amas/internal/alertstate"
 )
-
-// clock is injected so tests run long windows without sleeping.
-type clock interface{ Now() time.Time }
-
-type realClock struct{}
-
-func (realClock) Now() time.Time { return time.Now() }
 
 // tickInterval is how often the dispatcher checks group timers and resolve timeouts.
 const tickInterval = 500 * time.Millisecond
@@ -123,7 +117,7 @@ type alertExporter struct {
 	cfg    *Config
 	set    exporter.Settings
 	logger *zap.Logger
-	clock  clock
+	clock  clockwork.Clock // the real clock in the collector, a fake one in tests
 	tel    *telemetry
 
 	root         *route
@@ -160,7 +154,7 @@ type alertExporter struct {
 	stopOnce  sync.Once
 }
 
-func newAlertExporter(cfg *Config, set exporter.Settings, clk clock) (*alertExporter, error) {
+func newAlertExporter(cfg *Config, set exporter.Settings, clk clockwork.Clock) (*alertExporter, error) {
 	tel, err := newTelemetry(set.TelemetrySettings)
 	if err != nil {
 		return nil, err
@@ -183,6 +177,7 @@ func newAlertExporter(cfg *Config, set exporter.Settings, clk clock) (*alertExpo
 		seqs:         map[string]*seqState{},
 		tmpl:         compileAnnotations(cfg.Annotations),
 	}
+	warnClassicMatchers(set.Logger, &cfg.Route, "route")
 	for i := range cfg.Receivers {
 		for _, in := range newIntegrations(&cfg.Receivers[i], e) {
 			e.integrations[in.receiver()+"|"+in.kind()] = in
@@ -241,7 +236,9 @@ func (e *alertExporter) Start(ctx context.Context, host component.Host) error {
 		close(e.doneCh)
 		return nil
 	}
-	go e.run()
+	// The ticker exists when Start returns, so a test that advances a fake clock after Start
+	// always fires it.
+	go e.run(e.clock.NewTicker(tickInterval))
 	return nil
 }
 
@@ -301,15 +298,14 @@ func (e *alertExporter) Shutdown(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-func (e *alertExporter) run() {
+func (e *alertExporter) run(t clockwork.Ticker) {
 	defer close(e.doneCh)
-	t := time.NewTicker(tickInterval)
 	defer t.Stop()
 	for {
 		select {
 		case <-e.stopCh:
 			return
-		case <-t.C:
+		case <-t.Chan():
 			e.tick(e.runCtx)
 		}
 	}

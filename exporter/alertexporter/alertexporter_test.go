@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jonboulle/clockwork"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/config/configopaque"
@@ -19,12 +20,12 @@ func ctx() context.Context { return context.Background() }
 
 func TestAFiringAlertIsAnnouncedOnceAfterGroupWaitAndNotRepeatedBeforeRepeatInterval(t *testing.T) {
 	r := newRecorder(t)
-	clk := &fakeClock{now: t0}
+	clk := clockwork.NewFakeClockAt(t0)
 	e, tt := startExporterT(t, testConfig(r.srv.URL+"/hook"), clk, nil)
 
 	consume(t, e, batch(clk.Now(), []point{burn("agent_availability", t0, alertstate.StateFiring)}))
 	e.tick(ctx())
-	assert.Equal(t, int64(0), counter(t, tt, "otelcol_alert_notifications_enqueued", nil), "nothing before group_wait")
+	assert.Equal(t, int64(0), counter(t, tt, "otelcol_exporter_alert_notifications_enqueued", nil), "nothing before group_wait")
 
 	for i := 0; i < 10; i++ { // ten minutes of ticks with the series still firing
 		clk.Advance(time.Minute)
@@ -32,7 +33,7 @@ func TestAFiringAlertIsAnnouncedOnceAfterGroupWaitAndNotRepeatedBeforeRepeatInte
 		e.tick(ctx())
 	}
 	waitCount(t, r, 1)
-	assert.Equal(t, int64(1), counter(t, tt, "otelcol_alert_notifications_enqueued", nil))
+	assert.Equal(t, int64(1), counter(t, tt, "otelcol_exporter_alert_notifications_enqueued", nil))
 	msgs := r.webhookMessages(t)
 	require.Len(t, msgs, 1)
 	assert.Equal(t, "firing", msgs[0].Status)
@@ -41,13 +42,13 @@ func TestAFiringAlertIsAnnouncedOnceAfterGroupWaitAndNotRepeatedBeforeRepeatInte
 	assert.Equal(t, t0, msgs[0].Alerts[0].StartsAt, "startsAt is the point's StartTimestamp")
 	assert.NotContains(t, msgs[0].Alerts[0].Labels, "alertstate")
 	require.Eventually(t, func() bool {
-		return counter(t, tt, "otelcol_alert_notifications_sent", map[string]string{"receiver": "hook"}) == 1
+		return counter(t, tt, "otelcol_exporter_alert_notifications_sent", map[string]string{"receiver": "hook"}) == 1
 	}, 5*time.Second, 5*time.Millisecond)
 }
 
 func TestAFlappingSeriesDoesNotPageTwiceAndItsFinalResolveIsAnnouncedOnce(t *testing.T) {
 	r := newRecorder(t)
-	clk := &fakeClock{now: t0}
+	clk := clockwork.NewFakeClockAt(t0)
 	e, tt := startExporterT(t, testConfig(r.srv.URL), clk, nil)
 	firing := func() pmetric.Metrics {
 		return batch(clk.Now(), []point{burn("agent_availability", t0, alertstate.StateFiring)})
@@ -69,7 +70,7 @@ func TestAFlappingSeriesDoesNotPageTwiceAndItsFinalResolveIsAnnouncedOnce(t *tes
 	clk.Advance(time.Minute)
 	consume(t, e, firing())
 	e.tick(ctx())
-	assert.Equal(t, int64(1), counter(t, tt, "otelcol_alert_notifications_enqueued", nil), "the flapping incident paged once")
+	assert.Equal(t, int64(1), counter(t, tt, "otelcol_exporter_alert_notifications_enqueued", nil), "the flapping incident paged once")
 
 	// It clears for good.
 	consume(t, e, resolved())
@@ -79,7 +80,7 @@ func TestAFlappingSeriesDoesNotPageTwiceAndItsFinalResolveIsAnnouncedOnce(t *tes
 	consume(t, e, resolved())
 	e.tick(ctx())
 	waitCount(t, r, 2)
-	assert.Equal(t, int64(2), counter(t, tt, "otelcol_alert_notifications_enqueued", nil))
+	assert.Equal(t, int64(2), counter(t, tt, "otelcol_exporter_alert_notifications_enqueued", nil))
 	msgs := r.webhookMessages(t)
 	assert.Equal(t, "resolved", msgs[1].Status)
 	assert.Equal(t, "resolved", msgs[1].Alerts[0].Status)
@@ -88,7 +89,7 @@ func TestAFlappingSeriesDoesNotPageTwiceAndItsFinalResolveIsAnnouncedOnce(t *tes
 
 func TestAnAlertNotSeenForResolveTimeoutIsResolved(t *testing.T) {
 	r := newRecorder(t)
-	clk := &fakeClock{now: t0}
+	clk := clockwork.NewFakeClockAt(t0)
 	cfg := testConfig(r.srv.URL)
 	e := startExporter(t, cfg, clk, nil)
 	consume(t, e, batch(clk.Now(), []point{burn("agent_availability", t0, alertstate.StateFiring)}))
@@ -111,7 +112,7 @@ func TestAnAlertNotSeenForResolveTimeoutIsResolved(t *testing.T) {
 
 func TestSiblingValuesAreJoinedByTheLabelsTheyShareAndTheWindowIsFoldedIntoTheKey(t *testing.T) {
 	r := newRecorder(t)
-	clk := &fakeClock{now: t0}
+	clk := clockwork.NewFakeClockAt(t0)
 	e := startExporter(t, testConfig(r.srv.URL), clk, nil)
 	consume(t, e, batch(clk.Now(), []point{burn("agent_availability", t0, alertstate.StateFiring)},
 		value{"amas_slo_error_budget_remaining_percent", map[string]string{"slo": "agent_availability"}, 42.5},
@@ -137,7 +138,7 @@ func TestSiblingValuesAreJoinedByTheLabelsTheyShareAndTheWindowIsFoldedIntoTheKe
 
 func TestBadPointsAreCountedAndSkippedWithoutDroppingTheirNeighbours(t *testing.T) {
 	r := newRecorder(t)
-	clk := &fakeClock{now: t0}
+	clk := clockwork.NewFakeClockAt(t0)
 	e, tt := startExporterT(t, testConfig(r.srv.URL), clk, nil)
 	md := batch(clk.Now(), []point{burn("agent_availability", t0, alertstate.StateFiring)})
 	g := md.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics().At(0).Gauge()
@@ -156,7 +157,7 @@ func TestBadPointsAreCountedAndSkippedWithoutDroppingTheirNeighbours(t *testing.
 	sumAlerts.SetName(alertstate.MetricName)
 	sumAlerts.SetEmptySum()
 	consume(t, e, md)
-	assert.Equal(t, int64(4), counter(t, tt, "otelcol_alert_points_invalid", nil))
+	assert.Equal(t, int64(4), counter(t, tt, "otelcol_exporter_alert_points_invalid", nil))
 	clk.Advance(10 * time.Second)
 	e.tick(ctx())
 	waitCount(t, r, 1)
@@ -165,7 +166,7 @@ func TestBadPointsAreCountedAndSkippedWithoutDroppingTheirNeighbours(t *testing.
 
 func TestMaxAlertsBoundsTheTrackedAlertsAndCountsTheRest(t *testing.T) {
 	r := newRecorder(t)
-	clk := &fakeClock{now: t0}
+	clk := clockwork.NewFakeClockAt(t0)
 	cfg := testConfig(r.srv.URL)
 	cfg.MaxAlerts = 2
 	e, tt := startExporterT(t, cfg, clk, nil)
@@ -173,11 +174,11 @@ func TestMaxAlertsBoundsTheTrackedAlertsAndCountsTheRest(t *testing.T) {
 		burn("a", t0, alertstate.StateFiring), burn("b", t0, alertstate.StateFiring), burn("c", t0, alertstate.StateFiring),
 	}))
 	assert.Len(t, e.alerts, 2)
-	assert.Equal(t, int64(1), counter(t, tt, "otelcol_alert_alerts_dropped", nil))
+	assert.Equal(t, int64(1), counter(t, tt, "otelcol_exporter_alert_alerts_dropped", nil))
 }
 
 func TestAlertsAreTrackedByTheContractsFingerprint(t *testing.T) {
-	e := startExporter(t, testConfig("http://127.0.0.1:1/"), &fakeClock{now: t0}, nil)
+	e := startExporter(t, testConfig("http://127.0.0.1:1/"), clockwork.NewFakeClockAt(t0), nil)
 	for _, a := range []alertstate.Alert{
 		{Name: "A", State: "firing", Severity: "critical", Labels: map[string]string{"slo": "x", "long_window": "1h", "agent": "planner"}},
 		{Name: "B", State: "pending", Severity: "", Labels: nil},
@@ -195,40 +196,40 @@ func TestAlertsAreTrackedByTheContractsFingerprint(t *testing.T) {
 func TestAReceiverAnswering4xxIsNotRetriedAndTheDropIsCounted(t *testing.T) {
 	r := newRecorder(t)
 	r.status = []int{400}
-	clk := &fakeClock{now: t0}
+	clk := clockwork.NewFakeClockAt(t0)
 	e, tt := startExporterT(t, testConfig(r.srv.URL), clk, nil)
 	consume(t, e, batch(clk.Now(), []point{burn("agent_availability", t0, alertstate.StateFiring)}))
 	clk.Advance(10 * time.Second)
 	e.tick(ctx())
 	want := map[string]string{"receiver": "hook", "integration": "webhook"}
 	require.Eventually(t, func() bool {
-		return counter(t, tt, "otelcol_alert_notifications_dropped", map[string]string{"reason": "permanent"}) == 1
+		return counter(t, tt, "otelcol_exporter_alert_notifications_dropped", map[string]string{"reason": "permanent"}) == 1
 	}, 5*time.Second, 5*time.Millisecond)
-	assert.Equal(t, int64(1), counter(t, tt, "otelcol_alert_notifications_failed", want))
-	assert.Equal(t, int64(0), counter(t, tt, "otelcol_alert_notifications_retried", want))
-	assert.Equal(t, int64(0), counter(t, tt, "otelcol_alert_notifications_sent", want))
+	assert.Equal(t, int64(1), counter(t, tt, "otelcol_exporter_alert_notifications_failed", want))
+	assert.Equal(t, int64(0), counter(t, tt, "otelcol_exporter_alert_notifications_retried", want))
+	assert.Equal(t, int64(0), counter(t, tt, "otelcol_exporter_alert_notifications_sent", want))
 	assert.Empty(t, r.received())
 }
 
 func TestA429Or5xxIsRetriedUntilDelivered(t *testing.T) {
 	r := newRecorder(t)
 	r.status = []int{429, 503, 500}
-	clk := &fakeClock{now: t0}
+	clk := clockwork.NewFakeClockAt(t0)
 	e, tt := startExporterT(t, testConfig(r.srv.URL), clk, nil)
 	consume(t, e, batch(clk.Now(), []point{burn("agent_availability", t0, alertstate.StateFiring)}))
 	clk.Advance(10 * time.Second)
 	e.tick(ctx())
 	waitCount(t, r, 1)
 	want := map[string]string{"receiver": "hook"}
-	assert.Equal(t, int64(3), counter(t, tt, "otelcol_alert_notifications_retried", want))
-	require.Eventually(t, func() bool { return counter(t, tt, "otelcol_alert_notifications_sent", want) == 1 }, 5*time.Second, 5*time.Millisecond)
+	assert.Equal(t, int64(3), counter(t, tt, "otelcol_exporter_alert_notifications_retried", want))
+	require.Eventually(t, func() bool { return counter(t, tt, "otelcol_exporter_alert_notifications_sent", want) == 1 }, 5*time.Second, 5*time.Millisecond)
 	assert.Len(t, r.received(), 1)
 }
 
 func TestAnOutageLosesNothingAndDeliversEachAlertOnce(t *testing.T) {
 	r := newRecorder(t)
 	r.setDown(true)
-	clk := &fakeClock{now: t0}
+	clk := clockwork.NewFakeClockAt(t0)
 	cfg := testConfig(r.srv.URL)
 	cfg.Route.GroupBy = []string{"slo"}
 	e, tt := startExporterT(t, cfg, clk, nil)
@@ -243,13 +244,13 @@ func TestAnOutageLosesNothingAndDeliversEachAlertOnce(t *testing.T) {
 		e.tick(ctx())
 	}
 	require.Eventually(t, func() bool {
-		return counter(t, tt, "otelcol_alert_notifications_retried", nil) >= 10
+		return counter(t, tt, "otelcol_exporter_alert_notifications_retried", nil) >= 10
 	}, 10*time.Second, 5*time.Millisecond)
 	r.setDown(false)
 	waitCount(t, r, len(slos))
 	seen := map[string]int{}
 	require.Eventually(t, func() bool {
-		return counter(t, tt, "otelcol_alert_notifications_sent", nil) == int64(len(slos))
+		return counter(t, tt, "otelcol_exporter_alert_notifications_sent", nil) == int64(len(slos))
 	}, 10*time.Second, 5*time.Millisecond)
 	for _, m := range r.webhookMessages(t) {
 		for _, a := range m.Alerts {
@@ -263,7 +264,7 @@ func TestAnOutageLosesNothingAndDeliversEachAlertOnce(t *testing.T) {
 
 func TestARestartWithStorageNeitherPagesTwiceNorLosesTheResolve(t *testing.T) {
 	r := newRecorder(t)
-	clk := &fakeClock{now: t0}
+	clk := clockwork.NewFakeClockAt(t0)
 	host, _ := newStorageHost()
 	cfg := withStorage(testConfig(r.srv.URL))
 	e1 := startExporter(t, cfg, clk, host)
@@ -279,7 +280,7 @@ func TestARestartWithStorageNeitherPagesTwiceNorLosesTheResolve(t *testing.T) {
 		consume(t, e2, batch(clk.Now(), []point{burn("agent_availability", t0, alertstate.StateFiring)}))
 		e2.tick(ctx())
 	}
-	assert.Equal(t, int64(0), counter(t, tt, "otelcol_alert_notifications_enqueued", nil), "no second page after the restart")
+	assert.Equal(t, int64(0), counter(t, tt, "otelcol_exporter_alert_notifications_enqueued", nil), "no second page after the restart")
 
 	consume(t, e2, batch(clk.Now(), []point{burn("agent_availability", t0, alertstate.StateResolved)}))
 	clk.Advance(time.Minute)
@@ -291,14 +292,14 @@ func TestARestartWithStorageNeitherPagesTwiceNorLosesTheResolve(t *testing.T) {
 func TestQueuedNotificationsSurviveARestartWithAPersistentQueue(t *testing.T) {
 	r := newRecorder(t)
 	r.setDown(true)
-	clk := &fakeClock{now: t0}
+	clk := clockwork.NewFakeClockAt(t0)
 	host, _ := newStorageHost()
 	cfg := withStorage(testConfig(r.srv.URL))
 	e1, tt1 := startExporterT(t, cfg, clk, host)
 	consume(t, e1, batch(clk.Now(), []point{burn("agent_availability", t0, alertstate.StateFiring)}))
 	clk.Advance(10 * time.Second)
 	e1.tick(ctx())
-	require.Eventually(t, func() bool { return counter(t, tt1, "otelcol_alert_notifications_retried", nil) >= 2 }, 5*time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool { return counter(t, tt1, "otelcol_exporter_alert_notifications_retried", nil) >= 2 }, 5*time.Second, 5*time.Millisecond)
 	require.NoError(t, e1.Shutdown(ctx()))
 
 	r.setDown(false)
@@ -310,7 +311,7 @@ func TestQueuedNotificationsSurviveARestartWithAPersistentQueue(t *testing.T) {
 
 func TestAStaleNotificationIsNotDeliveredAfterANewerOne(t *testing.T) {
 	r := newRecorder(t)
-	clk := &fakeClock{now: t0}
+	clk := clockwork.NewFakeClockAt(t0)
 	e, tt := startExporterT(t, testConfig(r.srv.URL), clk, nil)
 	n := func(seq uint64, status string) *notification {
 		return &notification{Receiver: "hook", Integration: "webhook", GroupKey: "g", Seq: seq,
@@ -319,7 +320,7 @@ func TestAStaleNotificationIsNotDeliveredAfterANewerOne(t *testing.T) {
 	require.NoError(t, e.push(ctx(), n(2, "resolved")))
 	require.NoError(t, e.push(ctx(), n(1, "firing")))
 	assert.Len(t, r.received(), 1)
-	assert.Equal(t, int64(1), counter(t, tt, "otelcol_alert_notifications_superseded", nil))
+	assert.Equal(t, int64(1), counter(t, tt, "otelcol_exporter_alert_notifications_superseded", nil))
 }
 
 func TestSecretsNeverAppearInErrors(t *testing.T) {

@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/otelcol-amas/otelcol-amas/internal/alertstate"
+
+	"github.com/jonboulle/clockwork"
 )
 
 // BenchmarkConsumeMetrics measures the data path: a batch of amas_alerts points for alerts
@@ -15,7 +17,7 @@ func BenchmarkConsumeMetrics(b *testing.B) {
 			r := newRecorder(&testing.T{})
 			defer r.srv.Close()
 			cfg := testConfig(r.srv.URL)
-			clk := &fakeClock{now: t0}
+			clk := clockwork.NewFakeClockAt(t0)
 			e, err := newExporter(ctx(), exportertestSettings(), cfg, clk)
 			if err != nil {
 				b.Fatal(err)
@@ -52,7 +54,7 @@ func BenchmarkFlush(b *testing.B) {
 	defer r.srv.Close()
 	cfg := testConfig(r.srv.URL)
 	cfg.Route.GroupBy = []string{"slo"}
-	clk := &fakeClock{now: t0}
+	clk := clockwork.NewFakeClockAt(t0)
 	e, err := newExporter(ctx(), exportertestSettings(), cfg, clk)
 	if err != nil {
 		b.Fatal(err)
@@ -92,7 +94,7 @@ func BenchmarkConsumeMetricsEverySLOFiring(b *testing.B) {
 	for _, n := range []int{100, 1000} {
 		b.Run("alerts="+strconv.Itoa(n), func(b *testing.B) {
 			cfg := testConfig("http://127.0.0.1:1/")
-			clk := &fakeClock{now: t0}
+			clk := clockwork.NewFakeClockAt(t0)
 			e, err := newExporter(ctx(), exportertestSettings(), cfg, clk)
 			if err != nil {
 				b.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jonboulle/clockwork"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
@@ -38,7 +39,7 @@ func TestAVersion1CheckpointStillRestores(t *testing.T) {
 	legacy, err := os.ReadFile("testdata/checkpoint_v1.json")
 	require.NoError(t, err)
 	r := newRecorder(t)
-	clk := &fakeClock{now: t0.Add(10 * time.Second)}
+	clk := clockwork.NewFakeClockAt(t0.Add(10 * time.Second))
 	host, ext := newStorageHost()
 	checkpointStorage(ext).data[checkpointKey] = legacy
 
@@ -48,7 +49,7 @@ func TestAVersion1CheckpointStillRestores(t *testing.T) {
 		consume(t, e, batch(clk.Now(), []point{burn("agent_availability", t0, alertstate.StateFiring)}))
 		e.tick(ctx())
 	}
-	assert.Equal(t, int64(0), counter(t, tt, "otelcol_alert_notifications_enqueued", nil), "the restored log keeps the page from repeating")
+	assert.Equal(t, int64(0), counter(t, tt, "otelcol_exporter_alert_notifications_enqueued", nil), "the restored log keeps the page from repeating")
 	consume(t, e, batch(clk.Now(), []point{burn("agent_availability", t0, alertstate.StateResolved)}))
 	clk.Advance(time.Minute)
 	e.tick(ctx())
@@ -61,7 +62,7 @@ func TestAVersion1CheckpointStillRestores(t *testing.T) {
 
 func TestADamagedLogEntryRepeatsOnlyItsOwnPage(t *testing.T) {
 	r := newRecorder(t)
-	clk := &fakeClock{now: t0}
+	clk := clockwork.NewFakeClockAt(t0)
 	host, ext := newStorageHost()
 	cfg := withCheckpointStorage(testConfig(r.srv.URL))
 	both := func() []point {
@@ -89,10 +90,10 @@ func TestADamagedLogEntryRepeatsOnlyItsOwnPage(t *testing.T) {
 		e2.tick(ctx())
 	}
 	waitCount(t, r, 3)
-	assert.Equal(t, int64(1), counter(t, tt, "otelcol_alert_notifications_enqueued", nil),
+	assert.Equal(t, int64(1), counter(t, tt, "otelcol_exporter_alert_notifications_enqueued", nil),
 		"only the group whose log entry was damaged is paged again (at-least-once); the other remembers its page")
 	assert.Contains(t, string(r.received()[2]), "agent_latency_p95")
-	assert.Equal(t, int64(1), counter(t, tt, "otelcol_alert_checkpoint_entries_skipped", nil))
+	assert.Equal(t, int64(1), counter(t, tt, "otelcol_exporter_alert_checkpoint_entries_skipped", nil))
 }
 
 func TestTheEncoderWritesWhatTheDecoderReads(t *testing.T) {

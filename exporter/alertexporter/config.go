@@ -68,7 +68,7 @@ type RouteConfig struct {
 	GroupInterval  time.Duration `mapstructure:"group_interval"`
 	RepeatInterval time.Duration `mapstructure:"repeat_interval"`
 	Continue       bool          `mapstructure:"continue"`
-	Routes         []RouteConfig `mapstructure:"routes"`
+	Routes         []RouteConfig `mapstructure:"-"` // key "routes", decoded by RouteConfig.Unmarshal
 }
 
 // ReceiverConfig names a set of integrations; each set one is notified.

@@ -54,7 +54,11 @@ func TestInvalidConfigsNameThePathTheRuleAndTheValue(t *testing.T) {
 		{"no receivers at all", func(c *Config) { c.Receivers = nil }, "receivers: must configure at least one receiver"},
 		{"a route names an unknown receiver", func(c *Config) { c.Route.Routes = []RouteConfig{{Receiver: "nope"}} }, `route.routes[0].receiver: no receiver named "nope"`},
 		{"a matcher has no operator", func(c *Config) { c.Route.Routes = []RouteConfig{{Matchers: []string{"severity"}}} }, `route.routes[0].matchers[0]:`},
-		{"a matcher regex does not compile", func(c *Config) { c.Route.Matchers = []string{`slo=~"("`} }, `route.matchers[0]: invalid regex`},
+		{"a matcher regex does not compile", func(c *Config) { c.Route.Matchers = []string{`slo=~"("`} }, `route.matchers[0]: error parsing regexp`},
+		{"a matcher entry is empty", func(c *Config) { c.Route.Routes = []RouteConfig{{Matchers: []string{`{}`}}} }, `route.routes[0].matchers[0]: must hold at least one matcher, got "{}"`},
+		{"a nested route's brace list has a bad matcher", func(c *Config) {
+			c.Route.Routes = []RouteConfig{{Routes: []RouteConfig{{Matchers: []string{`{a="b", c}`}}}}}
+		}, `route.routes[0].routes[0].matchers[0]: bad matcher format: c, got "{a=\"b\", c}"`},
 		{"resolve_timeout is zero", func(c *Config) { c.ResolveTimeout = 0 }, "resolve_timeout: must be positive, got 0s"},
 		{"a receiver has no integration", func(c *Config) { c.Receivers[0].Webhook = nil }, "receivers[0]: must configure at least one of"},
 		{"two receivers share a name", func(c *Config) { c.Receivers = append(c.Receivers, c.Receivers[0]) }, `receivers[1].name: "hook" already used by receivers[0]`},
@@ -88,8 +92,7 @@ func TestSecretURLsNeverAppearInValidationErrors(t *testing.T) {
 func TestLifecycle(t *testing.T) {
 	f := NewFactory()
 	assert.Equal(t, metadata.Type, f.Type())
-	// componenttest.CheckConfigStruct recurses forever on the recursive routing tree
-	// (RouteConfig.Routes), so the mapstructure tags are checked by loading testdata instead.
+	// The config struct check (componenttest.CheckConfigStruct) is in generated_component_test.go.
 	require.IsType(t, &Config{}, f.CreateDefaultConfig())
 	// The default config has no receiver: an alert exporter that sends nowhere is a mistake the
 	// collector should refuse at startup, so validation names what is missing.

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jonboulle/clockwork"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
@@ -46,7 +47,7 @@ func hangingReceiver(t *testing.T) (*httptest.Server, *atomic.Int64, func()) {
 func TestAReceiverThatHangsDelaysNoOtherReceiversPages(t *testing.T) {
 	dead, inFlight, release := hangingReceiver(t)
 	live := newRecorder(t)
-	clk := &fakeClock{now: t0}
+	clk := clockwork.NewFakeClockAt(t0)
 	cfg := testConfig(live.srv.URL)
 	cfg.TimeoutConfig.Timeout = time.Hour // the dead receiver holds every request it gets
 	cfg.Receivers = append(cfg.Receivers, ReceiverConfig{Name: "dead", Webhook: &WebhookConfig{URL: configopaque.String(dead.URL)}})
@@ -80,15 +81,15 @@ func TestAReceiverThatHangsDelaysNoOtherReceiversPages(t *testing.T) {
 	e.tick(ctx())
 	waitCount(t, live, groups)
 	require.Eventually(t, func() bool {
-		return counter(t, tt, "otelcol_alert_notifications_sent", map[string]string{"receiver": "hook"}) == groups
+		return counter(t, tt, "otelcol_exporter_alert_notifications_sent", map[string]string{"receiver": "hook"}) == groups
 	}, 10*time.Second, 5*time.Millisecond)
-	assert.Zero(t, counter(t, tt, "otelcol_alert_notifications_sent", map[string]string{"receiver": "dead"}))
+	assert.Zero(t, counter(t, tt, "otelcol_exporter_alert_notifications_sent", map[string]string{"receiver": "dead"}))
 }
 
 func TestANotificationPastMaxElapsedTimeIsDeadLetteredAndItsAlertAnnouncedAgain(t *testing.T) {
 	r := newRecorder(t)
 	r.setDown(true)
-	clk := &fakeClock{now: t0}
+	clk := clockwork.NewFakeClockAt(t0)
 	cfg := testConfig(r.srv.URL)
 	cfg.BackOffConfig.MaxElapsedTime = 10 * time.Minute
 	e, tt := startExporterT(t, cfg, clk, nil)
@@ -99,12 +100,12 @@ func TestANotificationPastMaxElapsedTimeIsDeadLetteredAndItsAlertAnnouncedAgain(
 	firing()
 	clk.Advance(10 * time.Second)
 	e.tick(ctx())
-	require.Eventually(t, func() bool { return counter(t, tt, "otelcol_alert_notifications_retried", nil) >= 2 }, 5*time.Second, 5*time.Millisecond)
-	assert.Zero(t, counter(t, tt, "otelcol_alert_notifications_dead_letter", nil), "not before max_elapsed_time")
+	require.Eventually(t, func() bool { return counter(t, tt, "otelcol_exporter_alert_notifications_retried", nil) >= 2 }, 5*time.Second, 5*time.Millisecond)
+	assert.Zero(t, counter(t, tt, "otelcol_exporter_alert_notifications_dead_letter", nil), "not before max_elapsed_time")
 
 	clk.Advance(10 * time.Minute)
 	require.Eventually(t, func() bool {
-		return counter(t, tt, "otelcol_alert_notifications_dead_letter", map[string]string{"reason": "expired", "receiver": "hook"}) == 1
+		return counter(t, tt, "otelcol_exporter_alert_notifications_dead_letter", map[string]string{"reason": "expired", "receiver": "hook"}) == 1
 	}, 5*time.Second, 5*time.Millisecond)
 
 	// The page was never accepted, so it is not announced: the group's next flush sends it.
@@ -121,7 +122,7 @@ func TestANotificationPastMaxElapsedTimeIsDeadLetteredAndItsAlertAnnouncedAgain(
 func TestAPermanentRefusalIsReportedAndTheAlertIsOfferedAgainAtTheNextFlush(t *testing.T) {
 	r := newRecorder(t)
 	r.status = []int{400}
-	clk := &fakeClock{now: t0}
+	clk := clockwork.NewFakeClockAt(t0)
 	cfg := testConfig(r.srv.URL)
 	e, tt := startExporterT(t, cfg, clk, nil)
 	firing := func() {
@@ -131,7 +132,7 @@ func TestAPermanentRefusalIsReportedAndTheAlertIsOfferedAgainAtTheNextFlush(t *t
 	clk.Advance(10 * time.Second)
 	e.tick(ctx())
 	require.Eventually(t, func() bool {
-		return counter(t, tt, "otelcol_alert_notifications_dead_letter", map[string]string{"reason": "permanent"}) == 1
+		return counter(t, tt, "otelcol_exporter_alert_notifications_dead_letter", map[string]string{"reason": "permanent"}) == 1
 	}, 5*time.Second, 5*time.Millisecond)
 	assert.Empty(t, r.received())
 
@@ -143,7 +144,7 @@ func TestAPermanentRefusalIsReportedAndTheAlertIsOfferedAgainAtTheNextFlush(t *t
 
 func TestEachReceiversClientErrorsFollowItsDocumentedSemantics(t *testing.T) {
 	cfg := createDefaultConfig().(*Config)
-	clk := &fakeClock{now: t0}
+	clk := clockwork.NewFakeClockAt(t0)
 	base := integrationBase{name: "r", clock: clk, cfg: cfg}
 	type verdict int
 	const (
@@ -212,7 +213,7 @@ func TestEachReceiversClientErrorsFollowItsDocumentedSemantics(t *testing.T) {
 func TestAKillBeforeTheReceiverAcceptedAPageResendsItAfterTheRestart(t *testing.T) {
 	r := newRecorder(t)
 	r.setDown(true)
-	clk := &fakeClock{now: t0}
+	clk := clockwork.NewFakeClockAt(t0)
 	host, _ := newStorageHost()
 	cfg := testConfig(r.srv.URL)
 	id := storageID
@@ -224,7 +225,7 @@ func TestAKillBeforeTheReceiverAcceptedAPageResendsItAfterTheRestart(t *testing.
 	firing(e1)
 	clk.Advance(10 * time.Second)
 	e1.tick(ctx())
-	require.Eventually(t, func() bool { return counter(t, tt1, "otelcol_alert_notifications_retried", nil) >= 2 }, 5*time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool { return counter(t, tt1, "otelcol_exporter_alert_notifications_retried", nil) >= 2 }, 5*time.Second, 5*time.Millisecond)
 	require.NoError(t, e1.Shutdown(ctx()))
 	require.Empty(t, r.received())
 
@@ -248,7 +249,7 @@ func TestEachIntegrationHasItsOwnSenderAndQueueStorage(t *testing.T) {
 
 	cfg := testConfig("http://127.0.0.1:1")
 	cfg.Receivers[0].Slack = &SlackConfig{WebhookURL: "http://127.0.0.1:1/s"}
-	e := startExporter(t, cfg, &fakeClock{now: t0}, nil)
+	e := startExporter(t, cfg, clockwork.NewFakeClockAt(t0), nil)
 	assert.Len(t, e.senders, 2)
 }
 
@@ -282,7 +283,7 @@ func TestAQueueLeftByTheSingleQueueVersionIsStillDeliveredAfterTheUpgrade(t *tes
 	// This version, same storage, receiver up: the old queue's page arrives.
 	r := newRecorder(t)
 	cfg.Receivers[0].Webhook.URL = configopaque.String(r.srv.URL)
-	startExporter(t, cfg, &fakeClock{now: t0}, host)
+	startExporter(t, cfg, clockwork.NewFakeClockAt(t0), host)
 	waitCount(t, r, 1)
 	msgs := r.webhookMessages(t)
 	require.Len(t, msgs, 1)

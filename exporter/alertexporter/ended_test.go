@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jonboulle/clockwork"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -24,7 +25,7 @@ func emitterTick(tr *alertstate.Tracker, now time.Time, pts ...point) pmetric.Me
 
 func TestEndPointsOfAnEmitterNeitherResolveNorReviveAnAlert(t *testing.T) {
 	r := newRecorder(t)
-	clk := &fakeClock{now: t0}
+	clk := clockwork.NewFakeClockAt(t0)
 	e, tt := startExporterT(t, testConfig(r.srv.URL), clk, nil)
 	var tr alertstate.Tracker
 	step := func(state string) {
@@ -67,6 +68,6 @@ func TestEndPointsOfAnEmitterNeitherResolveNorReviveAnAlert(t *testing.T) {
 	msgs = r.webhookMessages(t)
 	require.Len(t, msgs, 2, "one page, one resolve: no end point resolved the alert early or revived it")
 	assert.Equal(t, "resolved", msgs[1].Status)
-	assert.Equal(t, int64(2), counter(t, tt, "otelcol_alert_notifications_enqueued", nil))
-	assert.Zero(t, counter(t, tt, "otelcol_alert_points_invalid", nil), "end points are part of the contract, not invalid")
+	assert.Equal(t, int64(2), counter(t, tt, "otelcol_exporter_alert_notifications_enqueued", nil))
+	assert.Zero(t, counter(t, tt, "otelcol_exporter_alert_points_invalid", nil), "end points are part of the contract, not invalid")
 }

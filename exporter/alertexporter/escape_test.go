@@ -10,6 +10,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/jonboulle/clockwork"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -146,7 +147,7 @@ func TestWebhookAndAlertmanagerGetNoControlCharactersAndCappedValues(t *testing.
 	}
 	assert.Equal(t, "x\uFFFD\uFFFDBcc: evil@example.com", msg.Alerts[0].Labels["operation"])
 
-	am := &alertmanagerIntegration{integrationBase: integrationBase{clock: &fakeClock{now: t0}, cfg: createDefaultConfig().(*Config)}, cfg: &AlertmanagerConfig{}}
+	am := &alertmanagerIntegration{integrationBase: integrationBase{clock: clockwork.NewFakeClockAt(t0), cfg: createDefaultConfig().(*Config)}, cfg: &AlertmanagerConfig{}}
 	b, err = am.payload(n, t0)
 	require.NoError(t, err)
 	var posted []amPostableAlert
@@ -186,7 +187,7 @@ func TestPagerDutyStaysUnderItsLimits(t *testing.T) {
 
 func TestAlertLabelsAreCleanedWhenTheyArrive(t *testing.T) {
 	r := newRecorder(t)
-	clk := &fakeClock{now: t0}
+	clk := clockwork.NewFakeClockAt(t0)
 	e := startExporter(t, testConfig(r.srv.URL+"/hook"), clk, nil)
 	p := burn("agent_availability", t0, "firing")
 	p.labels["operation"] = injection

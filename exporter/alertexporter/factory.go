@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jonboulle/clockwork"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/config/configretry"
@@ -54,10 +55,10 @@ const defaultMaxElapsedTime = 30 * time.Minute
 
 func createMetricsExporter(ctx context.Context, set exporter.Settings, c component.Config) (exporter.Metrics, error) {
 	cfg := c.(*Config)
-	return newExporter(ctx, set, cfg, realClock{})
+	return newExporter(ctx, set, cfg, clockwork.FromContext(ctx))
 }
 
-func newExporter(ctx context.Context, set exporter.Settings, cfg *Config, clk clock) (*alertExporter, error) {
+func newExporter(ctx context.Context, set exporter.Settings, cfg *Config, clk clockwork.Clock) (*alertExporter, error) {
 	e, err := newAlertExporter(cfg, set, clk)
 	if err != nil {
 		return nil, err

@@ -3,6 +3,7 @@ package alertexporter
 import (
 	"testing"
 
+	"github.com/jonboulle/clockwork"
 	"github.com/stretchr/testify/require"
 )
 
@@ -17,7 +18,7 @@ func FuzzLoadCheckpoint(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cfg := testConfig("http://127.0.0.1:1/unused")
 		cfg.MaxAlerts = 8
-		e, err := newAlertExporter(cfg, exportertestSettings(), &fakeClock{now: t0})
+		e, err := newAlertExporter(cfg, exportertestSettings(), clockwork.NewFakeClockAt(t0))
 		require.NoError(t, err)
 		st := &memStorage{data: map[string][]byte{checkpointKey: data}}
 		e.storage = st
@@ -29,7 +30,7 @@ func FuzzLoadCheckpoint(f *testing.F) {
 		err = e.writeCheckpoint(ctx())
 		e.mu.Unlock()
 		require.NoError(t, err)
-		e2, err := newAlertExporter(cfg, exportertestSettings(), &fakeClock{now: t0})
+		e2, err := newAlertExporter(cfg, exportertestSettings(), clockwork.NewFakeClockAt(t0))
 		require.NoError(t, err)
 		e2.storage = st
 		require.NoError(t, e2.loadCheckpoint(ctx()), "the loader refuses what the writer wrote")

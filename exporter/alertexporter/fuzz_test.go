@@ -9,6 +9,7 @@ import (
 	"text/template"
 	"unicode/utf8"
 
+	"github.com/jonboulle/clockwork"
 	"go.opentelemetry.io/collector/component/componenttest"
 )
 
@@ -107,7 +108,7 @@ func FuzzWebhookPayload(f *testing.F) {
 
 func FuzzAlertmanagerPayload(f *testing.F) {
 	addSeeds(f)
-	am := &alertmanagerIntegration{integrationBase: integrationBase{clock: &fakeClock{now: t0}, cfg: createDefaultConfig().(*Config)}, cfg: &AlertmanagerConfig{}}
+	am := &alertmanagerIntegration{integrationBase: integrationBase{clock: clockwork.NewFakeClockAt(t0), cfg: createDefaultConfig().(*Config)}, cfg: &AlertmanagerConfig{}}
 	f.Fuzz(func(t *testing.T, key, value, summary, link string, n uint8) {
 		b, err := am.payload(fuzzNotification(key, value, summary, link, n), t0)
 		if err != nil || !json.Valid(b) {

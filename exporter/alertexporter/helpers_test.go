@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jonboulle/clockwork"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
@@ -34,18 +35,6 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/golden")
 
 var t0 = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
-
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
 
 // point is one amas_alerts point.
 type point struct {
@@ -254,13 +243,13 @@ func withStorage(cfg *Config) *Config {
 }
 
 // startExporter creates and starts an exporter driven by clk; ticks are manual.
-func startExporter(t *testing.T, cfg *Config, clk clock, host component.Host) *alertExporter {
+func startExporter(t *testing.T, cfg *Config, clk clockwork.Clock, host component.Host) *alertExporter {
 	e, _ := startExporterT(t, cfg, clk, host)
 	return e
 }
 
 // startExporterT also returns the telemetry the exporter reports to.
-func startExporterT(t *testing.T, cfg *Config, clk clock, host component.Host) (*alertExporter, *componenttest.Telemetry) {
+func startExporterT(t *testing.T, cfg *Config, clk clockwork.Clock, host component.Host) (*alertExporter, *componenttest.Telemetry) {
 	t.Helper()
 	require.NoError(t, cfg.Validate())
 	tt := componenttest.NewTelemetry()

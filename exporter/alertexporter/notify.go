@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/jonboulle/clockwork"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/config/confighttp"
 	"go.opentelemetry.io/collector/consumer/consumererror"
@@ -56,7 +57,7 @@ func newIntegrations(rc *ReceiverConfig, e *alertExporter) []integration {
 
 type integrationBase struct {
 	name  string
-	clock clock
+	clock clockwork.Clock
 	cfg   *Config
 }
 

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jonboulle/clockwork"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/config/configopaque"
@@ -41,7 +42,7 @@ func indentJSON(t *testing.T, b []byte) []byte {
 }
 
 func TestEachReceiverSendsItsDocumentedPayload(t *testing.T) {
-	clk := &fakeClock{now: t0}
+	clk := clockwork.NewFakeClockAt(t0)
 	cfg := createDefaultConfig().(*Config)
 	cases := []struct {
 		name    string

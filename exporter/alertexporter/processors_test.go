@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jonboulle/clockwork"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/golden"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -36,7 +37,7 @@ func slackFields(att slackAttachment) map[string]string {
 // as the default pipeline hands it to the exporter, and reads the Slack messages.
 func TestTheProcessorsRealOutputBecomesSlackMessagesWithTheirNumbers(t *testing.T) {
 	r := newRecorder(t)
-	clk := &fakeClock{now: t0}
+	clk := clockwork.NewFakeClockAt(t0)
 	cfg := testConfig(r.srv.URL)
 	cfg.Receivers = []ReceiverConfig{{Name: "chat", Slack: &SlackConfig{WebhookURL: configopaque.String(r.srv.URL + "/services/T/B/X")}}}
 	cfg.Route.Receiver = "chat"
@@ -112,7 +113,7 @@ func keys[V any](m map[string]V) []string {
 // alert (severity warning) must not pick up amas_slo_violations{slo, …, severity="warning"}
 // points just because they share the severity label.
 func TestInOneMergedBatchEachAlertJoinsOnlyItsOwnProcessorsValues(t *testing.T) {
-	e := startExporter(t, testConfig("http://127.0.0.1:1/"), &fakeClock{now: t0}, nil)
+	e := startExporter(t, testConfig("http://127.0.0.1:1/"), clockwork.NewFakeClockAt(t0), nil)
 	merged := pmetric.NewMetrics()
 	for _, path := range processorGoldens {
 		md, err := golden.ReadMetrics(path)

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jonboulle/clockwork"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
@@ -25,7 +26,7 @@ import (
 // alert is refreshed every resend_interval, not only at group flushes.
 func TestAlertmanagerNeverSeesAFiringAlertExpireWhileItKeepsFiring(t *testing.T) {
 	r := newRecorder(t)
-	clk := &fakeClock{now: t0}
+	clk := clockwork.NewFakeClockAt(t0)
 	cfg := createDefaultConfig().(*Config)
 	cfg.Receivers = []ReceiverConfig{{Name: "am", Alertmanager: &AlertmanagerConfig{URL: configopaque.String(r.srv.URL)}}}
 	cfg.Route.Receiver = "am"
@@ -48,8 +49,8 @@ func TestAlertmanagerNeverSeesAFiringAlertExpireWhileItKeepsFiring(t *testing.T)
 	for step := 0; step < 60; step++ { // 30 minutes in 30 s steps
 		consume(t, e, batch(clk.Now(), []point{burn("agent_availability", t0, alertstate.StateFiring)}))
 		e.tick(ctx())
-		enq := counter(t, tt, "otelcol_alert_notifications_enqueued", nil)
-		require.Eventually(t, func() bool { return counter(t, tt, "otelcol_alert_notifications_sent", nil) == enq },
+		enq := counter(t, tt, "otelcol_exporter_alert_notifications_enqueued", nil)
+		require.Eventually(t, func() bool { return counter(t, tt, "otelcol_exporter_alert_notifications_sent", nil) == enq },
 			5*time.Second, 5*time.Millisecond)
 		if enq > 0 {
 			firstSent = true
@@ -62,7 +63,7 @@ func TestAlertmanagerNeverSeesAFiringAlertExpireWhileItKeepsFiring(t *testing.T)
 	}
 	require.True(t, firstSent)
 	// Refreshed about once a minute, not every tick.
-	sent := counter(t, tt, "otelcol_alert_notifications_sent", nil)
+	sent := counter(t, tt, "otelcol_exporter_alert_notifications_sent", nil)
 	assert.InDelta(t, 30, sent, 2, "one post per resend_interval over 30 minutes")
 }
 
@@ -72,7 +73,7 @@ func TestAlertmanagerNeverSeesAFiringAlertExpireWhileItKeepsFiring(t *testing.T)
 func TestShutdownReturnsWhileADeliveryWithoutAQueueIsBeingRetried(t *testing.T) {
 	r := newRecorder(t)
 	r.setDown(true)
-	clk := &fakeClock{now: t0}
+	clk := clockwork.NewFakeClockAt(t0)
 	cfg := testConfig(r.srv.URL)
 	cfg.QueueConfig = configoptional.None[exporterhelper.QueueBatchConfig]()
 	require.NoError(t, cfg.Validate())
@@ -86,7 +87,7 @@ func TestShutdownReturnsWhileADeliveryWithoutAQueueIsBeingRetried(t *testing.T) 
 
 	consume(t, e, batch(clk.Now(), []point{burn("agent_availability", t0, alertstate.StateFiring)}))
 	clk.Advance(time.Minute)
-	require.Eventually(t, func() bool { return counter(t, tt, "otelcol_alert_notifications_retried", nil) >= 2 },
+	require.Eventually(t, func() bool { return counter(t, tt, "otelcol_exporter_alert_notifications_retried", nil) >= 2 },
 		10*time.Second, 5*time.Millisecond, "the dispatcher is retrying the delivery")
 
 	done := make(chan error, 1)
@@ -105,7 +106,7 @@ func TestShutdownReturnsWhileADeliveryWithoutAQueueIsBeingRetried(t *testing.T) 
 // dropped as stale.
 func TestANotificationQueuedJustBeforeACrashDoesNotSupersedeTheFirstOneAfterRestart(t *testing.T) {
 	r := newRecorder(t)
-	clk := &fakeClock{now: t0}
+	clk := clockwork.NewFakeClockAt(t0)
 	host, _ := newStorageHost()
 	cfg := withStorage(testConfig(r.srv.URL))
 	e1 := startExporter(t, cfg, clk, host)
@@ -133,7 +134,7 @@ func TestANotificationQueuedJustBeforeACrashDoesNotSupersedeTheFirstOneAfterRest
 	waitCount(t, r, 3)
 	msgs := r.webhookMessages(t)
 	assert.Equal(t, "resolved", msgs[2].Status)
-	assert.Equal(t, int64(0), counter(t, tt, "otelcol_alert_notifications_superseded", nil))
+	assert.Equal(t, int64(0), counter(t, tt, "otelcol_exporter_alert_notifications_superseded", nil))
 }
 
 // TestSecretsStayOutOfErrorsOnEveryHTTPPath: connection refused (the *url.Error quotes the
@@ -150,7 +151,7 @@ func TestSecretsStayOutOfErrorsOnEveryHTTPPath(t *testing.T) {
 			"webhook":      &webhookIntegration{cfg: &WebhookConfig{URL: u}},
 			"slack":        &slackIntegration{cfg: &SlackConfig{WebhookURL: u}},
 			"pagerduty":    &pagerdutyIntegration{cfg: &PagerDutyConfig{RoutingKey: "rk-s3cr3t", URL: string(u)}},
-			"alertmanager": &alertmanagerIntegration{integrationBase: integrationBase{clock: &fakeClock{now: t0}, cfg: createDefaultConfig().(*Config)}, cfg: &AlertmanagerConfig{URL: configopaque.String(base + "/s3cr3tt0k3n")}},
+			"alertmanager": &alertmanagerIntegration{integrationBase: integrationBase{clock: clockwork.NewFakeClockAt(t0), cfg: createDefaultConfig().(*Config)}, cfg: &AlertmanagerConfig{URL: configopaque.String(base + "/s3cr3tt0k3n")}},
 		}
 	}
 	for _, c := range []struct {
@@ -196,7 +197,7 @@ func TestTLSCertificatesAreVerifiedByDefault(t *testing.T) {
 	t.Cleanup(srv.Close)
 	cfg := createDefaultConfig().(*Config)
 	cfg.Receivers = []ReceiverConfig{{Name: "hook", Webhook: &WebhookConfig{URL: configopaque.String(srv.URL)}}}
-	in := newIntegrations(&cfg.Receivers[0], &alertExporter{cfg: cfg, clock: &fakeClock{now: t0}})[0]
+	in := newIntegrations(&cfg.Receivers[0], &alertExporter{cfg: cfg, clock: clockwork.NewFakeClockAt(t0)})[0]
 	require.NoError(t, in.start(ctx(), nopHost(), nopTelemetry()))
 	err := in.notify(ctx(), &notification{Alerts: []notifAlert{{Status: "firing"}}})
 	require.Error(t, err)
@@ -210,7 +211,7 @@ func TestTLSCertificatesAreVerifiedByDefault(t *testing.T) {
 // report them again, instead of a resolve at the first flush and a second page right after.
 func TestARestartAfterALongStopDoesNotResolveAlertsBeforeTheEmittersReportAgain(t *testing.T) {
 	r := newRecorder(t)
-	clk := &fakeClock{now: t0}
+	clk := clockwork.NewFakeClockAt(t0)
 	host, _ := newStorageHost()
 	cfg := withStorage(testConfig(r.srv.URL))
 	e1 := startExporter(t, cfg, clk, host)
@@ -232,7 +233,7 @@ func TestARestartAfterALongStopDoesNotResolveAlertsBeforeTheEmittersReportAgain(
 		consume(t, e2, batch(clk.Now(), []point{burn("agent_availability", t0, alertstate.StateFiring)}))
 		e2.tick(ctx())
 	}
-	assert.Equal(t, int64(0), counter(t, tt, "otelcol_alert_notifications_enqueued", nil), "neither a resolve nor a second page")
+	assert.Equal(t, int64(0), counter(t, tt, "otelcol_exporter_alert_notifications_enqueued", nil), "neither a resolve nor a second page")
 	assert.Len(t, r.received(), 1)
 }
 
@@ -243,7 +244,7 @@ func TestARestartAfterALongStopDoesNotResolveAlertsBeforeTheEmittersReportAgain(
 func TestAKillRightAfterANotificationWasQueuedDoesNotLoseItsResolve(t *testing.T) {
 	r := newRecorder(t)
 	r.setDown(true)
-	clk := &fakeClock{now: t0}
+	clk := clockwork.NewFakeClockAt(t0)
 	host, ext := newStorageHost()
 	cfg := withStorage(testConfig(r.srv.URL))
 	e1, tt1 := startExporterT(t, cfg, clk, host)
@@ -264,7 +265,7 @@ func TestAKillRightAfterANotificationWasQueuedDoesNotLoseItsResolve(t *testing.T
 	clk.Advance(10 * time.Second)
 	e1.tick(ctx())
 	require.True(t, ckp.frozen.Load(), "the notification went into the persistent queue")
-	require.Eventually(t, func() bool { return counter(t, tt1, "otelcol_alert_notifications_retried", nil) >= 1 }, 5*time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool { return counter(t, tt1, "otelcol_exporter_alert_notifications_retried", nil) >= 1 }, 5*time.Second, 5*time.Millisecond)
 	require.NoError(t, e1.Shutdown(ctx()))
 	ckp.frozen.Store(false)
 	for _, c := range ext.clients {
@@ -294,7 +295,7 @@ func TestAKillRightAfterANotificationWasQueuedDoesNotLoseItsResolve(t *testing.T
 // (they are also written into every checkpoint).
 func TestTheOrderingStateOfAForgottenGroupIsForgottenToo(t *testing.T) {
 	r := newRecorder(t)
-	clk := &fakeClock{now: t0}
+	clk := clockwork.NewFakeClockAt(t0)
 	cfg := testConfig(r.srv.URL)
 	cfg.Route.GroupBy = []string{"slo"}
 	e := startExporter(t, cfg, clk, nil)
@@ -326,7 +327,7 @@ func TestTheOrderingStateOfAForgottenGroupIsForgottenToo(t *testing.T) {
 // its query; the API path goes into the path.
 func TestAlertmanagerPathIsAppendedBeforeTheQuery(t *testing.T) {
 	r := newRecorder(t)
-	am := &alertmanagerIntegration{integrationBase: integrationBase{clock: &fakeClock{now: t0}, cfg: createDefaultConfig().(*Config)},
+	am := &alertmanagerIntegration{integrationBase: integrationBase{clock: clockwork.NewFakeClockAt(t0), cfg: createDefaultConfig().(*Config)},
 		cfg: &AlertmanagerConfig{URL: configopaque.String(r.srv.URL + "/am/?token=x")}}
 	require.NoError(t, am.start(ctx(), nopHost(), nopTelemetry()))
 	require.NoError(t, am.notify(ctx(), &notification{Alerts: []notifAlert{{Status: "firing", Labels: map[string]string{"alertname": "A"}}}}))

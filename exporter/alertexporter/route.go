@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/otelcol-amas/otelcol-amas/exporter/alertexporter/internal/matcher"
 )
 
@@ -13,7 +15,7 @@ import (
 type route struct {
 	id             string
 	receiver       string
-	matchers       []matcher.Matcher
+	matchers       []*matcher.Matcher
 	groupBy        []string
 	groupAll       bool
 	groupWait      time.Duration
@@ -50,8 +52,8 @@ func compileRoute(rc *RouteConfig, parent *route, id string) *route {
 		r.groupAll, r.groupBy = parent.groupAll, parent.groupBy
 	}
 	for _, s := range rc.Matchers {
-		if m, err := matcher.Parse(s); err == nil {
-			r.matchers = append(r.matchers, m)
+		if ms, err := matcher.Parse(s); err == nil {
+			r.matchers = append(r.matchers, ms...)
 		}
 	}
 	seen := map[string]int{}
@@ -66,6 +68,21 @@ func compileRoute(rc *RouteConfig, parent *route, id string) *route {
 	return r
 }
 
+// warnClassicMatchers logs, as Alertmanager does, each matcher that only its classic parser
+// accepts (an unquoted value with spaces or backslashes), with the quoted form that both read.
+func warnClassicMatchers(logger *zap.Logger, rc *RouteConfig, path string) {
+	for i, s := range rc.Matchers {
+		if suggestion, ok := matcher.ClassicOnly(s); ok {
+			logger.Warn("Route matcher parsed by Alertmanager's classic parser only; quote its values",
+				zap.String("path", path+".matchers["+strconv.Itoa(i)+"]"),
+				zap.String("matcher", s), zap.String("suggestion", suggestion))
+		}
+	}
+	for i := range rc.Routes {
+		warnClassicMatchers(logger, &rc.Routes[i], path+".routes["+strconv.Itoa(i)+"]")
+	}
+}
+
 // rootRouteID is the id of the root route.
 const rootRouteID = "0"
 
@@ -75,8 +92,10 @@ const rootRouteID = "0"
 func childRouteID(parent string, rc *RouteConfig) string {
 	parts := make([]string, 0, len(rc.Matchers))
 	for _, s := range rc.Matchers {
-		if m, err := matcher.Parse(s); err == nil {
-			parts = append(parts, m.String())
+		if ms, err := matcher.Parse(s); err == nil {
+			for _, m := range ms {
+				parts = append(parts, matcher.Canonical(m))
+			}
 		}
 	}
 	sort.Strings(parts)

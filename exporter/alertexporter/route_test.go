@@ -5,6 +5,9 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 )
 
 func routingTree() *route {
@@ -104,4 +107,46 @@ func TestAddingARouteDoesNotChangeTheGroupKeysOfTheOthers(t *testing.T) {
 	twins := compileRoute(&RouteConfig{Receiver: "x", Routes: []RouteConfig{
 		{Matchers: []string{`a="1"`}, Receiver: "y", Continue: true}, {Matchers: []string{`a = "1"`}, Receiver: "z"}}}, nil, rootRouteID)
 	assert.NotEqual(t, twins.children[0].id, twins.children[1].id)
+}
+
+// TestMatchersPastedFromAlertmanagerYmlRouteAlike: a route's matchers are read with
+// Alertmanager's parser, so the forms alertmanager.yml holds (a brace list in one entry, a
+// comma list, unquoted values) route like the one-matcher-per-entry form; and a route's id, the
+// base of its group keys and PagerDuty dedup keys, is the same for every spelling, so the keys
+// in a checkpoint written before the parser changed still name the same groups.
+func TestMatchersPastedFromAlertmanagerYmlRouteAlike(t *testing.T) {
+	spellings := [][]string{
+		{`severity=~"critical|high"`, `slo!="canary"`},
+		{`{severity=~"critical|high", slo!="canary"}`},
+		{`severity=~"critical|high",slo!="canary"`},
+		{`slo != canary`, `severity =~ "critical|high"`},
+	}
+	var ids []string
+	for _, m := range spellings {
+		root := compileRoute(&RouteConfig{Receiver: "tickets", Routes: []RouteConfig{{Matchers: m, Receiver: "pages"}}}, nil, rootRouteID)
+		var got []string
+		for _, labels := range []map[string]string{
+			{"severity": "critical", "slo": "a"},
+			{"severity": "high", "slo": "canary"},
+			{"severity": "warning", "slo": "a"},
+			{"severity": "high"},
+		} {
+			got = append(got, root.match(labels)[0].receiver)
+		}
+		assert.Equal(t, []string{"pages", "tickets", "tickets", "pages"}, got, "%q", m)
+		ids = append(ids, root.children[0].id)
+	}
+	for _, id := range ids {
+		assert.Equal(t, `0/{severity=~"critical|high",slo!="canary"}`, id)
+	}
+}
+
+func TestARouteMatcherOnlyTheClassicParserReadsIsLoggedWithItsQuotedForm(t *testing.T) {
+	core, logs := observer.New(zap.WarnLevel)
+	warnClassicMatchers(zap.New(core), &RouteConfig{Matchers: []string{`a="1"`}, Routes: []RouteConfig{
+		{Matchers: []string{`slo="x"`, `agent=~billing\.eu`}}}}, "route")
+	require.Equal(t, 1, logs.Len())
+	e := logs.All()[0].ContextMap()
+	assert.Equal(t, "route.routes[0].matchers[1]", e["path"])
+	assert.Equal(t, `{agent=~"billing\\.eu"}`, e["suggestion"])
 }

@@ -11,8 +11,9 @@ import (
 	"github.com/otelcol-amas/otelcol-amas/exporter/alertexporter/internal/metadata"
 )
 
-// telemetry is the exporter's small, fixed set of instruments with attribute sets precomputed
-// per (receiver, integration).
+// telemetry is the exporter's small, fixed set of instruments (declared in metadata.yaml, built
+// by the generated metadata.TelemetryBuilder; none is asynchronous) with attribute sets
+// precomputed per (receiver, integration).
 type telemetry struct {
 	sentC, failedC, retriedC, droppedC, enqueuedC, supersededC metric.Int64Counter
 	invalidC, alertsDroppedC, valuesDroppedC, checkpointC      metric.Int64Counter
@@ -30,30 +31,26 @@ type integrationAttrs struct {
 }
 
 func newTelemetry(set component.TelemetrySettings) (*telemetry, error) {
-	m := set.MeterProvider.Meter(metadata.ScopeName)
-	t := &telemetry{attrs: map[string]*integrationAttrs{}, none: metric.WithAttributeSet(attribute.NewSet())}
-	var err error
-	counter := func(name, desc string) metric.Int64Counter {
-		if err != nil {
-			return nil
-		}
-		var c metric.Int64Counter
-		c, err = m.Int64Counter(name, metric.WithDescription(desc), metric.WithUnit("{notifications}"))
-		return c
+	tb, err := metadata.NewTelemetryBuilder(set)
+	if err != nil {
+		return nil, err
 	}
-	t.sentC = counter("otelcol_alert_notifications_sent", "Notifications a receiver accepted.")
-	t.failedC = counter("otelcol_alert_notifications_failed", "Delivery attempts that failed (retryable or not).")
-	t.retriedC = counter("otelcol_alert_notifications_retried", "Failed delivery attempts handed back for retry.")
-	t.droppedC = counter("otelcol_alert_notifications_dropped", "Notifications given up: rejected by the receiver (4xx other than 429), queue full, or receiver gone.")
-	t.deadLetterC = counter("otelcol_alert_notifications_dead_letter", "Queued notifications given up, by reason: permanent (the receiver refused it) or expired (retry_on_failure.max_elapsed_time passed); the group's next flush announces their alerts again.")
-	t.enqueuedC = counter("otelcol_alert_notifications_enqueued", "Notifications queued for delivery whose delivery state is checkpointed.")
-	t.supersededC = counter("otelcol_alert_notifications_superseded", "Queued notifications skipped because a newer one for the same group was already delivered.")
-	t.invalidC = counter("otelcol_alert_points_invalid", "amas_alerts points skipped: missing alertname or alertstate, unknown state, NaN.")
-	t.alertsDroppedC = counter("otelcol_alert_alerts_dropped", "New alerts not tracked because max_alerts was reached.")
-	t.valuesDroppedC = counter("otelcol_alert_values_dropped", "Sibling values not joined because max_values_per_alert was reached.")
-	t.checkpointC = counter("otelcol_alert_checkpoint_failures", "Failed writes of the delivery-state checkpoint.")
-	t.checkpointSkippedC = counter("otelcol_alert_checkpoint_entries_skipped", "Delivery-state checkpoint entries skipped at restore because they were damaged or did not decode; the rest is restored.")
-	return t, err
+	return &telemetry{
+		sentC:              tb.ExporterAlertNotificationsSent,
+		failedC:            tb.ExporterAlertNotificationsFailed,
+		retriedC:           tb.ExporterAlertNotificationsRetried,
+		droppedC:           tb.ExporterAlertNotificationsDropped,
+		deadLetterC:        tb.ExporterAlertNotificationsDeadLetter,
+		enqueuedC:          tb.ExporterAlertNotificationsEnqueued,
+		supersededC:        tb.ExporterAlertNotificationsSuperseded,
+		invalidC:           tb.ExporterAlertPointsInvalid,
+		alertsDroppedC:     tb.ExporterAlertAlertsDropped,
+		valuesDroppedC:     tb.ExporterAlertValuesDropped,
+		checkpointC:        tb.ExporterAlertCheckpointFailures,
+		checkpointSkippedC: tb.ExporterAlertCheckpointEntriesSkipped,
+		attrs:              map[string]*integrationAttrs{},
+		none:               metric.WithAttributeSet(attribute.NewSet()),
+	}, nil
 }
 
 func (t *telemetry) register(receiver, integ string) {

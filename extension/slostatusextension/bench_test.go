@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jonboulle/clockwork"
 	"go.opentelemetry.io/collector/extension/extensiontest"
 
 	"github.com/otelcol-amas/otelcol-amas/extension/slostatusextension/internal/metadata"
@@ -44,9 +45,9 @@ func BenchmarkStatusRequest(b *testing.B) {
 		n := c.n
 		b.Run("groups_per_slo="+strconv.Itoa(n)+"/history="+c.history, func(b *testing.B) {
 			cfg := createDefaultConfig().(*Config)
-			clock := &fakeClock{t: epoch}
+			clock := clockwork.NewFakeClockAt(epoch)
 			src := &fakeSource{slo: []sloprocessor.Status{groupedStatus(epoch, n)}, reg: []regressionprocessor.Status{sampleRegressions(epoch)}}
-			e := newExtension(extensiontest.NewNopSettings(metadata.Type), cfg, src, clock.Now)
+			e := newExtension(extensiontest.NewNopSettings(metadata.Type), cfg, src, clock)
 			e.startedAt = epoch
 			for range cfg.History.MaxSamples {
 				clock.Advance(cfg.History.SampleInterval)

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jonboulle/clockwork"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/extension"
 	"go.uber.org/zap"
@@ -42,12 +43,11 @@ const (
 const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 type statusExtension struct {
-	cfg       *Config
-	set       extension.Settings
-	src       source
-	now       func() time.Time
-	newTicker func(time.Duration) (<-chan time.Time, func())
-	hist      *history
+	cfg   *Config
+	set   extension.Settings
+	src   source
+	clock clockwork.Clock // the real clock in the collector, a fake one in tests
+	hist  *history
 
 	startedAt time.Time
 	server    *http.Server
@@ -57,16 +57,11 @@ type statusExtension struct {
 
 var _ extension.Extension = (*statusExtension)(nil)
 
-func newExtension(set extension.Settings, cfg *Config, src source, now func() time.Time) *statusExtension {
-	return &statusExtension{
-		cfg: cfg, set: set, src: src, now: now,
-		newTicker: func(d time.Duration) (<-chan time.Time, func()) {
-			t := time.NewTicker(d)
-			return t.C, t.Stop
-		},
-		hist: newHistory(cfg.History),
-	}
+func newExtension(set extension.Settings, cfg *Config, src source, clock clockwork.Clock) *statusExtension {
+	return &statusExtension{cfg: cfg, set: set, src: src, clock: clock, hist: newHistory(cfg.History)}
 }
+
+func (e *statusExtension) now() time.Time { return e.clock.Now() }
 
 // Start listens on the endpoint and starts sampling budgets for the burn-down history.
 func (e *statusExtension) Start(ctx context.Context, host component.Host) error {
@@ -94,15 +89,15 @@ func (e *statusExtension) Start(ctx context.Context, host component.Host) error 
 			e.set.Logger.Error("The SLO status server stopped", zap.Error(err))
 		}
 	}()
-	ticks, stopTicker := e.newTicker(e.cfg.History.SampleInterval)
+	ticker := e.clock.NewTicker(e.cfg.History.SampleInterval)
 	go func() {
 		defer e.wg.Done()
-		defer stopTicker()
+		defer ticker.Stop()
 		for {
 			select {
 			case <-e.stop:
 				return
-			case <-ticks:
+			case <-ticker.Chan():
 				e.sample()
 			}
 		}

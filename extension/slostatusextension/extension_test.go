@@ -365,14 +365,14 @@ func asStrings(v any) []string {
 }
 
 func TestSamplingOnTheTickerFillsTheHistory(t *testing.T) {
-	e, _, _, _ := newTestExtension(t, nil)
-	ticks := make(chan time.Time)
-	e.newTicker = func(time.Duration) (<-chan time.Time, func()) { return ticks, func() {} }
+	e, _, clock, _ := newTestExtension(t, nil)
 	e.cfg.ServerConfig.NetAddr.Endpoint = "127.0.0.1:0"
 	require.NoError(t, e.Start(t.Context(), componenttest.NewNopHost()))
-	ticks <- epoch
-	ticks <- epoch // unbuffered: the second send returns once the first sample is recorded
-	assert.Equal(t, 3, e.hist.info().Series, "one series per SLO group with data")
+	require.NoError(t, clock.BlockUntilContext(t.Context(), 1), "the sampler's ticker is on the fake clock")
+	assert.Equal(t, 0, e.hist.info().Series, "nothing sampled before the first tick")
+	clock.Advance(e.cfg.History.SampleInterval)
+	require.Eventually(t, func() bool { return e.hist.info().Series == 3 }, 10*time.Second, time.Millisecond,
+		"one series per SLO group with data")
 	require.NoError(t, e.Shutdown(t.Context()))
 }
 

@@ -7,6 +7,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/jonboulle/clockwork"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/config/confighttp"
 	"go.opentelemetry.io/collector/extension"
@@ -34,6 +35,8 @@ func createDefaultConfig() component.Config {
 	}
 }
 
-func createExtension(_ context.Context, set extension.Settings, cfg component.Config) (extension.Extension, error) {
-	return newExtension(set, cfg.(*Config), registrySource{cfg: cfg.(*Config)}, time.Now), nil
+// createExtension reads the clock from ctx (clockwork.FromContext: the real clock unless a test
+// put a fake one there).
+func createExtension(ctx context.Context, set extension.Settings, cfg component.Config) (extension.Extension, error) {
+	return newExtension(set, cfg.(*Config), registrySource{cfg: cfg.(*Config)}, clockwork.FromContext(ctx)), nil
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jonboulle/clockwork"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/extension/extensiontest"
 
@@ -19,23 +20,6 @@ import (
 )
 
 var epoch = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // fakeSource hands out fixed snapshots.
 type fakeSource struct {
@@ -146,16 +130,16 @@ func sampleRegressions(now time.Time) regressionprocessor.Status {
 }
 
 // newTestExtension serves an extension on a fake clock and source with httptest.
-func newTestExtension(t *testing.T, mutate func(*Config)) (*statusExtension, *fakeSource, *fakeClock, *httptest.Server) {
+func newTestExtension(t *testing.T, mutate func(*Config)) (*statusExtension, *fakeSource, *clockwork.FakeClock, *httptest.Server) {
 	t.Helper()
 	cfg := createDefaultConfig().(*Config)
 	if mutate != nil {
 		mutate(cfg)
 	}
 	require.NoError(t, cfg.Validate())
-	clock := &fakeClock{t: epoch}
+	clock := clockwork.NewFakeClockAt(epoch)
 	src := &fakeSource{slo: []sloprocessor.Status{sampleStatus(epoch)}, reg: []regressionprocessor.Status{sampleRegressions(epoch)}, classes: sampleClassification()}
-	e := newExtension(extensiontest.NewNopSettings(metadata.Type), cfg, src, clock.Now)
+	e := newExtension(extensiontest.NewNopSettings(metadata.Type), cfg, src, clock)
 	e.startedAt = epoch.Add(-5 * time.Second)
 	srv := httptest.NewServer(e.handler())
 	t.Cleanup(srv.Close)

@@ -15,8 +15,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/otelcol-amas/otelcol-amas/cmd/amas-slo/slorender"
 	"github.com/otelcol-amas/otelcol-amas/internal/harness"
-	"github.com/otelcol-amas/otelcol-amas/internal/slorender"
 	"github.com/otelcol-amas/otelcol-amas/internal/slosim"
 )
 

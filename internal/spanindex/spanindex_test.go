@@ -94,3 +94,67 @@ func TestABoundaryIsAServerOrConsumerSpanOrARemoteParent(t *testing.T) {
 	s.SetFlags(0x300)
 	assert.True(t, IsBoundary(s))
 }
+
+// The table agrees with a Go map on thousands of spans whose ids collide in their low or high
+// bytes (long probe runs), duplicated ids (the later span wins) and an empty id (not indexed),
+// over batches of different sizes reusing one Index.
+func TestTheTableAgreesWithAMapAcrossBatches(t *testing.T) {
+	var x Index
+	for round, n := range []int{3000, 10, 700, 0, 4096} {
+		td := ptrace.NewTraces()
+		spans := td.ResourceSpans().AppendEmpty().ScopeSpans().AppendEmpty().Spans()
+		want := map[pcommon.SpanID]pcommon.SpanID{}
+		for i := range n {
+			var sid, parent pcommon.SpanID
+			switch i % 3 {
+			case 0: // ids that differ only in the last byte and the second
+				sid = pcommon.SpanID{byte(round), byte(i >> 8), 0, 0, 0, 0, 0, byte(i)}
+			case 1: // ids that differ only in the first bytes
+				sid = pcommon.SpanID{byte(i), byte(i >> 8), 7, 7, 7, 7, 7, byte(round + 1)}
+			default: // a duplicate of the previous span's id, with another parent
+				sid = pcommon.SpanID{byte(i - 1), byte((i - 1) >> 8), 7, 7, 7, 7, 7, byte(round + 1)}
+			}
+			parent = pcommon.SpanID{9, byte(i), byte(i >> 8), 1, 2, 3, 4, byte(round)}
+			s := spans.AppendEmpty()
+			s.SetSpanID(sid)
+			s.SetParentSpanID(parent)
+			if !sid.IsEmpty() {
+				want[sid] = parent
+			}
+		}
+		spans.AppendEmpty() // no id: not indexed
+		x.Reset()
+		assert.True(t, x.Build(td, 1<<20))
+		assert.Equal(t, len(want), x.Len(), "round %d", round)
+		for sid, parent := range want {
+			e, ok := x.Get(sid)
+			if !assert.True(t, ok, "round %d: %v", round, sid) {
+				return
+			}
+			assert.Equal(t, parent, e.Parent)
+		}
+		_, ok := x.Get(pcommon.SpanID{})
+		assert.False(t, ok, "the empty id is never found")
+		_, ok = x.Get(pcommon.SpanID{0xee, 1, 2, 3, 4, 5, 6, 7})
+		assert.False(t, ok, "an id not in the batch is not found")
+	}
+}
+
+// Walk reads a span's agent name once per batch, however many children walk through it.
+func TestWalkReadsAnAgentNameOncePerBatch(t *testing.T) {
+	td := batch(map[byte]byte{1: 0, 2: 1, 3: 1, 4: 1}, map[byte]string{1: "planner"}, nil)
+	var x Index
+	reads := 0
+	count := func(s ptrace.Span) string { reads++; return agentAttr(s) }
+	for range 2 {
+		x.Reset()
+		x.Build(td, 100)
+		for _, child := range []byte{2, 3, 4} {
+			e, _ := x.Get(id(child))
+			agent, _, out := x.Walk(e.Parent, false, count)
+			assert.Equal(t, Found, out)
+			assert.Equal(t, "planner", agent)
+		}
+	}
+	assert.Equal(t, 2, reads, "one read per batch")
+}

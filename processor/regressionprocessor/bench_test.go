@@ -63,10 +63,9 @@ func benchProcessor(b *testing.B, ops int) (*regressionProcessor, *fakeClock) {
 	cfg.MaxOperations = max(ops, 1000)
 	set := processortest.NewNopSettings(metadata.Type)
 	set.Logger = zap.NewNop()
-	p, err := newRegressionProcessor(set, cfg)
+	clock := newFakeClock(epoch)
+	p, err := newRegressionProcessor(set, cfg, clock)
 	require.NoError(b, err)
-	clock := &fakeClock{t: epoch}
-	p.now = clock.Now
 	return p, clock
 }
 

@@ -28,12 +28,11 @@ func storageConfig() *Config {
 	return cfg
 }
 
-// start starts the sim's processor against store with a manual ticker (ticks are driven by
-// s.interval), and returns the observed logs.
+// start starts the sim's processor against store (its clock's tickers never fire: ticks are
+// driven by s.interval), and returns the observed logs.
 func (s *sim) start(store *storagetest.Storage) *observer.ObservedLogs {
 	core, logs := observer.New(zapcore.DebugLevel)
 	s.p.logger = zap.New(core)
-	s.p.newTicker = func(_ time.Duration) (<-chan time.Time, func()) { return make(chan time.Time), func() {} }
 	host := hostWithExtensions{ext: map[component.ID]component.Component{storageID: store}}
 	require.NoError(s.t, s.p.Start(context.Background(), host))
 	return logs
@@ -53,7 +52,7 @@ func TestRestartWithStorageKeepsTheBaseline(t *testing.T) {
 
 	// A new process: same config and storage, the clock goes on from where it stopped.
 	second := newSim(t, cfg)
-	second.clock.t = first.clock.Now()
+	second.clock.set(first.clock.Now())
 	logs := second.start(store)
 	assert.Equal(t, 1, logs.FilterMessage("Restored regression baselines from the checkpoint").Len())
 	after := second.op(st.label())
@@ -91,7 +90,7 @@ func TestAFiringAlertSurvivesARestart(t *testing.T) {
 	require.NoError(t, first.p.Shutdown(context.Background()))
 
 	second := newSim(t, cfg)
-	second.clock.t = first.clock.Now()
+	second.clock.set(first.clock.Now())
 	second.start(store)
 	assert.Equal(t, phaseFiring, second.phase(st.label(), kindLatency))
 	assert.True(t, second.op(st.label()).firing, "spans are marked again right away")
@@ -174,7 +173,7 @@ func TestBaselineResetsApplyOncePerGeneration(t *testing.T) {
 	reset.BaselineResets = []BaselineReset{{Operation: planner.label(), Generation: 1}}
 	restart := func(at time.Time) *sim {
 		s := newSim(t, reset)
-		s.clock.t = at
+		s.clock.set(at)
 		s.start(store)
 		return s
 	}
@@ -208,7 +207,7 @@ func TestAVersion1CheckpointStillRestores(t *testing.T) {
 	store.Put(checkpointKey, b)
 
 	s := newSim(t, storageConfig())
-	s.clock.t = time.Unix(0, 1767230400000000000)
+	s.clock.set(time.Unix(0, 1767230400000000000))
 	logs := s.start(store)
 	require.Equal(t, 1, logs.FilterMessage("Restored regression baselines from the checkpoint").Len(), "logs: %v", logs.All())
 	st := newStream(60, "planner")
@@ -245,7 +244,7 @@ func TestADamagedOperationCostsOnlyThatOperation(t *testing.T) {
 	store.Put(checkpointKey, b)
 
 	second := newSim(t, cfg)
-	second.clock.t = first.clock.Now()
+	second.clock.set(first.clock.Now())
 	logs := second.start(store)
 	assert.NotNil(t, second.op(planner.label()), "the neighbour of the damaged entry is restored")
 	assert.Nil(t, second.op(coder.label()), "the damaged operation starts afresh")

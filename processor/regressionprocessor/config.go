@@ -66,6 +66,10 @@ type Config struct {
 
 	MarkSpans bool `mapstructure:"mark_spans"`
 
+	// InstanceLabel is added to every emitted series and alert when its value is set (one of
+	// several replicas); see alertstate.InstanceLabel.
+	InstanceLabel alertstate.InstanceLabel `mapstructure:"instance_label"`
+
 	// Storage is the ID of a storage extension (e.g. file_storage) that keeps baselines across
 	// restarts. Unset: baselines live in memory only.
 	Storage            *component.ID `mapstructure:"storage"`
@@ -159,6 +163,7 @@ func createDefaultConfig() component.Config {
 		},
 		RebaselineAfter:    24 * time.Hour,
 		MarkSpans:          true,
+		InstanceLabel:      alertstate.InstanceLabel{Name: alertstate.LabelInstance},
 		CheckpointInterval: time.Minute,
 	}
 }
@@ -187,6 +192,7 @@ func (c *Config) Validate() error {
 	if c.MaxLabelLength < safelabel.MinMax || c.MaxLabelLength > maxLabelLengthLimit {
 		add("max_label_length: must be in [%d,%d], got %d", safelabel.MinMax, maxLabelLengthLimit, c.MaxLabelLength)
 	}
+	errs = append(errs, c.InstanceLabel.Validate("instance_label")...)
 	if c.MaxBatchIndexSpans < 0 {
 		add("max_batch_index_spans: must be >= 0 (0 disables the ancestor lookup), got %d", c.MaxBatchIndexSpans)
 	}

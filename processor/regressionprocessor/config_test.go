@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/confmap/confmaptest"
 
+	"github.com/otelcol-amas/otelcol-amas/internal/alertstate"
 	"github.com/otelcol-amas/otelcol-amas/processor/regressionprocessor/internal/metadata"
 )
 
@@ -52,6 +53,7 @@ func TestLoadConfig(t *testing.T) {
 		RebaselineAfter:    6 * time.Hour,
 		BaselineResets:     []BaselineReset{{Operation: "checkout/planner/chat", Generation: 2}},
 		MarkSpans:          false,
+		InstanceLabel:      alertstate.InstanceLabel{Name: "replica", Value: "otelcol-amas-0"},
 		Storage:            &storageID,
 		CheckpointInterval: time.Minute,
 	}

@@ -32,6 +32,13 @@ func newGauge(sm pmetric.ScopeMetrics, name, desc string) pmetric.Gauge {
 	return m.SetEmptyGauge()
 }
 
+// putInstance adds the instance label, when set, to the attributes of an emitted point.
+func (p *regressionProcessor) putInstance(attrs pcommon.Map) {
+	if p.instance[0] != "" {
+		attrs.PutStr(p.instance[0], p.instance[1])
+	}
+}
+
 func (p *regressionProcessor) enabled(k kind) bool {
 	switch k {
 	case kindLatency:
@@ -67,6 +74,7 @@ func (p *regressionProcessor) buildMetrics(now time.Time) pmetric.Metrics {
 		attrs := dp.Attributes()
 		attrs.PutStr(alertstate.LabelOperation, op.label)
 		attrs.PutStr(alertstate.LabelType, kindNames[k])
+		p.putInstance(attrs)
 		return attrs
 	}
 
@@ -88,6 +96,7 @@ func (p *regressionProcessor) buildMetrics(now time.Time) pmetric.Metrics {
 				}
 				dp.Attributes().PutStr(alertstate.LabelOperation, op.label)
 				dp.Attributes().PutStr(alertstate.LabelType, kindNames[k])
+				p.putInstance(dp.Attributes())
 
 				if k == kindLatency {
 					for i := range tr.quantiles {
@@ -115,11 +124,15 @@ func (p *regressionProcessor) buildMetrics(now time.Time) pmetric.Metrics {
 			case phaseResolved:
 				state = alertstate.StateResolved
 			}
+			labels := map[string]string{alertstate.LabelOperation: op.label, alertstate.LabelType: kindNames[k]}
+			if p.instance[0] != "" {
+				labels[p.instance[0]] = p.instance[1]
+			}
 			alertstate.Append(alerts, ts, alertstate.Alert{
 				Name:        alertstate.AlertRegression,
 				State:       state,
 				Severity:    p.cfg.Severity,
-				Labels:      map[string]string{alertstate.LabelOperation: op.label, alertstate.LabelType: kindNames[k]},
+				Labels:      labels,
 				ActiveSince: pcommon.Timestamp(a.activeSince),
 			})
 		}

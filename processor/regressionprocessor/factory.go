@@ -3,6 +3,7 @@ package regressionprocessor // import "github.com/otelcol-amas/otelcol-amas/proc
 import (
 	"context"
 
+	"github.com/jonboulle/clockwork"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/processor"
@@ -35,15 +36,17 @@ func NewFactory() processor.Factory {
 	)
 }
 
-func (f *factory) instance(set processor.Settings, cfg component.Config) (*sharedcomponent.Component[*regressionProcessor], error) {
+// instance is the processor of cfg, created on first use with the clock of ctx
+// (clockwork.FromContext: the real clock unless a test put a fake one there).
+func (f *factory) instance(ctx context.Context, set processor.Settings, cfg component.Config) (*sharedcomponent.Component[*regressionProcessor], error) {
 	c := cfg.(*Config)
 	return f.instances.LoadOrStore(c, func() (*regressionProcessor, error) {
-		return newRegressionProcessor(set, c)
+		return newRegressionProcessor(set, c, clockwork.FromContext(ctx))
 	})
 }
 
 func (f *factory) createTraces(ctx context.Context, set processor.Settings, cfg component.Config, next consumer.Traces) (processor.Traces, error) {
-	inst, err := f.instance(set, cfg)
+	inst, err := f.instance(ctx, set, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -54,7 +57,7 @@ func (f *factory) createTraces(ctx context.Context, set processor.Settings, cfg 
 }
 
 func (f *factory) createMetrics(ctx context.Context, set processor.Settings, cfg component.Config, next consumer.Metrics) (processor.Metrics, error) {
-	inst, err := f.instance(set, cfg)
+	inst, err := f.instance(ctx, set, cfg)
 	if err != nil {
 		return nil, err
 	}

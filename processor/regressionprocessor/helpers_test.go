@@ -4,10 +4,10 @@ import (
 	"context"
 	"math"
 	"math/rand/v2"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/jonboulle/clockwork"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer/consumertest"
@@ -25,22 +25,27 @@ import (
 
 var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
+// fakeClock is clockwork's fake clock whose tickers never fire: tests that drive the ticks
+// themselves (sim.interval) advance it without a started processor's tick loop running an
+// evaluation of its own in between.
 type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
+	*clockwork.FakeClock
 }
 
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
+func newFakeClock(at time.Time) *fakeClock {
+	return &fakeClock{FakeClock: clockwork.NewFakeClockAt(at)}
 }
 
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+func (c *fakeClock) NewTicker(time.Duration) clockwork.Ticker { return silentTicker{} }
+
+// set moves the clock to at (a restarted process whose clock goes on from where another stopped).
+func (c *fakeClock) set(at time.Time) { c.Advance(at.Sub(c.Now())) }
+
+type silentTicker struct{}
+
+func (silentTicker) Chan() <-chan time.Time { return nil }
+func (silentTicker) Reset(time.Duration)    {}
+func (silentTicker) Stop()                  {}
 
 // stream is a seeded synthetic operation: log-normal latency, a Bernoulli error rate, a cost
 // per request with ±20% uniform jitter.
@@ -135,10 +140,9 @@ func newSim(t *testing.T, cfg *Config) *sim {
 	set := processortest.NewNopSettings(metadata.Type)
 	set.MeterProvider = sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	set.Logger = zap.NewNop()
-	p, err := newRegressionProcessor(set, cfg)
+	clock := newFakeClock(epoch)
+	p, err := newRegressionProcessor(set, cfg, clock)
 	require.NoError(t, err)
-	clock := &fakeClock{t: epoch}
-	p.now = clock.Now
 	sink := &consumertest.MetricsSink{}
 	p.addMetricsConsumer(sink)
 	return &sim{t: t, p: p, clock: clock, sink: sink, reader: reader}

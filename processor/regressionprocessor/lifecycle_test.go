@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jonboulle/clockwork"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/golden"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/pdatatest/pmetrictest"
 	"github.com/stretchr/testify/assert"
@@ -69,29 +70,24 @@ func TestOneInstanceServesTheTracesAndMetricsPipelinesAndTicksOnItsOwn(t *testin
 	cfg.WarmUp = 0
 	set := processortest.NewNopSettings(metadata.Type)
 	traceSink, metricSink := &consumertest.TracesSink{}, &consumertest.MetricsSink{}
-	tp, err := f.createTraces(context.Background(), set, cfg, traceSink)
+	clock := clockwork.NewFakeClockAt(epoch)
+	ctx := clockwork.AddToContext(context.Background(), clock)
+	tp, err := f.createTraces(ctx, set, cfg, traceSink)
 	require.NoError(t, err)
-	mp, err := f.createMetrics(context.Background(), set, cfg, metricSink)
+	mp, err := f.createMetrics(ctx, set, cfg, metricSink)
 	require.NoError(t, err)
-
-	inst, err := f.instance(set, cfg)
-	require.NoError(t, err)
-	clock := &fakeClock{t: epoch}
-	ticks := make(chan time.Time)
-	inst.Unwrap().now = clock.Now
-	inst.Unwrap().newTicker = func(time.Duration) (<-chan time.Time, func()) { return ticks, func() {} }
 
 	host := componenttest.NewNopHost()
 	require.NoError(t, tp.Start(context.Background(), host))
 	require.NoError(t, mp.Start(context.Background(), host))
+	require.NoError(t, clock.BlockUntilContext(ctx, 1), "the tick loop's ticker is on the fake clock")
 
 	td := ptrace.NewTraces()
 	newStream(70, "planner").fill(td, 10, clock.Now())
 	require.NoError(t, tp.ConsumeTraces(context.Background(), td))
 	assert.Equal(t, 10, traceSink.SpanCount(), "spans pass through")
 
-	clock.Advance(time.Minute)
-	ticks <- clock.Now()
+	clock.Advance(time.Minute) // fires the tick loop's ticker
 	require.Eventually(t, func() bool { return len(metricSink.AllMetrics()) > 0 }, 10*time.Second, 5*time.Millisecond)
 	md := metricSink.AllMetrics()[0]
 	names := map[string]int{}

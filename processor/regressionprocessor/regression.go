@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cespare/xxhash/v2"
+	"github.com/jonboulle/clockwork"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/extension/xextension/storage"
@@ -50,10 +51,13 @@ type regressionProcessor struct {
 	keyParts [][]string
 	// agentAlt[j] is the position of agentAttribute among the alternatives of key part j (-1:
 	// none): that alternative is resolved from the nearest ancestor when the span lacks it.
-	agentAlt  []int
-	costKey   string
-	now       func() time.Time
-	newTicker func(time.Duration) (<-chan time.Time, func())
+	agentAlt []int
+	costKey  string
+	// instance is the sanitized instance label (name, value), instance[0] == "" when off.
+	instance [2]string
+	// clock is clockwork's: the real clock in the collector, a fake one in tests (ticks and
+	// windows without sleeping).
+	clock clockwork.Clock
 
 	mu          sync.Mutex
 	tr          *tracker
@@ -78,8 +82,8 @@ type regressionProcessor struct {
 	started bool
 }
 
-func newRegressionProcessor(set processor.Settings, cfg *Config) (*regressionProcessor, error) {
-	tel, err := newTelemetry(set.MeterProvider)
+func newRegressionProcessor(set processor.Settings, cfg *Config, clock clockwork.Clock) (*regressionProcessor, error) {
+	tel, err := newTelemetry(set.TelemetrySettings)
 	if err != nil {
 		return nil, err
 	}
@@ -90,12 +94,12 @@ func newRegressionProcessor(set processor.Settings, cfg *Config) (*regressionPro
 		tel:      tel,
 		keyParts: cfg.keyParts(),
 		costKey:  cfg.Cost.Attribute,
-		now:      time.Now,
-		newTicker: func(d time.Duration) (<-chan time.Time, func()) {
-			t := time.NewTicker(d)
-			return t.C, t.Stop
-		},
-		tr: newTracker(cfg),
+		clock:    clock,
+		tr:       newTracker(cfg),
+	}
+	if v := cfg.InstanceLabel.Value; v != "" {
+		v, _ = safelabel.Sanitize(v, cfg.MaxLabelLength)
+		p.instance = [2]string{cfg.InstanceLabel.Name, v}
 	}
 	for _, alts := range p.keyParts {
 		at := -1
@@ -109,6 +113,8 @@ func newRegressionProcessor(set processor.Settings, cfg *Config) (*regressionPro
 	}
 	return p, nil
 }
+
+func (p *regressionProcessor) now() time.Time { return p.clock.Now() }
 
 // addMetricsConsumer registers the next consumer of a metrics pipeline: each tick's metrics go
 // to every metrics pipeline the processor sits in.
@@ -149,15 +155,15 @@ func (p *regressionProcessor) Start(ctx context.Context, host component.Host) er
 	p.done = make(chan struct{})
 	p.started = true
 	register(p.id, p)
-	ticks, stopTicker := p.newTicker(p.cfg.EvaluationInterval)
+	ticker := p.clock.NewTicker(p.cfg.EvaluationInterval)
 	go func() {
 		defer close(p.done)
-		defer stopTicker()
+		defer ticker.Stop()
 		for {
 			select {
 			case <-p.stop:
 				return
-			case <-ticks:
+			case <-ticker.Chan():
 				p.tick(context.Background())
 			}
 		}
@@ -275,6 +281,7 @@ func (p *regressionProcessor) processTraces(_ context.Context, td ptrace.Traces)
 	var parts [maxKeyParts]string
 	var resVals [maxKeyParts]string
 	var resAlt [maxKeyParts]int
+	var resHash [maxKeyParts]uint64 // of resVals, once per resource
 	var lastOp *operation
 	var lastHash uint64
 	rss := td.ResourceSpans()
@@ -286,6 +293,7 @@ func (p *regressionProcessor) processTraces(_ context.Context, td ptrace.Traces)
 			for a, name := range alts {
 				if v, ok := res.Get(name); ok {
 					resVals[j], resAlt[j] = valueString(v), a
+					resHash[j] = xxhash.Sum64String(resVals[j])
 					break
 				}
 			}
@@ -301,13 +309,13 @@ func (p *regressionProcessor) processTraces(_ context.Context, td ptrace.Traces)
 					continue
 				}
 				attrs := span.Attributes()
-				hash := p.operationKey(td, span, attrs, &resVals, &resAlt, &parts)
+				hash := p.operationKey(td, span, attrs, &resVals, &resAlt, &resHash, &parts)
 				op := lastOp
 				if op == nil || hash != lastHash {
 					// Spans of one operation tend to arrive together: the previous span's
 					// operation is already stamped with this batch, so skip the map.
 					if op = tr.get(hash); op == nil {
-						op = tr.add(hash, joinParts(&parts, len(p.keyParts)), now)
+						op = p.operationOf(tr, &parts, now)
 					}
 					lastOp, lastHash = op, hash
 				}
@@ -364,12 +372,15 @@ func (p *regressionProcessor) processTraces(_ context.Context, td ptrace.Traces)
 	return td, nil
 }
 
-// operationKey fills parts with the key's values and returns the operation's identity: a hash
-// of the present parts in order (the parts that make up its label).
-func (p *regressionProcessor) operationKey(td ptrace.Traces, span ptrace.Span, attrs pcommon.Map, resVals *[maxKeyParts]string, resAlt *[maxKeyParts]int, parts *[maxKeyParts]string) uint64 {
+// operationKey fills parts with the key's values as the span carries them and returns their
+// hash (of the present parts, in order). For the values every well-behaved client sends (short,
+// printable) this is the operation's identity, which operationOf defines over the sanitized
+// values: the two agree, so the hot path skips sanitizing; a value that sanitizing would change
+// misses the map and takes operationOf.
+func (p *regressionProcessor) operationKey(td ptrace.Traces, span ptrace.Span, attrs pcommon.Map, resVals *[maxKeyParts]string, resAlt *[maxKeyParts]int, resHash *[maxKeyParts]uint64, parts *[maxKeyParts]string) uint64 {
 	h := uint64(hashSeed)
 	for j, alts := range p.keyParts {
-		val := ""
+		val, fromResource := "", false
 	alt:
 		for a, name := range alts {
 			if v, ok := attrs.Get(name); ok {
@@ -383,25 +394,47 @@ func (p *regressionProcessor) operationKey(td ptrace.Traces, span ptrace.Span, a
 			}
 			switch {
 			case a == resAlt[j]:
-				val = resVals[j]
+				val, fromResource = resVals[j], true
 				break alt
 			case name == spanNameAlternative:
 				val = span.Name()
 				break alt
 			}
 		}
-		if val != "" {
-			// The sanitized value is the identity: a label, a checkpoint entry and an alert
-			// label never carry more than max_label_length bytes or a control character.
-			var res safelabel.Result
-			if val, res = safelabel.Sanitize(val, p.cfg.MaxLabelLength); res != 0 {
-				p.countSanitized(res)
-			}
+		switch {
+		case fromResource && val != "":
+			h = mixHash(h, resHash[j])
+		case val != "":
 			h = mixHash(h, xxhash.Sum64String(val))
 		}
 		parts[j] = val
 	}
 	return h
+}
+
+// operationOf finds or adds the operation of parts (as operationKey filled them) by its
+// identity: the hash of the parts made safe by safelabel, so that a label, a checkpoint entry and
+// an alert label never carry more than max_label_length bytes or a control character, and values
+// that differ only past the cut are one operation. Called when the hash of the raw parts is not
+// in the map: a new operation, or a value that sanitizing changes (counted here, every time).
+func (p *regressionProcessor) operationOf(tr *tracker, parts *[maxKeyParts]string, now int64) *operation {
+	h := uint64(hashSeed)
+	for j := range p.keyParts {
+		val := parts[j]
+		if val == "" {
+			continue
+		}
+		var res safelabel.Result
+		if val, res = safelabel.Sanitize(val, p.cfg.MaxLabelLength); res != 0 {
+			p.countSanitized(res)
+			parts[j] = val
+		}
+		h = mixHash(h, xxhash.Sum64String(val))
+	}
+	if op := tr.get(h); op != nil {
+		return op
+	}
+	return tr.add(h, joinParts(parts, len(p.keyParts)), now)
 }
 
 // countSanitized notes what safelabel changed in a label part (called with p.mu held).

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/ptrace"
@@ -47,11 +48,13 @@ func TestAnAlreadySafeOperationKeyIsBuiltWithoutAllocating(t *testing.T) {
 	span := rs.ScopeSpans().At(0).Spans().At(0)
 	var resVals, parts [maxKeyParts]string
 	var resAlt [maxKeyParts]int
+	var resHash [maxKeyParts]uint64
 	for j, alts := range s.p.keyParts {
 		resAlt[j] = -1
 		for a, name := range alts {
 			if v, ok := rs.Resource().Attributes().Get(name); ok {
 				resVals[j], resAlt[j] = valueString(v), a
+				resHash[j] = xxhash.Sum64String(resVals[j])
 				break
 			}
 		}
@@ -60,7 +63,7 @@ func TestAnAlreadySafeOperationKeyIsBuiltWithoutAllocating(t *testing.T) {
 	defer s.p.mu.Unlock()
 	var h uint64
 	allocs := testing.AllocsPerRun(100, func() {
-		h = s.p.operationKey(td, span, span.Attributes(), &resVals, &resAlt, &parts)
+		h = s.p.operationKey(td, span, span.Attributes(), &resVals, &resAlt, &resHash, &parts)
 	})
 	assert.NotZero(t, h)
 	assert.Equal(t, st.agent, parts[1])

@@ -2,16 +2,17 @@ package regressionprocessor // import "github.com/otelcol-amas/otelcol-amas/proc
 
 import (
 	"context"
-	"errors"
 
+	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/otelcol-amas/otelcol-amas/processor/regressionprocessor/internal/metadata"
 )
 
-// telemetry is the processor's small, fixed set of internal instruments. Attribute sets are
-// built once so that recording allocates nothing.
+// telemetry is the processor's small, fixed set of internal instruments (declared in
+// metadata.yaml, built by the generated metadata.TelemetryBuilder; none is asynchronous, so
+// nothing needs unregistering). Attribute sets are built once so that recording allocates nothing.
 type telemetry struct {
 	operations  metric.Int64Gauge
 	evicted     metric.Int64Counter
@@ -35,37 +36,22 @@ type telemetry struct {
 	sanitizedAction        [2]metric.AddOption // truncated, replaced
 }
 
-func newTelemetry(mp metric.MeterProvider) (*telemetry, error) {
-	m := mp.Meter(metadata.ScopeName)
-	t := &telemetry{}
-	var err, e error
-	t.operations, e = m.Int64Gauge("otelcol_processor_regression_operations",
-		metric.WithDescription("Operations the regression processor tracks (bounded by max_operations)."), metric.WithUnit("{operation}"))
-	err = errors.Join(err, e)
-	t.evicted, e = m.Int64Counter("otelcol_processor_regression_operations_evicted",
-		metric.WithDescription("Operations evicted, least recently seen first, because max_operations was reached."), metric.WithUnit("{operation}"))
-	err = errors.Join(err, e)
-	t.skipped, e = m.Int64Counter("otelcol_processor_regression_spans_skipped",
-		metric.WithDescription("Spans or span values skipped as malformed, by reason (invalid_duration: span skipped; invalid_cost: cost ignored)."), metric.WithUnit("{span}"))
-	err = errors.Join(err, e)
-	t.fired, e = m.Int64Counter("otelcol_processor_regression_alerts_fired",
-		metric.WithDescription("Regression alerts that started firing, by type."), metric.WithUnit("{alert}"))
-	err = errors.Join(err, e)
-	t.rebaselines, e = m.Int64Counter("otelcol_processor_regression_rebaselines",
-		metric.WithDescription("Baselines dropped to be learnt again, by cause (auto: rebaseline_after; manual: baseline_resets)."), metric.WithUnit("{operation}"))
-	err = errors.Join(err, e)
-	t.checkpoint, e = m.Int64Counter("otelcol_processor_regression_checkpoints",
-		metric.WithDescription("Checkpoint operations on the storage extension, by result (saved, failed, restored, discarded; entry_skipped counts damaged entries skipped at a restore)."), metric.WithUnit("{checkpoint}"))
-	err = errors.Join(err, e)
-	t.forged, e = m.Int64Counter("otelcol_processor_regression_reserved_points_dropped",
-		metric.WithDescription("Points of amas_alerts, amas_slo_* or amas_performance_regression* that arrived from a receiver, not from an emitter, and were dropped."), metric.WithUnit("{point}"))
-	err = errors.Join(err, e)
-	t.sanitized, e = m.Int64Counter("otelcol_processor_regression_labels_sanitized",
-		metric.WithDescription("Operation label parts taken from telemetry that were truncated to max_label_length or had control characters replaced, by action."), metric.WithUnit("{value}"))
-	err = errors.Join(err, e)
-	t.emitErrors, e = m.Int64Counter("otelcol_processor_regression_emit_errors",
-		metric.WithDescription("Ticks whose metrics the next consumer of a metrics pipeline refused."), metric.WithUnit("{batch}"))
-	err = errors.Join(err, e)
+func newTelemetry(set component.TelemetrySettings) (*telemetry, error) {
+	tb, err := metadata.NewTelemetryBuilder(set)
+	if err != nil {
+		return nil, err
+	}
+	t := &telemetry{
+		operations:  tb.ProcessorRegressionOperations,
+		evicted:     tb.ProcessorRegressionOperationsEvicted,
+		skipped:     tb.ProcessorRegressionSpansSkipped,
+		fired:       tb.ProcessorRegressionAlertsFired,
+		rebaselines: tb.ProcessorRegressionRebaselines,
+		checkpoint:  tb.ProcessorRegressionCheckpoints,
+		forged:      tb.ProcessorRegressionReservedPointsDropped,
+		sanitized:   tb.ProcessorRegressionLabelsSanitized,
+		emitErrors:  tb.ProcessorRegressionEmitErrors,
+	}
 
 	opt := func(k, v string) metric.MeasurementOption {
 		return metric.WithAttributeSet(attribute.NewSet(attribute.String(k, v)))
@@ -86,7 +72,7 @@ func newTelemetry(mp metric.MeterProvider) (*telemetry, error) {
 		metric.WithAttributeSet(attribute.NewSet(attribute.String("action", "truncated"))),
 		metric.WithAttributeSet(attribute.NewSet(attribute.String("action", "replaced"))),
 	}
-	return t, err
+	return t, nil
 }
 
 func (t *telemetry) count(c metric.Int64Counter, n int64, opts ...metric.AddOption) {

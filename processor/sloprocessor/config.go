@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
 
+	"github.com/otelcol-amas/otelcol-amas/internal/alertstate"
 	"github.com/otelcol-amas/otelcol-amas/internal/safelabel"
 	"github.com/otelcol-amas/otelcol-amas/internal/slomath"
 	"github.com/otelcol-amas/otelcol-amas/processor/sloprocessor/internal/spancond"
@@ -42,6 +43,9 @@ type Config struct {
 	EventTime string `mapstructure:"event_time"`
 	// MaxLateness bounds how far back span_end may place an event.
 	MaxLateness time.Duration `mapstructure:"max_lateness"`
+	// InstanceLabel is added to every emitted series and alert when its value is set (one of
+	// several replicas); see alertstate.InstanceLabel.
+	InstanceLabel alertstate.InstanceLabel `mapstructure:"instance_label"`
 	// Alerting is the default alerting of every SLO.
 	Alerting AlertingConfig `mapstructure:"alerting"`
 	// SLOs to evaluate; empty means the six SLOs of the AMAS specification (DefaultSLOs).
@@ -265,6 +269,12 @@ func (c *Config) compile(set component.TelemetrySettings) ([]*compiledSLO, error
 	}
 	errs = append(errs, c.validateEventTime()...)
 	errs = append(errs, c.Bootstrap.validate()...)
+	var groupKeys []string
+	for _, s := range c.effectiveSLOs() {
+		groupKeys = append(groupKeys, s.GroupBy...)
+		groupKeys = append(groupKeys, s.NoDataGroupBy...)
+	}
+	errs = append(errs, c.InstanceLabel.Validate("instance_label", groupKeys...)...)
 	if err := c.Alerting.validate("alerting"); err != nil {
 		errs = append(errs, err)
 	}
@@ -343,7 +353,7 @@ func (a *AlertingConfig) validate(path string) error {
 }
 
 // MergedAlerting returns the alerting of an SLO: its own parts, else the processor's. The rules
-// generator (internal/slorender) calls it too, so both inherit alike.
+// generator (cmd/amas-slo/slorender) calls it too, so both inherit alike.
 func (c *Config) MergedAlerting(s SLOConfig) AlertingConfig {
 	a := c.Alerting
 	if o := s.Alerting; o != nil {
@@ -523,7 +533,7 @@ func (c *Config) compileSLO(path string, s SLOConfig, set component.TelemetrySet
 
 // ResolvedAlerting is an SLO's alerting once inherited and defaulted, as the processor evaluates
 // it: the rules (the hard-down page first when it applies), the guards, the budget thresholds and
-// no-data. The rules generator (internal/slorender) renders the same.
+// no-data. The rules generator (cmd/amas-slo/slorender) renders the same.
 type ResolvedAlerting struct {
 	Rules           []slomath.BurnRule
 	MinEvents       uint64
@@ -627,8 +637,8 @@ func prefixErr(path string, err error) error {
 // GenAI conventions' operation name, then ProfileConditions. The cost and request counters are
 // that connector's.
 var (
-	condAgentSpans = append([]string{`attributes["gen_ai.operation.name"] == "invoke_agent"`}, ProfileConditions("invoke_agent")...)
-	condToolSpans  = append([]string{`attributes["gen_ai.operation.name"] == "execute_tool"`}, ProfileConditions("execute_tool")...)
+	condAgentSpans = spancond.OperationConditions("invoke_agent")
+	condToolSpans  = spancond.OperationConditions("execute_tool")
 )
 
 // ProfileConditions are the conditions that select the spans the amas_spanmetrics connector's
@@ -638,21 +648,13 @@ var (
 // agent/tool span kinds. A span that carries a GenAI operation name is judged by it alone, as in
 // the connector, so a Traceloop chat span below an agent is never an agent request. The rules
 // renderer recognises them beside the GenAI condition, since the connector's metrics already
-// carry these spans under that operation.
+// carry these spans under that operation. The span condition compiler recognises the whole list
+// (spancond.OperationConditions) and classifies each span once for all the SLOs that use it.
 func ProfileConditions(operation string) []string {
-	var oiKind, tlKind, notWorkflow string
-	switch operation {
-	case "invoke_agent":
-		oiKind, tlKind, notWorkflow = "AGENT", "agent", ` and name != "Agent workflow"`
-	case "execute_tool":
-		oiKind, tlKind = "TOOL", "tool"
-	default:
-		return nil
+	if c := spancond.OperationConditions(operation); c != nil {
+		return c[1:]
 	}
-	return []string{
-		`attributes["gen_ai.operation.name"] == nil and attributes["openinference.span.kind"] == "` + oiKind + `"` + notWorkflow,
-		`attributes["gen_ai.operation.name"] == nil and attributes["openinference.span.kind"] == nil and attributes["traceloop.span.kind"] == "` + tlKind + `"`,
-	}
+	return nil
 }
 
 const (

@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/confmap/confmaptest"
 
+	"github.com/otelcol-amas/otelcol-amas/internal/alertstate"
 	"github.com/otelcol-amas/otelcol-amas/internal/slomath"
 	"github.com/otelcol-amas/otelcol-amas/processor/sloprocessor/internal/metadata"
 )
@@ -68,6 +69,7 @@ func TestLoadConfig(t *testing.T) {
 		assert.Equal(t, 30*time.Second, cfg.CheckpointInterval)
 		assert.Equal(t, eventTimeSpanEnd, cfg.EventTime)
 		assert.Equal(t, 2*time.Minute, cfg.MaxLateness)
+		assert.Equal(t, alertstate.InstanceLabel{Name: "replica", Value: "otelcol-amas-0"}, cfg.InstanceLabel)
 		assert.Equal(t, uint64(20), cfg.Alerting.MinEvents)
 		assert.Equal(t, uint64(3), cfg.Alerting.MinBadEvents)
 		assert.Equal(t, uint64(500), cfg.Alerting.BudgetMinEvents)

@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/collector/processor"
 	"go.opentelemetry.io/collector/processor/processorhelper"
 
+	"github.com/otelcol-amas/otelcol-amas/internal/alertstate"
 	"github.com/otelcol-amas/otelcol-amas/internal/safelabel"
 	"github.com/otelcol-amas/otelcol-amas/internal/sharedcomponent"
 	"github.com/otelcol-amas/otelcol-amas/internal/slomath"
@@ -43,6 +44,7 @@ func createDefaultConfig() component.Config {
 		EventTime:          eventTimeArrival,
 		MaxLateness:        time.Minute,
 		Bootstrap:          defaultBootstrapConfig(),
+		InstanceLabel:      alertstate.InstanceLabel{Name: alertstate.LabelInstance},
 		Alerting: AlertingConfig{
 			MinBadEvents: slomath.DefaultMinBadEvents,
 			BudgetThresholds: &BudgetThresholdsConfig{

@@ -70,6 +70,13 @@ func (p *sloProcessor) recordBeat(st *sloState, key uint64, attrs, resAttrs pcom
 	}
 	b, ok := st.beats[key]
 	if !ok {
+		// A new group, or a value that sanitizing changes: its identity is the safe key.
+		if safe := p.safeKeyOf(st.c.cfg.NoDataGroupBy, attrs, resAttrs); safe != key {
+			key = safe
+			b, ok = st.beats[key]
+		}
+	}
+	if !ok {
 		if len(st.beats) >= p.cfg.MaxGroupsPerSLO {
 			return
 		}
@@ -116,12 +123,12 @@ func (e *emitter) beat(st *sloState, b *series) {
 	}
 	alertstate.Append(e.alertGauge, e.ts, alertstate.Alert{
 		Name: alertstate.AlertSLONoData, State: a.Phase.String(), Severity: st.c.noDataSv,
-		Labels: beatLabels(st, b), ActiveSince: pcommon.Timestamp(a.ActiveSince),
+		Labels: e.alertLabels(beatLabels(st, b)), ActiveSince: pcommon.Timestamp(a.ActiveSince),
 	})
 }
 
 func beatLabels(st *sloState, b *series) map[string]string {
-	labels := make(map[string]string, len(b.labels)+1)
+	labels := make(map[string]string, len(b.labels)+2)
 	labels[labelSLO] = st.name
 	for _, kv := range b.labels {
 		labels[kv[0]] = kv[1]

@@ -2,10 +2,12 @@ package sloprocessor
 
 import (
 	"context"
+	"encoding/binary"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/jonboulle/clockwork"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -75,4 +77,61 @@ func TestAnAlreadySafeGroupKeyIsHashedWithoutAllocating(t *testing.T) {
 	unsafe := pcommon.NewMap()
 	unsafe.PutStr("gen_ai.agent.name", strings.Repeat("research-agent-", 10)+"\n")
 	assert.NotEqual(t, k, h.p.keyOf(keys, unsafe, res))
+}
+
+// Group keys are what earlier versions computed with a streaming digest (a type tag, the safe
+// value, a separator per key), so the groups of a checkpoint still match; and the raw key of a
+// safe value is its safe key, while a value that sanitizing changes has a raw key of its own.
+func TestGroupKeysMatchTheStreamingDigestOfEarlierVersions(t *testing.T) {
+	h := newHarness(t, groupedByAgent(), nil, nil)
+	defer h.shutdown()
+	maxLen := h.p.cfg.MaxLabelLength
+	old := func(keys []string, attrs pcommon.Map) uint64 {
+		d := xxhash.New()
+		for _, k := range keys {
+			v, ok := attrs.Get(k)
+			var tag [9]byte
+			switch {
+			case !ok:
+				_, _ = d.Write(tag[:1])
+			case v.Type() == pcommon.ValueTypeStr:
+				tag[0] = 1
+				_, _ = d.Write(tag[:1])
+				s, _ := safelabel.Sanitize(v.Str(), maxLen)
+				_, _ = d.WriteString(s)
+			case v.Type() == pcommon.ValueTypeInt:
+				tag[0] = 2
+				binary.LittleEndian.PutUint64(tag[1:], uint64(v.Int()))
+				_, _ = d.Write(tag[:])
+			case v.Type() == pcommon.ValueTypeBool:
+				tag[0] = 3
+				if v.Bool() {
+					tag[1] = 1
+				}
+				_, _ = d.Write(tag[:2])
+			default:
+				tag[0] = 4
+				_, _ = d.Write(tag[:1])
+				s, _ := safelabel.Sanitize(v.AsString(), maxLen)
+				_, _ = d.WriteString(s)
+			}
+			_, _ = d.Write([]byte{0xff})
+		}
+		return d.Sum64()
+	}
+	keys := []string{"s", "i", "b", "d", "absent"}
+	for _, agent := range []string{"planner", "", strings.Repeat("x", maxLen), strings.Repeat("y", maxLen+1), "bad\r\nvalue"} {
+		attrs := pcommon.NewMap()
+		attrs.PutStr("s", agent)
+		attrs.PutInt("i", -7)
+		attrs.PutBool("b", true)
+		attrs.PutDouble("d", 0.5)
+		want := old(keys, attrs)
+		assert.Equal(t, want, h.p.safeKeyOf(keys, attrs, pcommon.NewMap()), "safe key of %q", agent)
+		if clean, _ := safelabel.Sanitize(agent, maxLen); clean == agent || len(agent) > maxLen {
+			assert.Equal(t, want, h.p.keyOf(keys, attrs, pcommon.NewMap()), "raw key of %q", agent)
+		} else {
+			assert.NotEqual(t, want, h.p.keyOf(keys, attrs, pcommon.NewMap()), "raw key of %q", agent)
+		}
+	}
 }

@@ -77,6 +77,8 @@ type sloProcessor struct {
 	// latency SLOs share their filter), evaluated at most once per span via memo.
 	condSets []*spancond.Set
 	memo     []int8
+	// lookups caches, for the current span, the attributes that the condition sets read.
+	lookups  spancond.Lookups
 	condKeys []string
 	// groupKeys are the distinct group_by lists of the span SLOs (an availability and a latency
 	// SLO per agent share one); a span's group key per list is hashed once, via groupMemo.
@@ -93,6 +95,7 @@ type sloProcessor struct {
 
 	mu          sync.Mutex
 	digest      *xxhash.Digest
+	keyBuf      []byte // hashValues' reused buffer
 	ratioPrev   map[uint64]ratioPoint
 	ratioFull   bool                  // a new stream was skipped since the last tick: expire with ratioStreamTTLFull
 	skipped     [numSkipReasons]int64 // flushed to telemetry at each tick
@@ -108,6 +111,8 @@ type sloProcessor struct {
 	// boot seeds new groups from Prometheus; nil when bootstrap is off (set in Start, under mu).
 	boot *bootstrapper
 	set  component.TelemetrySettings
+	// instance is the sanitized instance label (name, value), instance[0] == "" when off.
+	instance [2]string
 
 	storage    storage.Client
 	ckpt       checkpointStatus
@@ -215,6 +220,10 @@ func newSLOProcessor(set processor.Settings, cfg *Config, clock clockwork.Clock)
 	if cfg.Storage != nil {
 		p.ckpt.Storage = cfg.Storage.String()
 	}
+	if v := cfg.InstanceLabel.Value; v != "" {
+		v, _ = safelabel.Sanitize(v, cfg.MaxLabelLength)
+		p.instance = [2]string{cfg.InstanceLabel.Name, v}
+	}
 	for _, c := range compiled {
 		st := &sloState{c: c, name: c.cfg.Name, groupBy: c.cfg.GroupBy, series: map[uint64]*series{}, droppedAttr: droppedAttr(c.cfg.Name)}
 		st.describeSlots()
@@ -261,7 +270,7 @@ func (p *sloProcessor) condSet(conds []string, set *spancond.Set) int {
 		}
 	}
 	p.condKeys = append(p.condKeys, key)
-	p.condSets = append(p.condSets, set)
+	p.condSets = append(p.condSets, p.lookups.Bind(set))
 	return len(p.condSets) - 1
 }
 
@@ -285,7 +294,7 @@ func (p *sloProcessor) eval(ctx context.Context, i int, res pcommon.Resource, sp
 	case 2:
 		return false
 	}
-	ok := p.condSets[i].Eval(ctx, res, span, tctx)
+	ok := p.condSets[i].EvalWith(ctx, res, span, tctx, &p.lookups)
 	if ok {
 		p.memo[i] = 1
 	} else {
@@ -345,6 +354,12 @@ func (p *sloProcessor) Start(ctx context.Context, host component.Host) error {
 		p.logger.Warn("The slo processor is in no metrics pipeline: its SLO metrics and amas_alerts series have nowhere to go. Put the same component ID in a metrics pipeline too.",
 			zap.String("component", p.id.String()))
 	}
+	if names := p.ungroupedSLOs(); len(names) > 0 {
+		p.logger.Warn("instance_label is set, so this collector is one of several replicas, but these SLOs have no group_by: "+
+			"each replica evaluates them over the share of the traffic routed to it. Group every SLO by the gateway's routing key "+
+			"(service.name for routing_key: service; deploy/replica/slo-by-service.yaml does).",
+			zap.String("component", p.id.String()), zap.Strings("slos", names))
+	}
 	if err := p.openStorage(ctx, host); err != nil {
 		return err
 	}
@@ -358,6 +373,22 @@ func (p *sloProcessor) Start(ctx context.Context, host component.Host) error {
 	}
 	register(p.id, p)
 	return nil
+}
+
+// ungroupedSLOs names the SLOs without group_by when the instance label is set: behind a
+// load_balancing gateway (which this processor cannot see; the instance label says it runs as a
+// replica) each replica would judge only a slice of such an SLO's traffic.
+func (p *sloProcessor) ungroupedSLOs() []string {
+	if p.instance[0] == "" {
+		return nil
+	}
+	var names []string
+	for _, st := range p.slos {
+		if len(st.groupBy) == 0 {
+			names = append(names, st.name)
+		}
+	}
+	return names
 }
 
 func (p *sloProcessor) Shutdown(ctx context.Context) error {
@@ -426,6 +457,7 @@ func (p *sloProcessor) consumeTraces(ctx context.Context, td ptrace.Traces) (ptr
 				}
 				clear(p.memo)
 				clear(p.groupMemoOK)
+				p.lookups.Reset()
 				at := p.eventTime(span, now)
 				for _, st := range p.spanSLOs {
 					if !p.eval(ctx, st.filterIdx, res, span, tctx) {
@@ -485,24 +517,46 @@ func (p *sloProcessor) memoKey(g int, keys []string, attrs, resAttrs pcommon.Map
 	return p.groupMemo[g]
 }
 
-// keyOf hashes the values of keys the attributes name (span or point first, then resource).
+// keyOf hashes the values of keys the attributes name (span or point first, then resource) as
+// the telemetry carries them. For the values a well-behaved client sends (printable, at most
+// max_label_length bytes) this is safeKeyOf, a group's identity, without checking every byte of
+// every value on every span; a value that sanitizing would change hashes differently and misses,
+// and seriesByKey and recordBeat then look its group up by safeKeyOf.
 func (p *sloProcessor) keyOf(keys []string, attrs, resAttrs pcommon.Map) uint64 {
-	d := p.digest
-	d.Reset()
+	return p.hashValues(keys, attrs, resAttrs, false)
+}
+
+// safeKeyOf is a group's identity: the hash of its values made safe as its labels read.
+func (p *sloProcessor) safeKeyOf(keys []string, attrs, resAttrs pcommon.Map) uint64 {
+	return p.hashValues(keys, attrs, resAttrs, true)
+}
+
+// hashValues hashes, in one call, the bytes appendValue lays out for each value (the byte stream
+// of the streaming digest earlier versions fed, so group keys in checkpoints still match).
+func (p *sloProcessor) hashValues(keys []string, attrs, resAttrs pcommon.Map, safe bool) uint64 {
+	b := p.keyBuf[:0]
 	for _, k := range keys {
 		v, ok := attrs.Get(k)
 		if !ok {
 			v, ok = resAttrs.Get(k)
 		}
-		writeValue(d, v, ok, p.cfg.MaxLabelLength)
+		b = appendValue(b, v, ok, p.cfg.MaxLabelLength, safe)
 	}
-	return d.Sum64()
+	p.keyBuf = b
+	return xxhash.Sum64(b)
 }
 
 // seriesByKey finds (or makes, within the bound) the series of a grouped SLO with this group key.
 func (p *sloProcessor) seriesByKey(st *sloState, key uint64, attrs, resAttrs pcommon.Map) *series {
 	if s, ok := st.series[key]; ok {
 		return s
+	}
+	// A new group, or a value that sanitizing changes: its identity is the safe key.
+	if safe := p.safeKeyOf(st.groupBy, attrs, resAttrs); safe != key {
+		if s, ok := st.series[safe]; ok {
+			return s
+		}
+		key = safe
 	}
 	if len(st.series) >= p.cfg.MaxGroupsPerSLO {
 		st.dropped++ // counted into telemetry at the next tick: no metric API call per span
@@ -539,39 +593,37 @@ func (p *sloProcessor) labelsOf(keys []string, attrs, resAttrs pcommon.Map) [][2
 	return labels
 }
 
-var sep = []byte{0xff}
-
-// writeValue hashes a group_by value as its label will read: strings (and the string form of
-// other types) made safe for maxLen first, so values that differ only past the cut are one
-// group. An already-safe string is hashed without allocating.
-func writeValue(d *xxhash.Digest, v pcommon.Value, ok bool, maxLen int) {
-	var tag [9]byte
+// appendValue lays out a group_by value for hashing as its label will read: a type tag, the
+// value, a separator. With safe, strings (and the string form of other types) are made safe for
+// maxLen first, so values that differ only past the cut are one group; without, a string within
+// maxLen is taken as it is (a value that sanitizing changes then hashes differently: see keyOf).
+// An already-safe string costs no allocation either way.
+func appendValue(b []byte, v pcommon.Value, ok bool, maxLen int, safe bool) []byte {
 	switch {
 	case !ok:
-		tag[0] = 0
-		_, _ = d.Write(tag[:1])
+		b = append(b, 0)
 	case v.Type() == pcommon.ValueTypeStr:
-		tag[0] = 1
-		_, _ = d.Write(tag[:1])
-		s, _ := safelabel.Sanitize(v.Str(), maxLen)
-		_, _ = d.WriteString(s)
-	case v.Type() == pcommon.ValueTypeInt:
-		tag[0] = 2
-		binary.LittleEndian.PutUint64(tag[1:], uint64(v.Int()))
-		_, _ = d.Write(tag[:])
-	case v.Type() == pcommon.ValueTypeBool:
-		tag[0] = 3
-		if v.Bool() {
-			tag[1] = 1
+		b = append(b, 1)
+		s := v.Str()
+		if safe || len(s) > maxLen {
+			s, _ = safelabel.Sanitize(s, maxLen)
 		}
-		_, _ = d.Write(tag[:2])
+		b = append(b, s...)
+	case v.Type() == pcommon.ValueTypeInt:
+		b = append(b, 2)
+		b = binary.LittleEndian.AppendUint64(b, uint64(v.Int()))
+	case v.Type() == pcommon.ValueTypeBool:
+		var t byte
+		if v.Bool() {
+			t = 1
+		}
+		b = append(b, 3, t)
 	default:
-		tag[0] = 4
-		_, _ = d.Write(tag[:1])
+		b = append(b, 4)
 		s, _ := safelabel.Sanitize(v.AsString(), maxLen)
-		_, _ = d.WriteString(s)
+		b = append(b, s...)
 	}
-	_, _ = d.Write(sep)
+	return append(b, 0xff)
 }
 
 // consumeMetrics observes gauges and counters for the metric SLIs (metrics pass on unchanged).
@@ -819,7 +871,7 @@ func (p *sloProcessor) evaluate() pmetric.Metrics {
 	md := pmetric.NewMetrics()
 	sm := md.ResourceMetrics().AppendEmpty().ScopeMetrics().AppendEmpty()
 	sm.Scope().SetName(metadata.ScopeName)
-	e := newEmitter(sm, ts, p.startTime)
+	e := newEmitter(sm, ts, p.startTime, p.instance)
 	e.reserve(evaluated)
 	for i, es := range evaluated {
 		e.series(es.st, es.ser)
@@ -859,9 +911,11 @@ type emitter struct {
 	ts, start                                            pcommon.Timestamp
 	compliance, budget, burn, sli, objective, alertGauge pmetric.Gauge
 	violations, events, badEvents                        pmetric.Sum
+	// instance is the instance label put on every point, instance[0] == "" when off.
+	instance [2]string
 }
 
-func newEmitter(sm pmetric.ScopeMetrics, ts, start pcommon.Timestamp) *emitter {
+func newEmitter(sm pmetric.ScopeMetrics, ts, start pcommon.Timestamp, instance [2]string) *emitter {
 	gauge := func(name, unit, desc string) pmetric.Gauge {
 		m := sm.Metrics().AppendEmpty()
 		m.SetName(name)
@@ -869,7 +923,7 @@ func newEmitter(sm pmetric.ScopeMetrics, ts, start pcommon.Timestamp) *emitter {
 		m.SetDescription(desc)
 		return m.SetEmptyGauge()
 	}
-	e := &emitter{ts: ts, start: start}
+	e := &emitter{ts: ts, start: start, instance: instance}
 	e.compliance = gauge(metricCompliance, "", "1 while the SLI over the SLO window meets the objective, else 0.")
 	e.budget = gauge(metricBudgetRemaining, "%", "Error budget remaining over the SLO window, in percent (negative when overspent).")
 	e.burn = gauge(metricBurnRate, "", "Error ratio over the window divided by the error budget (1 − objective).")
@@ -916,7 +970,7 @@ func (e *emitter) point(g pmetric.Gauge, st *sloState, ser *series, v float64) p
 	dp := g.DataPoints().AppendEmpty()
 	dp.SetTimestamp(e.ts)
 	dp.SetDoubleValue(v)
-	putLabels(dp.Attributes(), st, ser)
+	e.putLabels(dp.Attributes(), st, ser)
 	return dp
 }
 
@@ -925,15 +979,30 @@ func (e *emitter) counter(sum pmetric.Sum, st *sloState, ser *series, v uint64) 
 	dp.SetStartTimestamp(e.start)
 	dp.SetTimestamp(e.ts)
 	dp.SetIntValue(int64(min(v, math.MaxInt64)))
-	putLabels(dp.Attributes(), st, ser)
+	e.putLabels(dp.Attributes(), st, ser)
 }
 
-func putLabels(attrs pcommon.Map, st *sloState, ser *series) {
-	attrs.EnsureCapacity(len(ser.labels) + 2)
+func (e *emitter) putLabels(attrs pcommon.Map, st *sloState, ser *series) {
+	n := len(ser.labels) + 2 // slo, and window or severity
+	if e.instance[0] != "" {
+		n++
+	}
+	attrs.EnsureCapacity(n)
 	attrs.PutStr(labelSLO, st.name)
 	for _, kv := range ser.labels {
 		attrs.PutStr(kv[0], kv[1])
 	}
+	if e.instance[0] != "" {
+		attrs.PutStr(e.instance[0], e.instance[1])
+	}
+}
+
+// alertLabels adds the instance label to the labels of an alert.
+func (e *emitter) alertLabels(labels map[string]string) map[string]string {
+	if e.instance[0] != "" {
+		labels[e.instance[0]] = e.instance[1]
+	}
+	return labels
 }
 
 func (e *emitter) series(st *sloState, ser *series) {
@@ -972,14 +1041,14 @@ func (e *emitter) series(st *sloState, ser *series) {
 		dp.SetStartTimestamp(e.start)
 		dp.SetTimestamp(e.ts)
 		dp.SetIntValue(int64(bySev[i]))
-		putLabels(dp.Attributes(), st, ser)
+		e.putLabels(dp.Attributes(), st, ser)
 		dp.Attributes().PutStr(labelSeverity, sv)
 	}
 	for slot, a := range ser.s.Alerts {
 		if a.Phase == slomath.Inactive {
 			continue
 		}
-		labels := make(map[string]string, len(ser.labels)+3)
+		labels := make(map[string]string, len(ser.labels)+4)
 		labels[labelSLO] = st.name
 		for _, kv := range ser.labels {
 			labels[kv[0]] = kv[1]
@@ -993,7 +1062,7 @@ func (e *emitter) series(st *sloState, ser *series) {
 		}
 		alertstate.Append(e.alertGauge, e.ts, alertstate.Alert{
 			Name: st.slotName[slot], State: a.Phase.String(), Severity: st.slotSeverity[slot],
-			Labels: labels, ActiveSince: pcommon.Timestamp(a.ActiveSince),
+			Labels: e.alertLabels(labels), ActiveSince: pcommon.Timestamp(a.ActiveSince),
 		})
 	}
 }

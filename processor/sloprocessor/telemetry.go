@@ -12,10 +12,11 @@ import (
 	"github.com/otelcol-amas/otelcol-amas/processor/sloprocessor/internal/metadata"
 )
 
-// telemetry is the processor's small named set of internal instruments, with their attribute
-// sets computed once.
+// telemetry is the processor's small named set of internal instruments (declared in
+// metadata.yaml, built by the generated metadata.TelemetryBuilder), with their attribute sets
+// computed once.
 type telemetry struct {
-	meter          metric.Meter
+	builder        *metadata.TelemetryBuilder
 	evaluations    metric.Int64Counter
 	evalDuration   metric.Float64Histogram
 	groupsDropped  metric.Int64Counter
@@ -28,7 +29,6 @@ type telemetry struct {
 	skipAttrs      [numSkipReasons]metric.AddOption
 	ckptSaveAttr   metric.AddOption
 	ckptLoadAttr   metric.AddOption
-	seriesObserver metric.Registration
 	bootGroups     metric.Int64Counter
 	bootGroupAttrs map[string]metric.AddOption // by outcome, built once
 	bootQueries    metric.Int64Counter
@@ -36,54 +36,27 @@ type telemetry struct {
 }
 
 func newTelemetry(set component.TelemetrySettings) (*telemetry, error) {
-	t := &telemetry{meter: set.MeterProvider.Meter(metadata.ScopeName)}
-	var err error
-	if t.evaluations, err = t.meter.Int64Counter("otelcol_processor_slo_evaluations",
-		metric.WithDescription("SLO evaluation ticks run."), metric.WithUnit("{tick}")); err != nil {
+	tb, err := metadata.NewTelemetryBuilder(set)
+	if err != nil {
 		return nil, err
 	}
-	if t.evalDuration, err = t.meter.Float64Histogram("otelcol_processor_slo_evaluation_duration",
-		metric.WithDescription("Time one evaluation tick took, over every SLO series."), metric.WithUnit("s"),
-		metric.WithExplicitBucketBoundaries(0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5)); err != nil {
-		return nil, err
-	}
-	if t.groupsDropped, err = t.meter.Int64Counter("otelcol_processor_slo_groups_dropped",
-		metric.WithDescription("Events that went to the overflow series because max_groups_per_slo was reached."), metric.WithUnit("{event}")); err != nil {
-		return nil, err
-	}
-	if t.ckptFailures, err = t.meter.Int64Counter("otelcol_processor_slo_checkpoint_failures",
-		metric.WithDescription("Checkpoints that could not be saved or restored."), metric.WithUnit("{checkpoint}")); err != nil {
-		return nil, err
-	}
-	if t.ckptSkipped, err = t.meter.Int64Counter("otelcol_processor_slo_checkpoint_entries_skipped",
-		metric.WithDescription("SLO checkpoint entries skipped at restore because they were damaged or did not decode; their groups start fresh, the rest is restored."), metric.WithUnit("{entry}")); err != nil {
-		return nil, err
-	}
-	if t.itemsSkipped, err = t.meter.Int64Counter("otelcol_processor_slo_items_skipped",
-		metric.WithDescription("Spans or points skipped as malformed or over a bound, by reason."), metric.WithUnit("{item}")); err != nil {
-		return nil, err
-	}
-	if t.forged, err = t.meter.Int64Counter("otelcol_processor_slo_reserved_points_dropped",
-		metric.WithDescription("Points of amas_alerts, amas_slo_* or amas_performance_regression* that arrived from a receiver, not from an emitter, and were dropped."), metric.WithUnit("{point}")); err != nil {
-		return nil, err
-	}
-	if t.sanitized, err = t.meter.Int64Counter("otelcol_processor_slo_labels_sanitized",
-		metric.WithDescription("group_by values taken from telemetry that were truncated to max_label_length or had control characters replaced, by action (counted once per new group)."), metric.WithUnit("{value}")); err != nil {
-		return nil, err
+	t := &telemetry{
+		builder:       tb,
+		evaluations:   tb.ProcessorSloEvaluations,
+		evalDuration:  tb.ProcessorSloEvaluationDuration,
+		groupsDropped: tb.ProcessorSloGroupsDropped,
+		ckptFailures:  tb.ProcessorSloCheckpointFailures,
+		ckptSkipped:   tb.ProcessorSloCheckpointEntriesSkipped,
+		itemsSkipped:  tb.ProcessorSloItemsSkipped,
+		forged:        tb.ProcessorSloReservedPointsDropped,
+		sanitized:     tb.ProcessorSloLabelsSanitized,
 	}
 	t.sanitizedAttrs[0] = metric.WithAttributeSet(attribute.NewSet(attribute.String("action", "truncated")))
 	t.sanitizedAttrs[1] = metric.WithAttributeSet(attribute.NewSet(attribute.String("action", "replaced")))
 	for i, r := range skipReasonNames {
 		t.skipAttrs[i] = metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", r)))
 	}
-	if t.bootGroups, err = t.meter.Int64Counter("otelcol_processor_slo_bootstrap_groups",
-		metric.WithDescription("SLO groups that asked for their history from Prometheus (bootstrap), by outcome: restored, empty, partial, failed, dropped, discarded."), metric.WithUnit("{group}")); err != nil {
-		return nil, err
-	}
-	if t.bootQueries, err = t.meter.Int64Counter("otelcol_processor_slo_bootstrap_queries",
-		metric.WithDescription("Queries a bootstrap sent to the Prometheus query API, by result (ok, failed)."), metric.WithUnit("{query}")); err != nil {
-		return nil, err
-	}
+	t.bootGroups, t.bootQueries = tb.ProcessorSloBootstrapGroups, tb.ProcessorSloBootstrapQueries
 	t.bootGroupAttrs = make(map[string]metric.AddOption, len(bootOutcomes))
 	for _, o := range bootOutcomes {
 		t.bootGroupAttrs[o] = metric.WithAttributeSet(attribute.NewSet(attribute.String("outcome", o)))
@@ -95,17 +68,12 @@ func newTelemetry(set component.TelemetrySettings) (*telemetry, error) {
 	return t, nil
 }
 
-// observeSeries registers the series-active gauge, read from count at collection time.
+// observeSeries registers the series-active gauge's callback, read from count at collection time.
 func (t *telemetry) observeSeries(count func() int64) {
-	g, err := t.meter.Int64ObservableGauge("otelcol_processor_slo_series_active",
-		metric.WithDescription("SLO series (one per SLO and group) held in memory."), metric.WithUnit("{series}"))
-	if err != nil {
-		return
-	}
-	t.seriesObserver, _ = t.meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
-		o.ObserveInt64(g, count())
+	_ = t.builder.RegisterProcessorSloSeriesActiveCallback(func(_ context.Context, o metric.Int64Observer) error {
+		o.Observe(count())
 		return nil
-	}, g)
+	})
 }
 
 func (t *telemetry) evaluated(ctx context.Context, d time.Duration) {
@@ -149,9 +117,7 @@ func (t *telemetry) checkpointSkipped(n int) {
 }
 
 func (t *telemetry) shutdown() {
-	if t.seriesObserver != nil {
-		_ = t.seriesObserver.Unregister()
-	}
+	t.builder.Shutdown()
 }
 
 func (t *telemetry) bootstrapped(outcome string) {

@@ -325,11 +325,11 @@ receivers:
 		if err := s.send(points(slos, alertstate.StateFiring, since)); err != nil {
 			return false, err.Error()
 		}
-		v, reason := counterValue(p.telemetry, "otelcol_alert_notifications_enqueued")
+		v, reason := counterValue(p.telemetry, "otelcol_exporter_alert_notifications_enqueued")
 		return v >= float64(len(slos)), reason
 	})
 	harness.Eventually(t, 30*time.Second, 100*time.Millisecond, func() (bool, string) {
-		v, reason := counterValue(p.telemetry, "otelcol_alert_notifications_retried")
+		v, reason := counterValue(p.telemetry, "otelcol_exporter_alert_notifications_retried")
 		return v >= float64(len(slos)), reason
 	})
 	assert.NotContains(t, c1.Output(), "SECRET-TOKEN", "the webhook URL is a secret")
@@ -347,7 +347,7 @@ receivers:
 		return len(got) == len(slos), fmt.Sprintf("firing arrivals %v", got)
 	})
 	// A few more group flushes must not announce them again.
-	flushes, _ := counterValue(p.telemetry, "otelcol_alert_notifications_enqueued")
+	flushes, _ := counterValue(p.telemetry, "otelcol_exporter_alert_notifications_enqueued")
 	for i := 0; i < 3; i++ {
 		require.NoError(t, s.send(points(slos, alertstate.StateFiring, since)))
 	}
@@ -363,7 +363,7 @@ receivers:
 		assert.Equal(t, 1, hook.arrivals("firing")[slo], "firing %s", slo)
 		assert.Equal(t, 1, hook.arrivals("resolved")[slo], "resolved %s", slo)
 	}
-	after, _ := counterValue(p.telemetry, "otelcol_alert_notifications_enqueued")
+	after, _ := counterValue(p.telemetry, "otelcol_exporter_alert_notifications_enqueued")
 	assert.Equal(t, float64(len(slos)), after-flushes, "after the restart only the resolves were queued")
 	assert.NotContains(t, c2.Output(), "SECRET-TOKEN")
 }

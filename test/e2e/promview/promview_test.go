@@ -39,8 +39,8 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/otelcol-amas/otelcol-amas/cmd/amas-slo/slorender"
 	"github.com/otelcol-amas/otelcol-amas/internal/harness"
-	"github.com/otelcol-amas/otelcol-amas/internal/slorender"
 )
 
 const (

@@ -44,6 +44,8 @@ func TestEachServiceSLOIsEvaluatedOnExactlyOneReplicaWithTheSingleCollectorsBudg
 	backends := make([]string, len(replicas))
 	for i := range replicas {
 		replicas[i].ports = harness.NewDefaultConfigPorts(t)
+		// The overlay's instance label: every SLO series and alert names its replica.
+		replicas[i].ports.Env = append(replicas[i].ports.Env, "AMAS_INSTANCE="+replicas[i].name)
 		harness.StartDefaultCollector(t, replicas[i].ports, overlay)
 		backends[i] = harness.Addr(replicas[i].ports.OTLPGRPC)
 	}
@@ -125,6 +127,10 @@ func TestEachServiceSLOIsEvaluatedOnExactlyOneReplicaWithTheSingleCollectorsBudg
 					if v, ok := budgetSeries(fams, slo.name, s.name); ok {
 						holders = append(holders, r.name)
 						holderV = v
+						if _, labelled := harness.SeriesValue(fams, "amas_slo_error_budget_remaining_percent",
+							map[string]string{"slo": slo.name, "service_name": s.name, "amas_instance": r.name}); !labelled {
+							return false, fmt.Sprintf("%s{service_name=%s} on %s lacks amas_instance=%q", slo.name, s.name, r.name, r.name)
+						}
 					}
 				}
 				if len(holders) != 1 {
@@ -149,13 +155,19 @@ func TestEachServiceSLOIsEvaluatedOnExactlyOneReplicaWithTheSingleCollectorsBudg
 		if err != nil {
 			return false, err.Error()
 		}
+		spanSLOs := 0
 		for _, r := range res {
 			if r.Value != 1 {
 				return false, fmt.Sprintf("%v: %v series across the replicas, want 1", r.Metric, r.Value)
 			}
+			switch r.Metric["slo"] {
+			case "agent_availability", "agent_latency_p95", "tool_call_success_rate":
+				spanSLOs++
+			}
 		}
-		// agent_availability, agent_latency_p95 and tool_call_success_rate per service.
-		return len(res) == 3*len(services), fmt.Sprintf("%d (slo, service) series in Prometheus, want %d", len(res), 3*len(services))
+		// agent_availability, agent_latency_p95 and tool_call_success_rate per service (and
+		// cost_efficiency per service once the connector's counters of that service flowed).
+		return spanSLOs == 3*len(services), fmt.Sprintf("%d (slo, service) series of the span SLOs in Prometheus, want %d", spanSLOs, 3*len(services))
 	})
 	t.Logf("groups per replica: %v", onReplica)
 	fmt.Printf("SCALEOUT: %d services through one gateway: %v groups per replica; every budget equal to the single collector's\n", len(services), onReplica)

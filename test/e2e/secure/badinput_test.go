@@ -327,14 +327,14 @@ func TestBadOTLPInputNeverCostsAGoodSpan(t *testing.T) {
 	t.Logf("longest label value %d bytes, longest /metrics line %d bytes", maxLabel, longest)
 
 	// Internal telemetry counts the bad values exactly.
-	skipped := "otelcol_amas_spanmetrics_spans_skipped"
+	skipped := "otelcol_connector_amas_spanmetrics_spans_skipped"
 	harness.Eventually(t, 30*time.Second, 250*time.Millisecond, func() (bool, string) {
 		ts := telemetry(ports.Telemetry, skipped, map[string]string{"reason": "invalid_timestamps"})
 		long := telemetry(ports.Telemetry, skipped, map[string]string{"reason": "duration_too_long"})
 		tok := telemetry(ports.Telemetry, skipped, map[string]string{"reason": "invalid_tokens"})
 		return ts == 2 && long == 1 && tok == 7, "skipped invalid_timestamps=" + ftoa(ts) + " duration_too_long=" + ftoa(long) + " invalid_tokens=" + ftoa(tok) + ", want 2, 1, 7"
 	})
-	sanitized := "otelcol_amas_spanmetrics_labels_sanitized"
+	sanitized := "otelcol_connector_amas_spanmetrics_labels_sanitized"
 	assert.GreaterOrEqual(t, telemetry(ports.Telemetry, sanitized, map[string]string{"action": "truncated"}), 2.0, "the 1 MiB agent name and error type")
 	assert.GreaterOrEqual(t, telemetry(ports.Telemetry, sanitized, map[string]string{"action": "replaced"}), 1.0, "the CR/LF agent name")
 

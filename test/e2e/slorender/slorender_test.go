@@ -24,9 +24,9 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/otelcol-amas/otelcol-amas/cmd/amas-slo/slorender"
 	"github.com/otelcol-amas/otelcol-amas/internal/harness"
 	"github.com/otelcol-amas/otelcol-amas/internal/slomath"
-	"github.com/otelcol-amas/otelcol-amas/internal/slorender"
 )
 
 // agentRun is one agent run as an instrumented agent sends it: invoke_agent → chat (token usage

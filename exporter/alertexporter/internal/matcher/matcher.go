@@ -1,106 +1,69 @@
-// Package matcher parses and evaluates Alertmanager-style label matchers:
-// name="value", name!="value", name=~"regex", name!~"regex" (regexes are anchored, as in
-// Alertmanager).
+// Package matcher reads route matchers with Alertmanager's own parser, so a matcher pasted from
+// alertmanager.yml means here what it means there: one entry of a route's `matchers` holds one
+// matcher (`severity="page"`, `slo!="x"`, `slo=~"agent_.*"`, `op!~"chat|embed"`) or several,
+// comma-separated, optionally in braces (`{severity="page", slo=~"agent_.*"}`). Regexes are
+// anchored, and a missing label matches as the empty string, as in Alertmanager.
+//
+// The parser is Alertmanager's default ("fallback") mode: the UTF-8 matcher parser first, and
+// the classic parser for inputs only it accepts (unquoted values with spaces or backslashes).
+// Alertmanager logs a warning for those; ClassicOnly lets the exporter do the same.
 package matcher // import "github.com/otelcol-amas/otelcol-amas/exporter/alertexporter/internal/matcher"
 
 import (
 	"errors"
-	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/prometheus/alertmanager/matcher/compat"
+	"github.com/prometheus/alertmanager/matcher/parse"
+	"github.com/prometheus/alertmanager/pkg/labels"
+	"github.com/prometheus/common/promslog"
 )
 
-// Op is a matcher operator.
-type Op int
+// Matcher is one parsed label matcher (Alertmanager's type).
+type Matcher = labels.Matcher
 
-const (
-	Equal Op = iota
-	NotEqual
-	Regexp
-	NotRegexp
-)
+// parseMatchers logs nothing: Validate has no logger, and the exporter warns once at start
+// through its own logger (ClassicOnly).
+var parseMatchers = compat.FallbackMatchersParser(promslog.NewNopLogger())
 
-// Matcher is one parsed label matcher.
-type Matcher struct {
-	Name  string
-	Op    Op
-	Value string
-	re    *regexp.Regexp
+// Parse parses one entry of a route's matchers. An entry that holds no matcher is an error:
+// it would match everything, which is what leaving it out already says.
+func Parse(s string) ([]*Matcher, error) {
+	if strings.TrimSpace(strings.Trim(strings.TrimSpace(s), "{}")) == "" {
+		return nil, errors.New("must hold at least one matcher")
+	}
+	ms, err := parseMatchers(s, "alert exporter route")
+	if err != nil {
+		return nil, err
+	}
+	return ms, nil
 }
 
-var nameRe = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_.]*$`)
-
-// Parse parses `name OP "value"`; the value may also be unquoted.
-func Parse(s string) (Matcher, error) {
-	s = strings.TrimSpace(s)
-	idx := strings.IndexAny(s, "=!")
-	if idx <= 0 {
-		return Matcher{}, errors.New("want name followed by =, !=, =~ or !~")
+// ClassicOnly reports whether s parses only with Alertmanager's classic parser, the inputs
+// Alertmanager accepts with a warning and a suggested rewrite (returned).
+func ClassicOnly(s string) (suggestion string, ok bool) {
+	if _, err := parse.Matchers(s); err == nil {
+		return "", false
 	}
-	m := Matcher{Name: strings.TrimSpace(s[:idx])}
-	rest := s[idx:]
-	switch {
-	case strings.HasPrefix(rest, "=~"):
-		m.Op, rest = Regexp, rest[2:]
-	case strings.HasPrefix(rest, "!~"):
-		m.Op, rest = NotRegexp, rest[2:]
-	case strings.HasPrefix(rest, "!="):
-		m.Op, rest = NotEqual, rest[2:]
-	case strings.HasPrefix(rest, "="):
-		m.Op, rest = Equal, rest[1:]
-	default:
-		return Matcher{}, errors.New("want an operator =, !=, =~ or !~ after the label name")
+	ms, err := labels.ParseMatchers(s)
+	if err != nil {
+		return "", false
 	}
-	if !nameRe.MatchString(m.Name) {
-		return Matcher{}, errors.New("invalid label name " + strconv.Quote(m.Name))
-	}
-	rest = strings.TrimSpace(rest)
-	if strings.HasPrefix(rest, `"`) {
-		v, err := strconv.Unquote(rest)
-		if err != nil {
-			return Matcher{}, errors.New("value " + rest + " is not a valid quoted string")
-		}
-		rest = v
-	}
-	m.Value = rest
-	if m.Op == Regexp || m.Op == NotRegexp {
-		re, err := regexp.Compile("^(?:" + rest + ")$")
-		if err != nil {
-			return Matcher{}, errors.New("invalid regex " + strconv.Quote(rest) + ": " + err.Error())
-		}
-		m.re = re
-	}
-	return m, nil
+	return labels.Matchers(ms).String(), true
 }
 
-var opStrings = [...]string{Equal: "=", NotEqual: "!=", Regexp: "=~", NotRegexp: "!~"}
-
-// String is the canonical form of m: name, operator, quoted value.
-func (m Matcher) String() string {
-	return m.Name + opStrings[m.Op] + strconv.Quote(m.Value)
+// Canonical is the form a route's id is built from: name, operator, Go-quoted value. It is the
+// form the exporter used before it read matchers with Alertmanager's parser, kept so that group
+// keys (and PagerDuty dedup keys) in checkpoints survive the upgrade.
+func Canonical(m *Matcher) string {
+	return m.Name + m.Type.String() + strconv.Quote(m.Value)
 }
 
-// Matches reports whether labels satisfy m. A missing label is the empty string, as in
-// Alertmanager.
-func (m Matcher) Matches(labels map[string]string) bool {
-	v := labels[m.Name]
-	switch m.Op {
-	case Equal:
-		return v == m.Value
-	case NotEqual:
-		return v != m.Value
-	case Regexp:
-		return m.re.MatchString(v)
-	case NotRegexp:
-		return !m.re.MatchString(v)
-	}
-	return false
-}
-
-// All reports whether every matcher matches.
-func All(ms []Matcher, labels map[string]string) bool {
+// All reports whether every matcher matches labels.
+func All(ms []*Matcher, lbls map[string]string) bool {
 	for _, m := range ms {
-		if !m.Matches(labels) {
+		if !m.Matches(lbls[m.Name]) {
 			return false
 		}
 	}

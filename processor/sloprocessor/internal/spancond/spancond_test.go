@@ -125,8 +125,109 @@ func TestNativeAgreesWithOTTL(t *testing.T) {
 	}
 }
 
+// TestBoundSetsAgreeWithUnbound evaluates every condition, all bound to one Lookups, span after
+// span in a shuffled order, against the same sets unbound: a cached value never leaks from one
+// span to the next or from one key to another.
+func TestBoundSetsAgreeWithUnbound(t *testing.T) {
+	set := componenttest.NewNopTelemetrySettings()
+	rng := rand.New(rand.NewPCG(3, 5))
+	var l Lookups
+	var plain, bound []*Set
+	for _, c := range append(conditions, `attributes["gen_ai.operation.name"] == nil and attributes["openinference.span.kind"] == "AGENT"`) {
+		s, err := Compile([]string{c}, set, false)
+		require.NoError(t, err)
+		plain, bound = append(plain, s), append(bound, l.Bind(s))
+	}
+	require.NotEmpty(t, l.keys, "span attribute conditions take slots")
+	rs := ptrace.NewResourceSpans()
+	rs.Resource().Attributes().PutStr("service.name", "planner")
+	for k := range 500 {
+		sp := ptrace.NewSpan()
+		ops := []string{"invoke_agent", "execute_tool", "chat"}
+		if op := rng.IntN(4); op < 3 {
+			sp.Attributes().PutStr("gen_ai.operation.name", ops[op])
+		}
+		if rng.IntN(2) == 0 {
+			sp.Attributes().PutStr("openinference.span.kind", "AGENT")
+		}
+		if rng.IntN(2) == 0 {
+			sp.Attributes().PutInt("count", int64(rng.IntN(5)))
+		}
+		sp.Status().SetCode(ptrace.StatusCode(rng.IntN(3)))
+		l.Reset()
+		for _, i := range rng.Perm(len(plain)) {
+			want := plain[i].Eval(context.Background(), rs.Resource(), sp, nil)
+			got := bound[i].EvalWith(context.Background(), rs.Resource(), sp, nil, &l)
+			assert.Equal(t, want, got, "span %d, set %d", k, i)
+		}
+	}
+}
+
 func TestEmptySetMatchesEverySpan(t *testing.T) {
 	s, err := Compile(nil, componenttest.NewNopTelemetrySettings(), false)
 	require.NoError(t, err)
 	assert.True(t, s.Eval(context.Background(), pcommon.NewResource(), ptrace.NewSpan(), nil))
+}
+
+// TestOperationClassificationAgreesWithTheConditions checks the one-pass classification that
+// replaces OperationConditions against evaluating the same conditions atom by atom and through
+// OTTL, on every combination of the attributes it reads.
+func TestOperationClassificationAgreesWithTheConditions(t *testing.T) {
+	set := componenttest.NewNopTelemetrySettings()
+	type val struct {
+		put func(m pcommon.Map, k string)
+	}
+	str := func(s string) val { return val{func(m pcommon.Map, k string) { m.PutStr(k, s) }} }
+	missing := val{func(pcommon.Map, string) {}}
+	empty := val{func(m pcommon.Map, k string) { m.PutEmpty(k) }}
+	num := val{func(m pcommon.Map, k string) { m.PutInt(k, 3) }}
+	ops := []val{missing, empty, num, str(""), str("invoke_agent"), str("execute_tool"), str("chat")}
+	ois := []val{missing, empty, num, str("AGENT"), str("TOOL"), str("LLM"), str("agent")}
+	tls := []val{missing, empty, num, str("agent"), str("tool"), str("task"), str("AGENT")}
+	rs := ptrace.NewResourceSpans()
+	ss := rs.ScopeSpans().AppendEmpty()
+	for _, op := range ops {
+		for _, oi := range ois {
+			for _, tl := range tls {
+				for _, name := range []string{"Agent workflow", "planner"} {
+					sp := ss.Spans().AppendEmpty()
+					sp.SetName(name)
+					op.put(sp.Attributes(), "gen_ai.operation.name")
+					oi.put(sp.Attributes(), "openinference.span.kind")
+					tl.put(sp.Attributes(), "traceloop.span.kind")
+				}
+			}
+		}
+	}
+	ctx := context.Background()
+	for _, operation := range []string{"invoke_agent", "execute_tool"} {
+		conds := OperationConditions(operation)
+		classified, err := Compile(conds, set, false)
+		require.NoError(t, err)
+		require.Equal(t, operation, classified.operation, "the list is recognised")
+		generic := *classified
+		generic.operation = ""
+		viaOTTL, err := Compile(conds, set, true)
+		require.NoError(t, err)
+		var l Lookups
+		bound := l.Bind(classified)
+		matched := 0
+		for k := 0; k < ss.Spans().Len(); k++ {
+			sp := ss.Spans().At(k)
+			tctx := ottlspan.NewTransformContext(rs, ss, sp)
+			want := viaOTTL.Eval(ctx, rs.Resource(), sp, tctx)
+			tctx.Close()
+			l.Reset()
+			assert.Equal(t, want, generic.Eval(ctx, rs.Resource(), sp, nil), "atoms, %s, span %d", operation, k)
+			assert.Equal(t, want, classified.Eval(ctx, rs.Resource(), sp, nil), "classified, %s, span %d", operation, k)
+			assert.Equal(t, want, bound.EvalWith(ctx, rs.Resource(), sp, nil, &l), "classified and bound, %s, span %d", operation, k)
+			if want {
+				matched++
+			}
+		}
+		assert.Positive(t, matched, "some spans are selected")
+	}
+	other, err := Compile(OperationConditions("invoke_agent")[:2], set, false)
+	require.NoError(t, err)
+	assert.Empty(t, other.operation, "only the whole list is classified")
 }
