@@ -158,6 +158,15 @@ func (r *Ring) Add(t int64, c Counts) bool {
 	return took
 }
 
+// AddTier counts c at time t in tier i only: history read at that tier's resolution (a
+// bootstrap) must not land, as one lump, in the finer tiers.
+func (r *Ring) AddTier(i int, t int64, c Counts) bool {
+	if i < 0 || i >= len(r.tiers) || c.Total == 0 {
+		return false
+	}
+	return r.tiers[i].add(t, c)
+}
+
 func (tr *tierRing) add(t int64, c Counts) bool {
 	if t < tr.headEnd && t >= tr.headEnd-tr.width {
 		b := &tr.buckets[tr.headPos]

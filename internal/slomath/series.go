@@ -227,6 +227,12 @@ type Series struct {
 	resumes    [numResumes]int64
 	Alerts     []Alert
 	Violations []uint64 // per alert slot, times it started firing
+	// Recorded counts what this series has put into its ring since it was made here (events,
+	// or closed slices that saw events): the processor exports it as counters, which a
+	// bootstrap reads back from Prometheus. History merged by Bootstrap is not in it, so a
+	// counter never counts an event twice across replicas. Not checkpointed: a restart is a
+	// counter reset, which increase() handles.
+	Recorded Counts
 }
 
 type sliceAcc struct {
@@ -283,6 +289,7 @@ func (m *Model) RecordN(s *Series, t int64, c Counts) {
 func (s *Series) flushPending() {
 	if s.pending.Total > 0 {
 		s.Ring.Add(s.pendingSec*int64(time.Second), s.pending)
+		s.Recorded.Add(s.pending)
 		s.pending = Counts{}
 	}
 }
@@ -339,6 +346,7 @@ func (m *Model) flush(s *Series) {
 			b = 1
 		}
 		s.Ring.Add(end, Counts{Total: 1, Bad: b})
+		s.Recorded.Add(Counts{Total: 1, Bad: b})
 	}
 	s.slice = sliceAcc{}
 }
@@ -431,6 +439,25 @@ func (m *Model) Idle(s *Series, now int64) bool {
 	for _, a := range s.Alerts {
 		if a.Phase != Inactive {
 			return false
+		}
+	}
+	return true
+}
+
+// MergeHistory adds c, the counts of [from, to) read from elsewhere at the resolution of layout
+// tier i, to the series: into that tier only, in the bucket that holds to−1. The events are not
+// added to Recorded (they were recorded where they happened). For timeslices, Since moves back
+// to the slice that holds from, so the empty slices since then count as good slices.
+func (m *Model) MergeHistory(s *Series, tier int, from, to int64, c Counts) bool {
+	if c.Total == 0 || to <= from || !s.Ring.AddTier(tier, to-1, c) {
+		return false
+	}
+	s.HadData = true
+	if m.Timeslices != nil {
+		l := int64(m.Timeslices.Slice)
+		start := max(from-from%l, 1)
+		if s.Since == 0 || start < s.Since {
+			s.Since = start
 		}
 	}
 	return true

@@ -126,7 +126,7 @@ func (p *sloProcessor) restore(ctx context.Context) {
 			continue // started fresh on purpose, already logged
 		}
 		if len(st.groupBy) == 0 && ck.series[0] == nil {
-			ck.series[0] = &series{s: st.c.model.NewSeries()}
+			ck.series[0] = &series{s: st.c.model.NewSeries(), unrestored: true}
 		}
 		st.series, st.overflow = ck.series, ck.overflow
 		if st.beats != nil && ck.beats != nil {

@@ -50,6 +50,8 @@ type Config struct {
 	Alerting AlertingConfig `mapstructure:"alerting"`
 	// SLOs to evaluate; empty means the six SLOs of the AMAS specification (DefaultSLOs).
 	SLOs []SLOConfig `mapstructure:"slos"`
+	// Bootstrap seeds a group that appears with no local state from Prometheus (off by default).
+	Bootstrap BootstrapConfig `mapstructure:"bootstrap"`
 }
 
 // AlertingConfig holds the alert rules of an SLO.
@@ -266,6 +268,7 @@ func (c *Config) compile(set component.TelemetrySettings) ([]*compiledSLO, error
 		add("checkpoint_interval: must be > 0, got %s", c.CheckpointInterval)
 	}
 	errs = append(errs, c.validateEventTime()...)
+	errs = append(errs, c.Bootstrap.validate()...)
 	var groupKeys []string
 	for _, s := range c.effectiveSLOs() {
 		groupKeys = append(groupKeys, s.GroupBy...)

@@ -43,6 +43,7 @@ func createDefaultConfig() component.Config {
 		CheckpointInterval: 10 * time.Second,
 		EventTime:          eventTimeArrival,
 		MaxLateness:        time.Minute,
+		Bootstrap:          defaultBootstrapConfig(),
 		InstanceLabel:      alertstate.InstanceLabel{Name: alertstate.LabelInstance},
 		Alerting: AlertingConfig{
 			MinBadEvents: slomath.DefaultMinBadEvents,

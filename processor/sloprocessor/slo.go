@@ -42,6 +42,10 @@ const (
 	metricSLI             = "amas_slo_sli_ratio"
 	metricViolations      = "amas_slo_violations"
 	metricObjective       = "amas_slo_objective_ratio"
+	// The event counters (amas_slo_events_total, amas_slo_bad_events_total in Prometheus) are
+	// what a history bootstrap reads back (internal/slopromql).
+	metricEvents    = "amas_slo_events"
+	metricBadEvents = "amas_slo_bad_events"
 
 	labelSLO      = alertstate.LabelSLO
 	labelWindow   = "window"
@@ -104,6 +108,9 @@ type sloProcessor struct {
 	stopCh chan struct{}
 	wg     sync.WaitGroup
 
+	// boot seeds new groups from Prometheus; nil when bootstrap is off (set in Start, under mu).
+	boot *bootstrapper
+	set  component.TelemetrySettings
 	// instance is the sanitized instance label (name, value), instance[0] == "" when off.
 	instance [2]string
 
@@ -166,6 +173,15 @@ type series struct {
 	s        *slomath.Series
 	ev       slomath.Evaluation
 	evalOK   bool
+	// recorded is s.Recorded as of the last evaluation, for the emitter (which runs without p.mu).
+	recorded slomath.Counts
+	// unrestored: the one series of an ungrouped SLO, made at start, that no checkpoint replaced
+	// (a bootstrap fills it).
+	unrestored bool
+	// countersShown: the event counters had their first point. That point is 0, whatever the
+	// series counted already: Prometheus' increase() counts a counter's increments between
+	// samples, so a series that first appears at N would lose its first N events.
+	countersShown bool
 }
 
 type skipReason int
@@ -199,6 +215,7 @@ func newSLOProcessor(set processor.Settings, cfg *Config, clock clockwork.Clock)
 		ratioPrev: map[uint64]ratioPoint{},
 		ckpt:      checkpointStatus{Enabled: cfg.Storage != nil},
 		spanEnd:   cfg.EventTime == eventTimeSpanEnd,
+		set:       set.TelemetrySettings,
 	}
 	if cfg.Storage != nil {
 		p.ckpt.Storage = cfg.Storage.String()
@@ -214,7 +231,7 @@ func newSLOProcessor(set processor.Settings, cfg *Config, clock clockwork.Clock)
 		if len(st.groupBy) == 0 {
 			// The one series of an ungrouped SLO exists from the start, so its objective and
 			// full budget are visible before any traffic.
-			st.series[0] = &series{s: c.model.NewSeries()}
+			st.series[0] = &series{s: c.model.NewSeries(), unrestored: true}
 		}
 		p.slos = append(p.slos, st)
 		if c.cfg.SLI.Spans != nil {
@@ -346,6 +363,9 @@ func (p *sloProcessor) Start(ctx context.Context, host component.Host) error {
 	if err := p.openStorage(ctx, host); err != nil {
 		return err
 	}
+	if err := p.startBootstrap(ctx, host, p.set); err != nil {
+		return err
+	}
 	p.stopCh = make(chan struct{})
 	if !p.manualTicks {
 		p.wg.Add(1)
@@ -373,6 +393,13 @@ func (p *sloProcessor) ungroupedSLOs() []string {
 
 func (p *sloProcessor) Shutdown(ctx context.Context) error {
 	unregister(p.id, p)
+	p.mu.Lock()
+	boot := p.boot
+	p.boot = nil
+	p.mu.Unlock()
+	if boot != nil {
+		boot.stop()
+	}
 	p.tel.shutdown()
 	if p.stopCh != nil {
 		close(p.stopCh)
@@ -467,6 +494,9 @@ func (p *sloProcessor) seriesFor(st *sloState, attrs, resAttrs pcommon.Map) *ser
 		}
 		s := &series{s: st.c.model.NewSeries()}
 		st.series[0] = s
+		if p.boot != nil {
+			p.boot.enqueue(st, s, p.now().UnixNano())
+		}
 		return s
 	}
 	return p.seriesByKey(st, p.groupKey(st, attrs, resAttrs), attrs, resAttrs)
@@ -537,6 +567,9 @@ func (p *sloProcessor) seriesByKey(st *sloState, key uint64, attrs, resAttrs pco
 	}
 	s := &series{key: key, labels: p.labelsOf(st.groupBy, attrs, resAttrs), s: st.c.model.NewSeries()}
 	st.series[key] = s
+	if p.boot != nil {
+		p.boot.enqueue(st, s, p.now().UnixNano())
+	}
 	return s
 }
 
@@ -862,6 +895,10 @@ func (p *sloProcessor) evaluateSeries(st *sloState, ser *series, now int64) {
 	m := st.c.model
 	m.Evaluate(ser.s, now, &ser.ev)
 	ser.evalOK = true
+	if ser.countersShown {
+		ser.recorded = ser.s.Recorded
+	}
+	ser.countersShown = true
 	for _, slot := range ser.ev.Fired {
 		p.logger.Info("SLO alert firing",
 			zap.String("slo", st.name), zap.String("alertname", st.slotName[slot]), zap.String("severity", st.slotSeverity[slot]),
@@ -873,7 +910,7 @@ func (p *sloProcessor) evaluateSeries(st *sloState, ser *series, now int64) {
 type emitter struct {
 	ts, start                                            pcommon.Timestamp
 	compliance, budget, burn, sli, objective, alertGauge pmetric.Gauge
-	violations                                           pmetric.Sum
+	violations, events, badEvents                        pmetric.Sum
 	// instance is the instance label put on every point, instance[0] == "" when off.
 	instance [2]string
 }
@@ -898,6 +935,17 @@ func newEmitter(sm pmetric.ScopeMetrics, ts, start pcommon.Timestamp, instance [
 	e.violations = vm.SetEmptySum()
 	e.violations.SetIsMonotonic(true)
 	e.violations.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	counter := func(name, desc string) pmetric.Sum {
+		m := sm.Metrics().AppendEmpty()
+		m.SetName(name)
+		m.SetDescription(desc)
+		s := m.SetEmptySum()
+		s.SetIsMonotonic(true)
+		s.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+		return s
+	}
+	e.events = counter(metricEvents, "Events the series counted on this collector (closed slices that saw events, for timeslices SLOs); history merged by a bootstrap is not included.")
+	e.badEvents = counter(metricBadEvents, "Bad events (bad slices) the series counted on this collector; history merged by a bootstrap is not included.")
 	e.alertGauge = alertstate.NewGauge(sm)
 	return e
 }
@@ -914,6 +962,8 @@ func (e *emitter) reserve(list []evaluatedSeries) {
 	e.burn.DataPoints().EnsureCapacity(nw)
 	e.sli.DataPoints().EnsureCapacity(nw)
 	e.violations.DataPoints().EnsureCapacity(3 * n)
+	e.events.DataPoints().EnsureCapacity(n)
+	e.badEvents.DataPoints().EnsureCapacity(n)
 }
 
 func (e *emitter) point(g pmetric.Gauge, st *sloState, ser *series, v float64) pmetric.NumberDataPoint {
@@ -922,6 +972,14 @@ func (e *emitter) point(g pmetric.Gauge, st *sloState, ser *series, v float64) p
 	dp.SetDoubleValue(v)
 	e.putLabels(dp.Attributes(), st, ser)
 	return dp
+}
+
+func (e *emitter) counter(sum pmetric.Sum, st *sloState, ser *series, v uint64) {
+	dp := sum.DataPoints().AppendEmpty()
+	dp.SetStartTimestamp(e.start)
+	dp.SetTimestamp(e.ts)
+	dp.SetIntValue(int64(min(v, math.MaxInt64)))
+	e.putLabels(dp.Attributes(), st, ser)
 }
 
 func (e *emitter) putLabels(attrs pcommon.Map, st *sloState, ser *series) {
@@ -961,6 +1019,8 @@ func (e *emitter) series(st *sloState, ser *series) {
 	e.point(e.compliance, st, ser, comp)
 	e.point(e.budget, st, ser, 100*ev.BudgetRemaining)
 	e.point(e.objective, st, ser, m.Objective)
+	e.counter(e.events, st, ser, ser.recorded.Total)
+	e.counter(e.badEvents, st, ser, ser.recorded.Bad)
 	for i, label := range st.windowLabels {
 		e.point(e.burn, st, ser, slomath.BurnRate(ev.Counts[i], m.Objective)).Attributes().PutStr(labelWindow, label)
 		e.point(e.sli, st, ser, slomath.SLI(ev.Counts[i])).Attributes().PutStr(labelWindow, label)

@@ -29,6 +29,10 @@ type telemetry struct {
 	skipAttrs      [numSkipReasons]metric.AddOption
 	ckptSaveAttr   metric.AddOption
 	ckptLoadAttr   metric.AddOption
+	bootGroups     metric.Int64Counter
+	bootGroupAttrs map[string]metric.AddOption // by outcome, built once
+	bootQueries    metric.Int64Counter
+	bootQueryAttrs [2]metric.AddOption // failed, ok
 }
 
 func newTelemetry(set component.TelemetrySettings) (*telemetry, error) {
@@ -52,6 +56,13 @@ func newTelemetry(set component.TelemetrySettings) (*telemetry, error) {
 	for i, r := range skipReasonNames {
 		t.skipAttrs[i] = metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", r)))
 	}
+	t.bootGroups, t.bootQueries = tb.ProcessorSloBootstrapGroups, tb.ProcessorSloBootstrapQueries
+	t.bootGroupAttrs = make(map[string]metric.AddOption, len(bootOutcomes))
+	for _, o := range bootOutcomes {
+		t.bootGroupAttrs[o] = metric.WithAttributeSet(attribute.NewSet(attribute.String("outcome", o)))
+	}
+	t.bootQueryAttrs[0] = metric.WithAttributeSet(attribute.NewSet(attribute.String("result", "failed")))
+	t.bootQueryAttrs[1] = metric.WithAttributeSet(attribute.NewSet(attribute.String("result", "ok")))
 	t.ckptSaveAttr = metric.WithAttributeSet(attribute.NewSet(attribute.String("operation", "save")))
 	t.ckptLoadAttr = metric.WithAttributeSet(attribute.NewSet(attribute.String("operation", "restore")))
 	return t, nil
@@ -107,4 +118,16 @@ func (t *telemetry) checkpointSkipped(n int) {
 
 func (t *telemetry) shutdown() {
 	t.builder.Shutdown()
+}
+
+func (t *telemetry) bootstrapped(outcome string) {
+	t.bootGroups.Add(context.Background(), 1, t.bootGroupAttrs[outcome])
+}
+
+func (t *telemetry) bootstrapQuery(ok bool) {
+	i := 0
+	if ok {
+		i = 1
+	}
+	t.bootQueries.Add(context.Background(), 1, t.bootQueryAttrs[i])
 }

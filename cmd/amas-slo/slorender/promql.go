@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/otelcol-amas/otelcol-amas/internal/slomath"
+	"github.com/otelcol-amas/otelcol-amas/internal/slopromql"
 )
 
 // Names of the recorded series. They mirror the processor's amas_slo_* metrics with Prometheus'
@@ -42,12 +43,7 @@ func sloSel(name, slo string, window time.Duration) string {
 }
 
 // sumBy is sum by (labels) (expr), or sum(expr) without labels.
-func sumBy(by []string, expr string) string {
-	if len(by) == 0 {
-		return "sum(" + expr + ")"
-	}
-	return "sum by (" + strings.Join(by, ", ") + ") (" + expr + ")"
-}
+func sumBy(by []string, expr string) string { return slopromql.SumBy(by, expr) }
 
 func aggBy(op string, by []string, expr string) string {
 	if len(by) == 0 {
@@ -64,17 +60,26 @@ func (src Source) renamed(expr string) string {
 	return expr
 }
 
-func increase(sel string, w time.Duration) string { return "increase(" + sel + "[" + dur(w) + "])" }
+func increase(sel string, w time.Duration) string { return slopromql.Increase(sel, w) }
+
+// counts are the event counters of the source, for the expression builder the slo processor's
+// history bootstrap shares (internal/slopromql): the connector's counters, or the processor's
+// own event counters for a processor-origin SLO.
+func (src Source) counts(s SLO) slopromql.Counts {
+	if src.kind == kindProcessor {
+		return slopromql.ProcessorCounts(s.Config.Name, src.groupLabels)
+	}
+	return slopromql.Counts{Total: src.total, Bad: src.bad, Bucket: src.bucket, By: src.by}
+}
 
 // spanEvents is the number of counted spans over w, per group (connector labels).
-func (src Source) spanEvents(w time.Duration) string { return sumBy(src.by, increase(src.total, w)) }
+func (src Source) spanEvents(w time.Duration) string {
+	return slopromql.Counts{Total: src.total, By: src.by}.Events(w)
+}
 
 // spanBad is the number of bad spans over w, per group; 0 (not absent) when there were none.
 func (src Source) spanBad(w time.Duration) string {
-	if src.bucket != "" {
-		return "(" + src.spanEvents(w) + " - " + sumBy(src.by, increase(src.bucket, w)) + ")"
-	}
-	return "(" + sumBy(src.by, increase(src.bad, w)) + " or 0 * " + src.spanEvents(w) + ")"
+	return slopromql.Counts{Total: src.total, Bad: src.bad, Bucket: src.bucket, By: src.by}.BadEvents(w)
 }
 
 // badOp is the comparison that makes a value bad, the negation of the good comparison.
@@ -140,7 +145,9 @@ func hourlySum(rec string, s SLO, w time.Duration) string {
 func (src Source) eventsExpr(s SLO, w time.Duration) string {
 	switch {
 	case src.kind == kindProcessor:
-		return ""
+		// The processor's own counters: events, or (timeslices) the closed slices that saw
+		// events; the processor counts the empty ones as good slices on top.
+		return src.counts(s).Events(w)
 	case s.Timeslices():
 		sl := s.Config.Budgeting.Slice
 		return "clamp_max(floor((time() - " + sloSel(recFirstSlice, s.Config.Name, 0) + ") / " + num(sl.Seconds()) + ") + 1, " + num(float64(w/sl)) + ")"
@@ -155,7 +162,7 @@ func (src Source) eventsExpr(s SLO, w time.Duration) string {
 func (src Source) badExpr(s SLO, w time.Duration) string {
 	switch {
 	case src.kind == kindProcessor:
-		return ""
+		return src.counts(s).BadEvents(w)
 	case s.Timeslices():
 		return "sum_over_time(" + sloSel(recSliceBad, s.Config.Name, 0) + "[" + sliceRange(w) + "])\nor 0 * " + sloSel(recFirstSlice, s.Config.Name, 0)
 	case src.hourly(s, w):

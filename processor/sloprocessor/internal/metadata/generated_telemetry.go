@@ -28,6 +28,8 @@ type TelemetryBuilder struct {
 	meter                                metric.Meter
 	mu                                   sync.Mutex
 	registrations                        []metric.Registration
+	ProcessorSloBootstrapGroups          metric.Int64Counter
+	ProcessorSloBootstrapQueries         metric.Int64Counter
 	ProcessorSloCheckpointEntriesSkipped metric.Int64Counter
 	ProcessorSloCheckpointFailures       metric.Int64Counter
 	ProcessorSloEvaluationDuration       metric.Float64Histogram
@@ -93,6 +95,18 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	}
 	builder.meter = Meter(settings)
 	var err, errs error
+	builder.ProcessorSloBootstrapGroups, err = builder.meter.Int64Counter(
+		"otelcol_processor_slo_bootstrap_groups",
+		metric.WithDescription("SLO groups that asked for their history from Prometheus (bootstrap), by outcome. [Development]"),
+		metric.WithUnit("{group}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorSloBootstrapQueries, err = builder.meter.Int64Counter(
+		"otelcol_processor_slo_bootstrap_queries",
+		metric.WithDescription("Queries a bootstrap sent to the Prometheus query API, by result. [Development]"),
+		metric.WithUnit("{query}"),
+	)
+	errs = errors.Join(errs, err)
 	builder.ProcessorSloCheckpointEntriesSkipped, err = builder.meter.Int64Counter(
 		"otelcol_processor_slo_checkpoint_entries_skipped",
 		metric.WithDescription("SLO checkpoint entries skipped at restore because they were damaged or did not decode; their groups start fresh, the rest is restored. [Development]"),

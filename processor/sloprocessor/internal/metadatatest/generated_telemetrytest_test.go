@@ -24,6 +24,8 @@ func TestSetupTelemetry(t *testing.T) {
 		observer.Observe(1)
 		return nil
 	}))
+	tb.ProcessorSloBootstrapGroups.Add(context.Background(), 1)
+	tb.ProcessorSloBootstrapQueries.Add(context.Background(), 1)
 	tb.ProcessorSloCheckpointEntriesSkipped.Add(context.Background(), 1)
 	tb.ProcessorSloCheckpointFailures.Add(context.Background(), 1)
 	tb.ProcessorSloEvaluationDuration.Record(context.Background(), 1)
@@ -32,6 +34,12 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.ProcessorSloItemsSkipped.Add(context.Background(), 1)
 	tb.ProcessorSloLabelsSanitized.Add(context.Background(), 1)
 	tb.ProcessorSloReservedPointsDropped.Add(context.Background(), 1)
+	AssertEqualProcessorSloBootstrapGroups(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorSloBootstrapQueries(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
 	AssertEqualProcessorSloCheckpointEntriesSkipped(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())

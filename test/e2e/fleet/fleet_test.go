@@ -1,0 +1,364 @@
+// Package fleet is the loopback proof of a rescaled fleet that forgets no budget: one gateway
+// (deploy/gateway/gateway.yaml: load_balancing, routing_key service, static resolver) in front
+// of otelcol-amas replicas (the default configuration with deploy/replica/slo-by-service.yaml,
+// file_storage, and the slo processor's bootstrap pointed at a real Prometheus that scrapes
+// every replica). Agent services with known failure counts send through the gateway; the fleet
+// grows from three replicas to four (the gateway restarted with the new list), and the services
+// that moved must show, on their new replica, the budget of everything they sent, not a fresh
+// start. Then a replica is killed, its storage deleted, and restarted: its services' budgets
+// come back from Prometheus.
+package fleet
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/otelcol-amas/otelcol-amas/internal/harness"
+	"github.com/otelcol-amas/otelcol-amas/internal/slomath"
+	"github.com/otelcol-amas/otelcol-amas/test/e2e/acceptance/agentsim"
+)
+
+// bootstrapOverlay turns the bootstrap on. The short evaluation interval (2 s) against the 1 s
+// scrape makes every counter's first point, 0, a scraped sample; the delay covers a tick plus
+// a scrape. SLOs without group_by (memory, queue depth) read only this replica's own series.
+const bootstrapOverlay = `
+processors:
+  slo:
+    evaluation_interval: 2s
+    bootstrap:
+      endpoint: ${env:AMAS_BOOTSTRAP_ENDPOINT}
+      delay: 6s
+      matchers:
+        instance: ${env:AMAS_BOOTSTRAP_INSTANCE}
+`
+
+const (
+	numServices = 24 // with four replicas, the chance that none moves is (3/4)^24 ≈ 0.1%
+	objective   = 0.995
+)
+
+// tolerance is how far a bootstrapped count of n events may be from the truth, when the
+// history Prometheus holds spans span: increase() extrapolates from the last sample in its
+// range to the range's end (at most 1.1 scrape intervals, 1.1 s here), which scales the count
+// by up to 1.1 s/span, and the result is rounded to whole events.
+func tolerance(n uint64, span time.Duration) float64 {
+	return 1 + float64(n)*1.1*float64(time.Second)/float64(span)
+}
+
+type statusDoc struct {
+	SLOs []struct {
+		Name   string `json:"name"`
+		Groups []struct {
+			Labels    map[string]string `json:"labels"`
+			Events    uint64            `json:"events"`
+			BadEvents uint64            `json:"bad_events"`
+		} `json:"groups"`
+	} `json:"slos"`
+}
+
+// groups returns the agent_availability counts per service on the replica's status API.
+func groups(ports *harness.DefaultConfigPorts) (map[string]slomath.Counts, error) {
+	code, body, err := harness.HTTPGet("http://" + harness.Addr(ports.SLOStatus) + "/observability/slo/status")
+	if err != nil {
+		return nil, err
+	}
+	if code != http.StatusOK {
+		return nil, fmt.Errorf("status API: HTTP %d", code)
+	}
+	var doc statusDoc
+	if err := json.Unmarshal([]byte(body), &doc); err != nil {
+		return nil, err
+	}
+	out := map[string]slomath.Counts{}
+	for _, s := range doc.SLOs {
+		if s.Name != "agent_availability" {
+			continue
+		}
+		for _, g := range s.Groups {
+			out[g.Labels["service.name"]] = slomath.Counts{Total: g.Events, Bad: g.BadEvents}
+		}
+	}
+	return out, nil
+}
+
+type fleet struct {
+	t        *testing.T
+	root     string
+	replicas []*harness.DefaultConfigPorts
+	running  []*harness.Collector
+	prom     *harness.Prometheus
+	overlay  string
+	gwPorts  *harness.DefaultConfigPorts
+	gw       *harness.Collector
+	sent     map[string]*slomath.Counts // per service: runs and failed runs, over the whole test
+	names    []string
+}
+
+func (f *fleet) startReplica(i int) {
+	p := f.replicas[i]
+	p.Env = []string{"AMAS_BOOTSTRAP_ENDPOINT=" + f.prom.URL, "AMAS_BOOTSTRAP_INSTANCE=" + harness.Addr(p.Prometheus)}
+	f.running[i] = harness.StartDefaultCollector(f.t, p, f.root+"/deploy/replica/slo-by-service.yaml", f.overlay)
+}
+
+// startGateway (re)starts the gateway routing to the first n replicas.
+func (f *fleet) startGateway(n int) {
+	if f.gw != nil {
+		f.gw.Stop(f.t)
+	}
+	backends := make([]string, n)
+	for i := range n {
+		backends[i] = harness.Addr(f.replicas[i].OTLPGRPC)
+	}
+	f.gwPorts.Env = []string{"AMAS_GATEWAY_BACKENDS=[" + strings.Join(backends, ", ") + "]"}
+	f.gw = harness.StartConfigFilesOnPorts(f.t, f.gwPorts, f.root+"/deploy/gateway/gateway.yaml")
+}
+
+// send sends runs agent runs of every service through the gateway; run n of service i fails
+// when (n+offset) is a multiple of i+3, so every service has its own budget.
+func (f *fleet) send(runs, offset int) {
+	for i, name := range f.names {
+		c, err := agentsim.New(harness.Addr(f.gwPorts.OTLPGRPC), name)
+		require.NoError(f.t, err)
+		for n := range runs {
+			bad := (n+offset)%(i+3) == 0
+			_, err := c.Send(context.Background(), agentsim.Run{Agent: "agent-" + name, Fails: bad})
+			require.NoError(f.t, err)
+		}
+		tot := c.Totals()
+		require.NoError(f.t, c.Close())
+		f.sent[name].Add(slomath.Counts{Total: uint64(tot.Runs), Bad: uint64(tot.BadRuns)})
+	}
+}
+
+// placement waits until each of services has its group on exactly one of the replicas among,
+// holding every run the client sent (the replica counted them itself), and returns the replica
+// index per service.
+func (f *fleet) placement(among []int, services []string) map[string]int {
+	where := map[string]int{}
+	harness.Eventually(f.t, 60*time.Second, 500*time.Millisecond, func() (bool, string) {
+		clear(where)
+		for _, i := range among {
+			gs, err := groups(f.replicas[i])
+			if err != nil {
+				return false, err.Error()
+			}
+			for _, svc := range services {
+				if c, ok := gs[svc]; !ok || c != *f.sent[svc] {
+					continue // not here, or not all of its runs have arrived yet
+				}
+				if j, dup := where[svc]; dup {
+					return false, fmt.Sprintf("%s is on replicas %d and %d", svc, j, i)
+				}
+				where[svc] = i
+			}
+		}
+		return len(where) == len(services), fmt.Sprintf("%d of %d services placed with every run counted: %v", len(where), len(services), where)
+	})
+	return where
+}
+
+// awaitRestored waits until replica i shows, for each service, the counts of everything the
+// client sent within tolerance, and returns the largest differences seen.
+func (f *fleet) awaitRestored(i int, services []string, span time.Duration) (maxDT, maxDB float64) {
+	f.t.Cleanup(func() {
+		if !f.t.Failed() {
+			return
+		}
+		if fams, err := harness.ScrapeFamilies(harness.MetricsURL(f.replicas[i].Telemetry)); err == nil {
+			for name, fam := range fams {
+				if strings.Contains(name, "bootstrap") {
+					f.t.Logf("replica %d: %s", i, fam.String())
+				}
+			}
+		}
+		now := time.Now()
+		q := url.Values{"query": {`amas_slo_events_total{slo="agent_availability",service_name="` + services[0] + `"}`},
+			"start": {strconv.FormatInt(now.Add(-3*time.Minute).Unix(), 10)}, "end": {strconv.FormatInt(now.Unix(), 10)}, "step": {"1"}}
+		_, body, err := harness.HTTPGet(f.prom.URL + "/api/v1/query_range?" + q.Encode())
+		f.t.Logf("raw history of %s: %v %s", services[0], err, body)
+		for _, line := range strings.Split(f.running[i].Output(), "\n") {
+			if strings.Contains(line, "ootstrap") {
+				f.t.Logf("replica %d: %s", i, line)
+			}
+		}
+	})
+	harness.Eventually(f.t, 90*time.Second, time.Second, func() (bool, string) {
+		gs, err := groups(f.replicas[i])
+		if err != nil {
+			return false, err.Error()
+		}
+		maxDT, maxDB = 0, 0
+		for _, svc := range services {
+			got, want := gs[svc], *f.sent[svc]
+			dt := math.Abs(float64(got.Total) - float64(want.Total))
+			db := math.Abs(float64(got.Bad) - float64(want.Bad))
+			if dt > tolerance(want.Total, span) || db > tolerance(want.Bad, span) {
+				return false, fmt.Sprintf("replica %d, %s: %d bad of %d events, the client sent %d bad of %d", i, svc, got.Bad, got.Total, want.Bad, want.Total)
+			}
+			maxDT, maxDB = math.Max(maxDT, dt), math.Max(maxDB, db)
+		}
+		return true, ""
+	})
+	gs, err := groups(f.replicas[i])
+	require.NoError(f.t, err)
+	for _, svc := range services {
+		got, want := gs[svc], *f.sent[svc]
+		f.t.Logf("replica %d, %s: budget %.2f%% from %d bad of %d events; the client sent %d bad of %d (budget %.2f%%)", i, svc,
+			100*slomath.BudgetRemaining(got, objective), got.Bad, got.Total, want.Bad, want.Total, 100*slomath.BudgetRemaining(want, objective))
+	}
+	return maxDT, maxDB
+}
+
+// awaitCentral waits until the central Prometheus, summing the replicas' event counters per
+// service, holds exactly what every client sent.
+func (f *fleet) awaitCentral() {
+	harness.Eventually(f.t, 30*time.Second, 500*time.Millisecond, func() (bool, string) {
+		central := map[string]slomath.Counts{}
+		for _, m := range []string{"amas_slo_events_total", "amas_slo_bad_events_total"} {
+			res, err := f.prom.TryQuery(`sum by (service_name) (` + m + `{slo="agent_availability"})`)
+			if err != nil {
+				return false, err.Error()
+			}
+			for _, s := range res {
+				c := central[s.Metric["service_name"]]
+				if m == "amas_slo_events_total" {
+					c.Total = uint64(s.Value)
+				} else {
+					c.Bad = uint64(s.Value)
+				}
+				central[s.Metric["service_name"]] = c
+			}
+		}
+		for _, svc := range f.names {
+			if central[svc] != *f.sent[svc] {
+				return false, fmt.Sprintf("central Prometheus, %s: %+v, the client sent %+v", svc, central[svc], *f.sent[svc])
+			}
+		}
+		return true, ""
+	})
+}
+
+func TestRescaledAndWipedReplicasRestoreTheirServicesBudgetsFromPrometheus(t *testing.T) {
+	began := time.Now()
+	f := &fleet{t: t, root: harness.RepoRoot(t), sent: map[string]*slomath.Counts{}, running: make([]*harness.Collector, 4)}
+	f.overlay = harness.WriteConfig(t, "bootstrap.yaml", bootstrapOverlay)
+	targets := make([]string, 4)
+	for i := range 4 {
+		f.replicas = append(f.replicas, harness.NewDefaultConfigPorts(t))
+		targets[i] = harness.Addr(f.replicas[i].Prometheus)
+	}
+	// The central Prometheus scrapes all four from the start (the fourth answers once it runs).
+	f.prom = harness.StartPrometheus(t, targets...)
+	for i := range 3 {
+		f.startReplica(i)
+	}
+	// Prometheus scrapes a target only a few seconds after it starts (service discovery and the
+	// scrape manager update every 5 s): history it never scraped cannot come back.
+	harness.Eventually(t, 30*time.Second, 200*time.Millisecond, func() (bool, string) {
+		up, err := f.prom.TryQuery(`count(up == 1)`)
+		return err == nil && len(up) == 1 && up[0].Value == 3, fmt.Sprintf("Prometheus scrapes %v of 3 replicas (%v)", up, err)
+	})
+	f.gwPorts = harness.NewDefaultConfigPorts(t)
+	f.startGateway(3)
+	for i := range numServices {
+		name := fmt.Sprintf("svc-%02d", i)
+		f.names = append(f.names, name)
+		f.sent[name] = &slomath.Counts{}
+	}
+
+	// Three replicas: every service's group lives whole on one of them.
+	// The history: 40 runs per service, in four rounds 5 s apart, as traffic spreads over time.
+	phase1 := time.Now()
+	for r := range 4 {
+		if r > 0 {
+			time.Sleep(5 * time.Second)
+		}
+		f.send(10, 10*r)
+	}
+	before := f.placement([]int{0, 1, 2}, f.names)
+	f.awaitCentral()
+
+	// Four replicas. The gateway is restarted with the new list; the fourth replica starts empty.
+	f.startReplica(3)
+	f.startGateway(4)
+	f.send(20, 1)
+	// Where each service lives now: its new events went to exactly one replica. A service that
+	// moved has, on the fourth replica, a group born there; the old replica keeps its old group.
+	var moved, stayed []string
+	harness.Eventually(t, 60*time.Second, 500*time.Millisecond, func() (bool, string) {
+		gs, err := groups(f.replicas[3])
+		if err != nil {
+			return false, err.Error()
+		}
+		moved, stayed = moved[:0], stayed[:0]
+		for _, svc := range f.names {
+			if _, ok := gs[svc]; ok {
+				moved = append(moved, svc)
+			} else {
+				stayed = append(stayed, svc)
+			}
+		}
+		return len(moved) > 0, "no service moved to the fourth replica yet"
+	})
+	t.Logf("moved to the fourth replica: %v", moved)
+	dT, dB := f.awaitRestored(3, moved, time.Since(phase1))
+
+	// The services that stayed: counted whole, by their replica alone.
+	after := f.placement([]int{0, 1, 2}, stayed)
+	for _, svc := range stayed {
+		assert.Equal(t, before[svc], after[svc], "%s stayed on its replica", svc)
+	}
+
+	// The central Prometheus: the replicas' event counters, summed per service, hold every run
+	// exactly once (a bootstrapped history is not re-exported), and its budget agrees with the
+	// replica's, the moved services' within the bootstrap tolerance.
+	f.awaitCentral()
+	for _, svc := range moved {
+		gs, err := groups(f.replicas[3])
+		require.NoError(t, err)
+		central := 100 * slomath.BudgetRemaining(*f.sent[svc], objective)
+		replica := 100 * slomath.BudgetRemaining(gs[svc], objective)
+		// The budget moves by at most the tolerated bad events over (1 − objective) × total,
+		// plus what the tolerated change in the total does to it.
+		tol := tolerance(f.sent[svc].Total, time.Since(phase1))
+		band := 100 * (tolerance(f.sent[svc].Bad, time.Since(phase1)) + tol*float64(f.sent[svc].Bad)/float64(f.sent[svc].Total)) /
+			((1 - objective) * (float64(f.sent[svc].Total) - tol))
+		assert.InDelta(t, central, replica, band+1e-9, "%s: central budget %.2f%%, replica's %.2f%%", svc, central, replica)
+	}
+
+	// Kill the replica that holds the most services, delete its storage, restart it empty.
+	count := map[int][]string{}
+	for _, svc := range stayed {
+		count[after[svc]] = append(count[after[svc]], svc)
+	}
+	victim := 0
+	for i, s := range count {
+		if len(s) > len(count[victim]) {
+			victim = i
+		}
+	}
+	require.NotEmpty(t, count[victim])
+	f.running[victim].Kill(t)
+	dir := f.replicas[victim].StorageDir
+	require.NoError(t, os.RemoveAll(dir))
+	require.NoError(t, os.MkdirAll(dir, 0o755))
+	f.startReplica(victim)
+	f.send(10, 2)
+	kT, kB := f.awaitRestored(victim, count[victim], time.Since(phase1))
+
+	fmt.Printf("FLEET: %d services; %d moved to the fourth replica, restored within %.0f events (%.0f bad); "+
+		"replica %d killed with its storage deleted, its %d services restored within %.0f events (%.0f bad); %s\n",
+		numServices, len(moved), dT, dB, victim, len(count[victim]), kT, kB, time.Since(began).Round(time.Second))
+}
