@@ -69,6 +69,9 @@ func TestStatusCountsTheWindowsSpansAndTheStateOfTheLastSavedCheckpoint(t *testi
 	store := storagetest.New()
 	s := newSim(t, storageConfig())
 	s.start(store)
+	// The first process is "killed" (no shutdown, so no final save) when the second starts; it is
+	// stopped only at the end, so that its ticker goroutine does not outlive the test.
+	defer func() { _ = s.p.Shutdown(context.Background()) }()
 	st := newStream(42, "planner")
 	st.errRate = 0.5
 	calm := newStream(43, "critic")
@@ -94,7 +97,7 @@ func TestStatusCountsTheWindowsSpansAndTheStateOfTheLastSavedCheckpoint(t *testi
 	assert.Equal(t, got.CheckpointStateAt, s.p.Status().CheckpointStateAt)
 
 	second := newSim(t, storageConfig())
-	second.clock.t = s.clock.Now()
+	second.clock.Advance(s.clock.Now().Sub(second.clock.Now()))
 	second.start(store)
 	restored := second.p.Status()
 	assert.Equal(t, got.WindowSpans, restored.WindowSpans, "the 7 late spans were not checkpointed")
