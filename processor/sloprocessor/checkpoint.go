@@ -129,6 +129,7 @@ func (p *sloProcessor) restore(ctx context.Context) {
 			ck.series[0] = &series{s: st.c.model.NewSeries(), unrestored: true}
 		}
 		st.series, st.overflow = ck.series, ck.overflow
+		st.single = st.series[0] // nil for a grouped SLO
 		if st.beats != nil && ck.beats != nil {
 			st.beats, st.lastBeat = ck.beats, nil
 		}

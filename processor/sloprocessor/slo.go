@@ -141,6 +141,9 @@ const ratioStreamTTL = time.Hour
 const ratioStreamTTLFull = 5 * time.Minute
 
 type sloState struct {
+	// single is the one series of an ungrouped SLO (st.series[0]), kept at hand because the hot
+	// path asks for it for every matching span; set wherever st.series[0] is.
+	single    *series
 	c         *compiledSLO
 	identity  identity // the definition its checkpoint records
 	filterIdx int      // into sloProcessor.condSets
@@ -232,6 +235,7 @@ func newSLOProcessor(set processor.Settings, cfg *Config, clock clockwork.Clock)
 			// The one series of an ungrouped SLO exists from the start, so its objective and
 			// full budget are visible before any traffic.
 			st.series[0] = &series{s: c.model.NewSeries(), unrestored: true}
+			st.single = st.series[0]
 		}
 		p.slos = append(p.slos, st)
 		if c.cfg.SLI.Spans != nil {
@@ -489,11 +493,15 @@ func (p *sloProcessor) consumeTraces(ctx context.Context, td ptrace.Traces) (ptr
 // digest.
 func (p *sloProcessor) seriesFor(st *sloState, attrs, resAttrs pcommon.Map) *series {
 	if len(st.groupBy) == 0 {
+		if st.single != nil {
+			return st.single
+		}
 		if s, ok := st.series[0]; ok {
+			st.single = s
 			return s
 		}
 		s := &series{s: st.c.model.NewSeries()}
-		st.series[0] = s
+		st.series[0], st.single = s, s
 		if p.boot != nil {
 			p.boot.enqueue(st, s, p.now().UnixNano())
 		}
