@@ -307,6 +307,7 @@ func (c *spanMetricsConnector) applyRestored(all []restored) int {
 
 // restore inserts a decoded series, rebuilding its attributes; past the limit it is dropped.
 func (s *store) restore(kb *keyBuilder, in *series) bool {
+	clear(s.recent[:]) // a restored series may replace one the cache holds
 	var sr *series
 	if in.labels == nil {
 		attrs := pcommon.NewMap()

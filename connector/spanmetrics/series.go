@@ -90,6 +90,41 @@ type store struct {
 	// zeroSiblings counts the siblings that are emitted at 0 without a series of their own.
 	statusIdx    int
 	zeroSiblings int
+	// recent remembers series by their label values, direct-mapped by recentSlot: the spans of a
+	// batch repeat a few (agent, operation, status) combinations, and comparing the values is
+	// cheaper than hashing them and probing the map. Every entry is a series of the map; expire
+	// and restore, which remove or replace series, clear it. With many series in rotation it
+	// would miss and cost more than it saves, so it watches its hit rate (recentUse).
+	recent [64]*series
+	rc     recentUse
+}
+
+// recentUse turns store.recent off for a while when fewer than half of the lookups of the last
+// period hit it, and tries again after recentOff lookups.
+type recentUse struct {
+	lookups, hits uint32
+	off           uint32 // lookups left with the cache off
+}
+
+const (
+	recentPeriod = 1024
+	recentOff    = 64 * 1024
+)
+
+// use reports whether this lookup goes through the cache.
+func (u *recentUse) use() bool {
+	if u.off > 0 {
+		u.off--
+		return false
+	}
+	u.lookups++
+	if u.lookups == recentPeriod {
+		if 2*u.hits < u.lookups {
+			u.off = recentOff
+		}
+		u.lookups, u.hits = 0, 0
+	}
+	return true
 }
 
 type histogramShape struct {
@@ -111,10 +146,23 @@ func newStore(labelNames []string, fixed, limit int, h *histogramShape, exemplar
 // get returns the series of vals, creating it (or routing to the overflow series past the limit).
 // overflowed reports that the data lands in the overflow series.
 func (s *store) get(kb *keyBuilder, vals []string, now pcommon.Timestamp) (sr *series, overflowed bool) {
+	slot := -1
+	if s.rc.use() {
+		slot = recentSlot(vals)
+		if sr = s.recent[slot]; sr != nil && sameLabels(sr.labels, vals) {
+			s.rc.hits++
+			sr.lastSeen = now
+			sr.updated = true
+			return sr, false
+		}
+	}
 	k := kb.key(vals)
 	if sr = s.series[k]; sr != nil {
 		sr.lastSeen = now
 		sr.updated = true
+		if slot >= 0 {
+			s.recent[slot] = sr
+		}
 		return sr, false
 	}
 	// A series whose zero sibling is being emitted already holds its slot of the limit.
@@ -141,6 +189,9 @@ func (s *store) get(kb *keyBuilder, vals []string, now pcommon.Timestamp) (sr *s
 	}
 	sr = s.newSeries(labels, s.attrsOf(labels), now)
 	s.series[k] = sr
+	if slot >= 0 {
+		s.recent[slot] = sr
+	}
 	if partner != nil {
 		// The zero sibling becomes this series: the same counter, from the same start.
 		partner.sib, sr.sib = sibSeries, sibSeries
@@ -235,6 +286,31 @@ func (s *store) attrsOf(labels []string) pcommon.Map {
 	return attrs
 }
 
+// recentSlot picks the entry of store.recent for label values: their lengths and last bytes
+// (agent-1 … agent-9, chat and execute_tool, ok and error differ there), a few instructions.
+func recentSlot(vals []string) int {
+	h := 0
+	for _, v := range vals {
+		h = h*31 + len(v)
+		if len(v) > 0 {
+			h = h*31 + int(v[len(v)-1])
+		}
+	}
+	return h & 63
+}
+
+func sameLabels(labels, vals []string) bool {
+	if len(labels) != len(vals) {
+		return false
+	}
+	for i, v := range vals {
+		if labels[i] != v {
+			return false
+		}
+	}
+	return true
+}
+
 func (s *store) newSeries(labels []string, attrs pcommon.Map, now pcommon.Timestamp) *series {
 	sr := &series{labels: labels, attrs: attrs, start: now, lastSeen: now, updated: true}
 	if h := s.histogram; h != nil {
@@ -263,6 +339,7 @@ func (s *store) len() int {
 // (when neither was seen since cutoff), so an error series lives as long as its ok series does;
 // a zero sibling goes with its series.
 func (s *store) expire(kb *keyBuilder, cutoff pcommon.Timestamp) {
+	clear(s.recent[:])
 	for k, sr := range s.series {
 		if sr.lastSeen >= cutoff {
 			continue
