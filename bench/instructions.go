@@ -74,7 +74,7 @@ func (b *bench) instrRun(ctx context.Context, p pipeline, d time.Duration) (inst
 	wrap := []string{"valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=" + out}
 	// No signal-based preemption under valgrind; one P matches the ramp, where the collector is
 	// pinned to one core.
-	env := []string{"GODEBUG=asyncpreemptoff=1", "GOMAXPROCS=1"}
+	env := append([]string{"GODEBUG=asyncpreemptoff=1", "GOMAXPROCS=1"}, b.opt.InstrEnv...)
 	c, err := startWrapped(b.opt.Bin, p, dir, wrap, env, b.sink.URL(), 5*time.Minute, 5*time.Minute)
 	if err != nil {
 		return instrRun{}, err

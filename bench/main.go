@@ -101,6 +101,10 @@ func parseOptions(args []string) (options, error) {
 	fs.DurationVar(&opt.InstrShort, "instructions-short", 20*time.Second, "instructions phase: the short run's load")
 	fs.DurationVar(&opt.InstrLong, "instructions-long", 60*time.Second, "instructions phase: the long run's load")
 	fs.Float64Var(&opt.InstrRate, "instructions-rate", 20000, "instructions phase: target spans/s (a collector under valgrind accepts fewer; the load follows)")
+	fs.Func("instructions-env", "instructions phase: an extra VAR=value for the collectors (repeatable; GOGC=off counts the pipeline's own work without the garbage collector's)", func(v string) error {
+		opt.InstrEnv = append(opt.InstrEnv, v)
+		return nil
+	})
 	fs.IntVar(&opt.CalibrateTraces, "calibrate-traces", 1000, "telemetrygen traces (2 spans each) per pipeline in the calibration")
 	if err := fs.Parse(args); err != nil {
 		return opt, err

@@ -38,6 +38,7 @@ type options struct {
 	// InstrShort and InstrLong are the loads of the instructions phase's two runs, at InstrRate.
 	InstrShort, InstrLong time.Duration
 	InstrRate             float64
+	InstrEnv              []string // extra environment of the collectors (e.g. GOGC=off)
 	// FlushWait is how long a cardinality step waits after the load before scraping: longer than
 	// the flush intervals (15 s for both pipelines).
 	FlushWait time.Duration
