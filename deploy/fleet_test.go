@@ -66,6 +66,11 @@ func TestEveryReplicaPodNamesItsInstanceFromTheDownwardAPI(t *testing.T) {
 		require.NotNil(t, env[i].ValueFrom, where)
 		require.NotNil(t, env[i].ValueFrom.FieldRef, where)
 		assert.Equal(t, "metadata.name", env[i].ValueFrom.FieldRef.FieldPath, where)
+		// The bootstrap's Prometheus: the cluster's, which scrapes every replica.
+		j := slices.IndexFunc(env, func(e corev1.EnvVar) bool { return e.Name == "AMAS_PROMETHEUS_URL" })
+		if assert.GreaterOrEqual(t, j, 0, "%s sets AMAS_PROMETHEUS_URL", where) {
+			assert.Regexp(t, `^http://prometheus-operated\.[a-z-]+\.svc\.cluster\.local:9090$`, env[j].Value, where)
+		}
 	}
 	found := false
 	for _, o := range loadKubernetes(t) {
@@ -91,6 +96,27 @@ func TestEveryReplicaPodNamesItsInstanceFromTheDownwardAPI(t *testing.T) {
 		strictDecode(t, listAt(docs[0], f.env...), &env)
 		check(f.file, env)
 	}
+}
+
+// The replica overlay turns the slo processor's bootstrap on from AMAS_PROMETHEUS_URL (off when it
+// is unset), and the replica's configuration validates both ways.
+func TestTheReplicaOverlayBootstrapsFromThePrometheusItIsGiven(t *testing.T) {
+	docs, err := yamlDocs(repo(t, "deploy/replica/slo-by-service.yaml"))
+	require.NoError(t, err)
+	b := mapAt(docs[0], "processors", "slo", "bootstrap")
+	assert.Equal(t, "${env:AMAS_PROMETHEUS_URL:-}", b["endpoint"])
+	assert.Equal(t, map[string]any{"amas_instance": "${env:AMAS_INSTANCE}"}, b["matchers"])
+	files := []string{repo(t, "config/otelcol-amas.yaml"), repo(t, "deploy/replica/slo-by-service.yaml")}
+	for _, env := range []map[string]string{
+		{"AMAS_INSTANCE": "otelcol-amas-0", "AMAS_PROMETHEUS_URL": "http://prometheus-operated.observability.svc.cluster.local:9090"},
+		{"AMAS_INSTANCE": "otelcol-amas-0"},
+	} {
+		code, out := validateCollector(t, files, env)
+		assert.Equal(t, 0, code, "otelcol-amas validate with %v:\n%s", env, out)
+	}
+	code, out := validateCollector(t, files, map[string]string{"AMAS_INSTANCE": "otelcol-amas-0", "AMAS_PROMETHEUS_URL": "prometheus:9090"})
+	assert.NotEqual(t, 0, code, "a URL without a scheme is refused")
+	assert.Contains(t, out, "bootstrap.endpoint")
 }
 
 // The remote-write overlay merges onto a replica's configuration and passes validate.
