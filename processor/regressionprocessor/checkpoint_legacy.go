@@ -5,72 +5,33 @@ import (
 	"errors"
 	"hash/crc32"
 	"math"
+	"math/bits"
+
+	"github.com/otelcol-amas/otelcol-amas/internal/checkpoint"
 )
 
 // Version 1 of the checkpoint, written before internal/checkpoint: magic, version, the tracker
 // as one body, and a CRC-32 (IEEE, big endian) of all of it. It is still read (a checkpoint
-// written by an older release restores) and never written.
+// written by an older release restores) and never written. Its fields are the shared codec's
+// varints and length-prefixed strings, so the shared Decoder reads them; only a slot's cost sum
+// was written big endian.
 
-type decoder struct {
-	b   []byte
-	err error
-}
-
-func (d *decoder) fail() {
-	if d.err == nil {
-		d.err = errCheckpointCorrupt
-	}
-	d.b = nil
-}
-
-func (d *decoder) uvarint() uint64 {
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.fail()
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) varint() int64 {
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.fail()
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) bytes(n uint64) []byte {
-	if uint64(len(d.b)) < n {
-		d.fail()
-		return nil
-	}
-	v := d.b[:n]
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) slot(s *slot) {
-	s.epoch = d.varint()
-	s.errors = d.uvarint()
-	s.costN = d.uvarint()
-	if raw := d.bytes(8); raw != nil {
-		s.costSum = math.Float64frombits(binary.BigEndian.Uint64(raw))
-	}
-	if d.err != nil {
+func legacySlot(d *checkpoint.Decoder, s *slot) {
+	s.epoch = d.Varint()
+	s.errors = d.Uvarint()
+	s.costN = d.Uvarint()
+	s.costSum = math.Float64frombits(bits.ReverseBytes64(d.U64()))
+	if d.Err() != nil {
 		return
 	}
-	rest, err := s.lat.Decode(d.b)
+	rest, err := s.lat.Decode(d.Rest())
 	if err != nil {
-		d.fail()
+		d.Fail()
 		return
 	}
-	d.b = rest
+	d.Unread(rest)
 	if s.epoch == noEpoch && (s.lat.Count() != 0 || s.costN != 0 || s.errors != 0) {
-		d.fail()
+		d.Fail()
 	}
 }
 
@@ -84,45 +45,44 @@ func decodeLegacy(cfg *Config, b []byte) (*tracker, error) {
 	if crc32.ChecksumIEEE(body) != sum {
 		return nil, errors.New("checkpoint checksum mismatch")
 	}
-	d := &decoder{b: body[len(checkpointMagic)+1:]}
+	// Version 1 bounded no string: any length the checkpoint can hold is accepted.
+	d := checkpoint.NewDecoder(body[len(checkpointMagic)+1:], len(body))
 	tr := newTracker(cfg)
-	_ = d.varint() // written at
-	curDur, baseDur := d.uvarint(), d.uvarint()
-	if d.err == nil && (int64(curDur) != tr.curDur || int64(baseDur) != tr.baseDur) {
+	_ = d.Varint() // written at
+	curDur, baseDur := d.Uvarint(), d.Uvarint()
+	if d.Err() == nil && (int64(curDur) != tr.curDur || int64(baseDur) != tr.baseDur) {
 		return nil, errors.New("checkpoint was written with other current_window/baseline_window settings")
 	}
-	n := d.uvarint()
-	for i := uint64(0); i < n && d.err == nil; i++ {
-		hash := d.uvarint()
-		label := string(d.bytes(d.uvarint()))
+	n := d.Uvarint()
+	for i := uint64(0); i < n && d.Err() == nil; i++ {
+		hash := d.Uvarint()
+		label := d.String()
 		op := new(operation)
-		op.init(hash, label, d.varint())
-		op.lastEpoch = d.varint()
+		op.init(hash, label, d.Varint())
+		op.lastEpoch = d.Varint()
 		for j := range op.cur {
-			d.slot(&op.cur[j])
+			legacySlot(d, &op.cur[j])
 		}
 		for j := range op.base {
-			d.slot(&op.base[j])
+			legacySlot(d, &op.base[j])
 		}
 		for k := range op.alerts {
 			a := &op.alerts[k]
-			if raw := d.bytes(1); raw != nil {
-				a.phase = phase(raw[0])
-			}
-			a.breaches = int32(min(d.uvarint(), math.MaxInt32))
-			a.oks = int32(min(d.uvarint(), math.MaxInt32))
-			a.activeSince = d.varint()
-			a.firingSince = d.varint()
-			a.resolvedAt = d.varint()
+			a.phase = phase(d.Byte())
+			a.breaches = int32(min(d.Uvarint(), math.MaxInt32))
+			a.oks = int32(min(d.Uvarint(), math.MaxInt32))
+			a.activeSince = d.Varint()
+			a.firingSince = d.Varint()
+			a.resolvedAt = d.Varint()
 			if a.phase > phaseResolved {
-				d.fail()
+				d.Fail()
 			}
 		}
-		if d.err != nil {
+		if d.Err() != nil {
 			break
 		}
 		if _, dup := tr.ops[op.hash]; dup {
-			d.fail()
+			d.Fail()
 			break
 		}
 		if len(tr.ops) >= cfg.MaxOperations {
@@ -132,16 +92,13 @@ func decodeLegacy(cfg *Config, b []byte) (*tracker, error) {
 		tr.ops[op.hash] = op
 		tr.pushBack(op)
 	}
-	na := d.uvarint()
-	for i := uint64(0); i < na && d.err == nil; i++ {
-		op := string(d.bytes(d.uvarint()))
-		tr.applied[op] = d.varint()
+	na := d.Uvarint()
+	for i := uint64(0); i < na && d.Err() == nil; i++ {
+		op := d.String()
+		tr.applied[op] = d.Varint()
 	}
-	if d.err == nil && len(d.b) != 0 {
-		d.fail()
-	}
-	if d.err != nil {
-		return nil, d.err
+	if d.Finish() != nil {
+		return nil, errCheckpointCorrupt
 	}
 	return tr, nil
 }
