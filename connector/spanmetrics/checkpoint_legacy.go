@@ -8,11 +8,15 @@ import (
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.uber.org/zap"
+
+	"github.com/otelcol-amas/otelcol-amas/internal/checkpoint"
 )
 
 // Version 1 of the checkpoint, written before internal/checkpoint: magic, version, then per
 // store a schema string and its series, then a CRC-32 (IEEE) of everything before it. It is
-// still read (a checkpoint written by an older release restores) and never written.
+// still read (a checkpoint written by an older release restores) and never written. Its fields
+// are the shared codec's (varints, little-endian words, strings of at most maxCheckpointLen
+// bytes), so internal/checkpoint's Decoder reads them.
 
 // decodeLegacy reads a version 1 checkpoint (the format before internal/checkpoint), validating
 // the whole checkpoint before it changes any state.
@@ -24,126 +28,69 @@ func (c *spanMetricsConnector) decodeLegacy(buf []byte) ([]restored, error) {
 	if crc32.ChecksumIEEE(body) != sum {
 		return nil, fmt.Errorf("%w: checksum mismatch", errCorrupt)
 	}
-	r := &reader{b: body[len(checkpointMagic)+1:]}
+	r := checkpoint.NewDecoder(body[len(checkpointMagic)+1:], maxCheckpointLen)
 	var all []restored
 	for _, s := range c.checkpointStores() {
-		schema := r.string()
-		n := r.uvarint()
+		schema := r.String()
+		n := r.Uvarint()
 		keep := schema != "" && schema == c.schema(s)
 		if schema != "" && !keep {
 			c.logger.Warn("Checkpointed series of another configuration are dropped (their counters restart)",
 				zap.String("saved", schema), zap.String("current", c.schema(s)))
 		}
 		rs := restored{s: s}
-		for i := uint64(0); i < n && r.err == nil; i++ {
+		for i := uint64(0); i < n && r.Err() == nil; i++ {
 			sr := &series{}
-			overflow := r.byte() == 1
+			overflow := r.Byte() == 1
 			if !overflow {
-				nl := r.uvarint()
+				nl := r.Uvarint()
 				if nl != uint64(len(s.labelNames)) {
-					r.fail()
+					r.Fail()
 					break
 				}
 				sr.labels = make([]string, nl)
 				for j := range sr.labels {
-					sr.labels[j] = r.string()
+					sr.labels[j] = r.String()
 				}
 			}
-			sr.start = pcommon.Timestamp(r.u64())
-			sr.lastSeen = pcommon.Timestamp(r.u64())
-			sr.count = r.uvarint()
+			sr.start = pcommon.Timestamp(r.U64())
+			sr.lastSeen = pcommon.Timestamp(r.U64())
+			sr.count = r.Uvarint()
 			if s.histogram != nil {
-				sr.sum = math.Float64frombits(r.u64())
-				nb := r.uvarint()
+				sr.sum = math.Float64frombits(r.U64())
+				nb := r.Uvarint()
 				if keep && nb != uint64(len(s.histogram.bounds)+1) {
-					r.fail()
+					r.Fail()
 					break
 				}
 				if nb > maxCheckpointLen {
-					r.fail()
+					r.Fail()
 					break
 				}
 				sr.buckets = make([]uint64, nb)
 				for j := range sr.buckets {
-					sr.buckets[j] = r.uvarint()
+					sr.buckets[j] = r.Uvarint()
 				}
 			}
 			if s == c.usage {
-				sr.tokenSeen = r.byte()
+				sr.tokenSeen = r.Byte()
 				for j := range sr.tokens {
-					sr.tokens[j] = r.uvarint()
+					sr.tokens[j] = r.Uvarint()
 				}
-				sr.costSeen = r.byte() == 1
-				sr.cost = math.Float64frombits(r.u64())
+				sr.costSeen = r.Byte() == 1
+				sr.cost = math.Float64frombits(r.U64())
 			}
 			if keep {
 				rs.series = append(rs.series, sr)
 			}
 		}
-		if r.err != nil {
-			return nil, r.err
+		if r.Err() != nil {
+			return nil, fmt.Errorf("%w: truncated or malformed", errCorrupt)
 		}
 		all = append(all, rs)
 	}
-	if len(r.b) != 0 {
-		return nil, fmt.Errorf("%w: %d trailing bytes", errCorrupt, len(r.b))
+	if r.Len() != 0 {
+		return nil, fmt.Errorf("%w: %d trailing bytes", errCorrupt, r.Len())
 	}
 	return all, nil
-}
-
-// reader decodes with a sticky error: after the first problem every read returns zero.
-type reader struct {
-	b   []byte
-	err error
-}
-
-func (r *reader) fail() {
-	if r.err == nil {
-		r.err = fmt.Errorf("%w: truncated or malformed", errCorrupt)
-	}
-	r.b = nil
-}
-
-func (r *reader) uvarint() uint64 {
-	if r.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.fail()
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *reader) u64() uint64 {
-	if r.err != nil || len(r.b) < 8 {
-		r.fail()
-		return 0
-	}
-	v := binary.LittleEndian.Uint64(r.b)
-	r.b = r.b[8:]
-	return v
-}
-
-func (r *reader) byte() byte {
-	if r.err != nil || len(r.b) < 1 {
-		r.fail()
-		return 0
-	}
-	v := r.b[0]
-	r.b = r.b[1:]
-	return v
-}
-
-func (r *reader) string() string {
-	n := r.uvarint()
-	if r.err != nil || n > maxCheckpointLen || uint64(len(r.b)) < n {
-		r.fail()
-		return ""
-	}
-	s := string(r.b[:n])
-	r.b = r.b[n:]
-	return s
 }
