@@ -489,8 +489,8 @@ func (p *sloProcessor) consumeTraces(ctx context.Context, td ptrace.Traces) (ptr
 }
 
 // seriesFor finds (or makes, within the bound) the series of the group the attributes name.
-// Steady state allocates nothing: the key is an xxhash of the group values written into a reused
-// digest.
+// Steady state allocates nothing: the key is an xxhash of the group values laid out in a reused
+// buffer (hashValues).
 func (p *sloProcessor) seriesFor(st *sloState, attrs, resAttrs pcommon.Map) *series {
 	if len(st.groupBy) == 0 {
 		if st.single != nil {
