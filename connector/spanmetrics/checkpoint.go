@@ -330,5 +330,8 @@ func (s *store) restore(kb *keyBuilder, in *series) bool {
 	}
 	sr.tokens, sr.tokenSeen = in.tokens, in.tokenSeen
 	sr.cost, sr.costSeen = in.cost, in.costSeen
+	// Every stream in a checkpoint was sent before it was written (a flush writes it after
+	// building its payload): no 0 point goes before its next value.
+	sr.shown = shownAll
 	return true
 }

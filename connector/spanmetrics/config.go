@@ -61,6 +61,11 @@ type Config struct {
 	// MetricsFlushInterval is how often metrics are sent downstream.
 	MetricsFlushInterval time.Duration `mapstructure:"metrics_flush_interval"`
 
+	// ZeroPoints (cumulative temporality) sends a stream's first value after a 0 point at the
+	// time it was last known to be 0, so that Prometheus' increase() over remote-written samples
+	// counts what the first flush holds.
+	ZeroPoints bool `mapstructure:"zero_points"`
+
 	// SeriesExpiration drops a series not updated for this long (0 keeps series forever).
 	SeriesExpiration time.Duration `mapstructure:"series_expiration"`
 

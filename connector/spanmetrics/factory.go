@@ -92,6 +92,7 @@ func createDefaultConfig() component.Config {
 		Exemplars:                   ExemplarsConfig{Enabled: true, MaxPerDataPoint: 5},
 		AggregationTemporality:      temporalityCumulative,
 		MetricsFlushInterval:        15 * time.Second,
+		ZeroPoints:                  true,
 		SeriesExpiration:            time.Hour,
 		AggregationCardinalityLimit: 10000,
 		Pricing:                     PricingConfig{Models: defaultPrices(), UnknownModelsLimit: 100},

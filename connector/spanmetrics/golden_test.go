@@ -17,6 +17,7 @@ import (
 	"go.opentelemetry.io/collector/confmap/confmaptest"
 	"go.opentelemetry.io/collector/connector/connectortest"
 	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
@@ -163,9 +164,18 @@ func TestGoldenUnknownModelsAreCountedAndWarnedOnce(t *testing.T) {
 	assert.Contains(t, h.c.unknownModels, "my-finetune")
 }
 
-// sumValue returns the value of the data point of metric name whose attributes include want.
-func sumValue(t *testing.T, md pmetric.Metrics, name string, want map[string]string) (float64, bool) {
+// sumValue returns the value of the first series of name whose attributes include want: its
+// last point, as a stream's first flush may send a 0 before its value (zero_points).
+func sumValue(t *testing.T, md pmetric.Metrics, name string, want map[string]string) (v float64, found bool) {
 	t.Helper()
+	var first pcommon.Map // the attributes of the series found
+	same := func(attrs pcommon.Map) bool {
+		if !attrsMatch(attrs.AsRaw(), want) || (found && !attrs.Equal(first)) {
+			return false
+		}
+		first, found = attrs, true
+		return true
+	}
 	rms := md.ResourceMetrics()
 	for i := 0; i < rms.Len(); i++ {
 		sms := rms.At(i).ScopeMetrics()
@@ -185,8 +195,8 @@ func sumValue(t *testing.T, md pmetric.Metrics, name string, want map[string]str
 				case pmetric.MetricTypeHistogram:
 					hdps := m.Histogram().DataPoints()
 					for l := 0; l < hdps.Len(); l++ {
-						if attrsMatch(hdps.At(l).Attributes().AsRaw(), want) {
-							return float64(hdps.At(l).Count()), true
+						if same(hdps.At(l).Attributes()) {
+							v = float64(hdps.At(l).Count())
 						}
 					}
 					continue
@@ -195,18 +205,19 @@ func sumValue(t *testing.T, md pmetric.Metrics, name string, want map[string]str
 				}
 				for l := 0; l < dps.Len(); l++ {
 					dp := dps.At(l)
-					if !attrsMatch(dp.Attributes().AsRaw(), want) {
+					if !same(dp.Attributes()) {
 						continue
 					}
 					if dp.ValueType() == pmetric.NumberDataPointValueTypeInt {
-						return float64(dp.IntValue()), true
+						v = float64(dp.IntValue())
+					} else {
+						v = dp.DoubleValue()
 					}
-					return dp.DoubleValue(), true
 				}
 			}
 		}
 	}
-	return 0, false
+	return v, found
 }
 
 func attrsMatch(got map[string]any, want map[string]string) bool {

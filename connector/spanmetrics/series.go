@@ -74,7 +74,19 @@ type series struct {
 	tokAttrs  [numTokenTypes]pcommon.Map // attrs + token_type, built on first use
 	cost      float64
 	costSeen  bool
+	// shown has a bit per stream of the series that has been sent: 1<<t for token type t,
+	// shownCost, shownCount, shownHistogram (see zeroPoint).
+	shown uint8
 }
+
+// Bits of series.shown above the token types'.
+const (
+	shownCost      uint8 = 1 << 5
+	shownHistogram uint8 = 1 << 6
+	shownCount     uint8 = 1 << 7
+	// shownAll: every stream a series can have, as after a restart.
+	shownAll uint8 = 0xff
+)
 
 // store holds the series of one metric family, bounded by limit plus one overflow series.
 type store struct {
@@ -193,9 +205,11 @@ func (s *store) get(kb *keyBuilder, vals []string, now pcommon.Timestamp) (sr *s
 		s.recent[slot] = sr
 	}
 	if partner != nil {
-		// The zero sibling becomes this series: the same counter, from the same start.
+		// The zero sibling becomes this series: the same counter, from the same start, sent
+		// (at 0) whenever its partner was.
 		partner.sib, sr.sib = sibSeries, sibSeries
 		sr.start = partner.start
+		sr.shown = partner.shown & (shownCount | shownHistogram)
 		s.zeroSiblings--
 		return sr, false
 	}

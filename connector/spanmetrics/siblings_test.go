@@ -19,6 +19,14 @@ import (
 // metric name whose attributes include want, with its start timestamp.
 func pointOf(t *testing.T, md pmetric.Metrics, name string, want map[string]string) (v float64, start pcommon.Timestamp, ok bool) {
 	t.Helper()
+	var first pcommon.Map // the attributes of the series found: its last point wins (zero_points)
+	same := func(attrs pcommon.Map) bool {
+		if !attrsMatch(attrs.AsRaw(), want) || (ok && !attrs.Equal(first)) {
+			return false
+		}
+		first, ok = attrs, true
+		return true
+	}
 	ms := md.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics()
 	for i := 0; i < ms.Len(); i++ {
 		m := ms.At(i)
@@ -29,20 +37,20 @@ func pointOf(t *testing.T, md pmetric.Metrics, name string, want map[string]stri
 		case pmetric.MetricTypeSum:
 			dps := m.Sum().DataPoints()
 			for j := 0; j < dps.Len(); j++ {
-				if attrsMatch(dps.At(j).Attributes().AsRaw(), want) {
-					return float64(dps.At(j).IntValue()), dps.At(j).StartTimestamp(), true
+				if same(dps.At(j).Attributes()) {
+					v, start = float64(dps.At(j).IntValue()), dps.At(j).StartTimestamp()
 				}
 			}
 		case pmetric.MetricTypeHistogram:
 			dps := m.Histogram().DataPoints()
 			for j := 0; j < dps.Len(); j++ {
-				if attrsMatch(dps.At(j).Attributes().AsRaw(), want) {
-					return float64(dps.At(j).Count()), dps.At(j).StartTimestamp(), true
+				if same(dps.At(j).Attributes()) {
+					v, start = float64(dps.At(j).Count()), dps.At(j).StartTimestamp()
 				}
 			}
 		}
 	}
-	return 0, 0, false
+	return v, start, ok
 }
 
 func TestTheErrorSiblingOfANewSeriesIsEmittedAtZeroAndCountsTheFirstErrorFromThere(t *testing.T) {

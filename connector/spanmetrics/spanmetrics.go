@@ -109,6 +109,8 @@ type spanMetricsConnector struct {
 	prices                      priceTable
 	histShape                   *histogramShape
 	delta                       bool
+	// zeroPoints: zero_points with cumulative temporality (see zeroPoint).
+	zeroPoints bool
 
 	lock sync.Mutex
 	// Everything below is guarded by lock.
@@ -131,6 +133,9 @@ type spanMetricsConnector struct {
 	stats                batchStats
 	// dirty: spans were aggregated since the last checkpoint was written.
 	dirty bool
+	// lastFlush is when the previous payload was built (the connector's creation before the
+	// first): a stream not in it was 0 then.
+	lastFlush pcommon.Timestamp
 
 	storageClient storage.Client
 	done          chan struct{}
@@ -162,11 +167,13 @@ func newConnector(set connector.Settings, cfg *Config, clock clockwork.Clock, ne
 		modelOps:      cfg.Operations.Model,
 		prices:        priceTable(cfg.Pricing.Models),
 		delta:         cfg.AggregationTemporality == temporalityDelta,
+		zeroPoints:    cfg.ZeroPoints && cfg.AggregationTemporality != temporalityDelta,
 		active:        make(map[string]*pcommon.Timestamp),
 		queues:        make(map[string]*gaugeValue),
 		unknownModels: make(map[string]struct{}),
 		services:      make(map[string]*serviceStats),
 		done:          make(chan struct{}),
+		lastFlush:     pcommon.NewTimestampFromTime(clock.Now()),
 	}
 	c.profiles = newProfiles(cfg)
 	for _, r := range cfg.RequestRules {
@@ -754,6 +761,33 @@ func (c *spanMetricsConnector) flush(ctx context.Context) {
 
 func (c *spanMetricsConnector) metricName(n string) string { return c.cfg.Namespace + "." + n }
 
+// zeroPoint marks the stream of sr named by bit as sent and reports whether its first value,
+// sent now, goes after a 0 point, and that point's time. Prometheus' increase() counts the rises
+// between a series' samples, never its first sample's value: a counter first seen at 7 has
+// counted nothing, and a remote-written stream whose first flush holds a whole burst (a new
+// agent, a quiet service whose series expired, a service that moved to this replica) would be
+// missing from every rule. A scrape shows only the latest point, so the 0 helps remote write
+// (and the slo processor's ratio SLIs, which take a stream's first point as its baseline).
+//
+// The 0 point is at the latest time the stream is known to have been 0: its start, or the
+// previous flush for a token or cost stream that appeared later (within one flush interval of
+// now, so Prometheus does not refuse it as too old). Only a stream's first flush gets one: a
+// 0 older than samples Prometheus holds would be out of order, and Prometheus refuses a whole
+// remote-write request for one such sample. A series restored from a checkpoint, or a zero
+// sibling that became a series, has been sent before (shown). Prometheus stores milliseconds:
+// a 0 in the same millisecond as the value would collide with it, so none is sent then.
+func (c *spanMetricsConnector) zeroPoint(sr *series, bit uint8, now pcommon.Timestamp) (pcommon.Timestamp, bool) {
+	if sr.shown&bit != 0 {
+		return 0, false
+	}
+	sr.shown |= bit
+	at := max(sr.start, c.lastFlush)
+	if !c.zeroPoints || at/1e6 >= now/1e6 {
+		return 0, false
+	}
+	return at, true
+}
+
 func (c *spanMetricsConnector) buildMetrics(now pcommon.Timestamp) pmetric.Metrics {
 	if exp := c.cfg.SeriesExpiration; exp > 0 {
 		cutoff := now - pcommon.Timestamp(exp.Nanoseconds())
@@ -798,6 +832,13 @@ func (c *spanMetricsConnector) buildMetrics(now pcommon.Timestamp) pmetric.Metri
 			if !emit(sr) {
 				return
 			}
+			if at, ok := c.zeroPoint(sr, shownCount, now); ok {
+				dp := dps.AppendEmpty()
+				sr.attrs.CopyTo(dp.Attributes())
+				dp.SetStartTimestamp(sr.start)
+				dp.SetTimestamp(at)
+				dp.SetIntValue(0)
+			}
 			dp := dps.AppendEmpty()
 			sr.attrs.CopyTo(dp.Attributes())
 			dp.SetStartTimestamp(sr.start)
@@ -827,6 +868,13 @@ func (c *spanMetricsConnector) buildMetrics(now pcommon.Timestamp) pmetric.Metri
 				if !emit(sr) {
 					return
 				}
+				if at, ok := c.zeroPoint(sr, shownHistogram, now); ok {
+					dp := h.DataPoints().AppendEmpty()
+					sr.attrs.CopyTo(dp.Attributes())
+					dp.SetStartTimestamp(sr.start)
+					dp.SetTimestamp(at)
+					writeZeroHistogram(dp, c.histShape)
+				}
 				dp := h.DataPoints().AppendEmpty()
 				sr.attrs.CopyTo(dp.Attributes())
 				dp.SetStartTimestamp(sr.start)
@@ -846,6 +894,13 @@ func (c *spanMetricsConnector) buildMetrics(now pcommon.Timestamp) pmetric.Metri
 			c.requests.each(func(sr *series) {
 				if !emit(sr) {
 					return
+				}
+				if at, ok := c.zeroPoint(sr, shownHistogram, now); ok {
+					dp := h.DataPoints().AppendEmpty()
+					sr.attrs.CopyTo(dp.Attributes())
+					dp.SetStartTimestamp(sr.start)
+					dp.SetTimestamp(at)
+					dp.SetSum(0) // an empty histogram: count 0, scale 0, no buckets
 				}
 				dp := h.DataPoints().AppendEmpty()
 				sr.attrs.CopyTo(dp.Attributes())
@@ -876,6 +931,13 @@ func (c *spanMetricsConnector) buildMetrics(now pcommon.Timestamp) pmetric.Metri
 				if sr.tokenSeen&(1<<t) == 0 {
 					continue
 				}
+				if at, ok := c.zeroPoint(sr, 1<<t, now); ok {
+					dp := tokens.AppendEmpty()
+					sr.tokenAttrs(t).CopyTo(dp.Attributes())
+					dp.SetStartTimestamp(sr.start)
+					dp.SetTimestamp(at)
+					dp.SetIntValue(0)
+				}
 				dp := tokens.AppendEmpty()
 				sr.tokenAttrs(t).CopyTo(dp.Attributes())
 				dp.SetStartTimestamp(sr.start)
@@ -885,6 +947,13 @@ func (c *spanMetricsConnector) buildMetrics(now pcommon.Timestamp) pmetric.Metri
 			if sr.costSeen {
 				if costs == (pmetric.NumberDataPointSlice{}) {
 					costs = newSum(nameCost, "{USD}").DataPoints()
+				}
+				if at, ok := c.zeroPoint(sr, shownCost, now); ok {
+					dp := costs.AppendEmpty()
+					sr.attrs.CopyTo(dp.Attributes())
+					dp.SetStartTimestamp(sr.start)
+					dp.SetTimestamp(at)
+					dp.SetDoubleValue(0)
 				}
 				dp := costs.AppendEmpty()
 				sr.attrs.CopyTo(dp.Attributes())
@@ -933,6 +1002,8 @@ func (c *spanMetricsConnector) buildMetrics(now pcommon.Timestamp) pmetric.Metri
 			dp.SetDoubleValue(c.queueOverflow.value)
 		}
 	}
+
+	c.lastFlush = now
 
 	// After a flush delta series start over from zero (with their exemplars); cumulative
 	// exemplars are kept until newer spans replace them.

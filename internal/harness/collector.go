@@ -77,6 +77,28 @@ func (c *Collector) Stop(tb testing.TB) {
 	}
 }
 
+// readyLine is what the collector logs when every component has started, at start and again
+// after each configuration reload.
+const readyLine = "Everything is ready. Begin running and processing data."
+
+// Reload sends SIGHUP, on which the collector reads its configuration files again and restarts
+// its pipelines in the same process, and waits until it has logged readiness once more and its
+// health check answers 200. A collector that exits instead fails the test.
+func (c *Collector) Reload(tb testing.TB) {
+	tb.Helper()
+	before := strings.Count(c.Output(), readyLine)
+	if err := c.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		tb.Fatalf("harness: sending SIGHUP to otelcol-amas: %v", err)
+	}
+	Eventually(tb, 60*time.Second, 100*time.Millisecond, func() (bool, string) {
+		if c.Exited() {
+			tb.Fatalf("harness: otelcol-amas exited on SIGHUP instead of reloading: %v\n%s", c.waitErr, tail(c.Output(), 60))
+		}
+		return strings.Count(c.Output(), readyLine) > before, "otelcol-amas has not logged readiness since SIGHUP"
+	})
+	waitHTTP200(tb, c.Process, "http://"+Addr(c.HealthPort)+"/", 60*time.Second)
+}
+
 // Kill ends the collector with SIGKILL, as a crash would.
 func (c *Collector) Kill(tb testing.TB) {
 	tb.Helper()

@@ -23,8 +23,11 @@ type PrometheusOptions struct {
 	Targets []string
 	// RuleFiles are rule files (recording/alerting) to load.
 	RuleFiles []string
-	// ScrapeInterval defaults to 1s.
+	// ScrapeInterval defaults to 1s; it is also the rule evaluation interval.
 	ScrapeInterval time.Duration
+	// RemoteWriteReceiver accepts remote-written samples at URL + "/api/v1/write", as a
+	// central Prometheus that replicas push to.
+	RemoteWriteReceiver bool
 }
 
 // StartPrometheus starts Prometheus scraping targets (host:port, path /metrics).
@@ -60,13 +63,17 @@ scrape_configs:
 `, opts.ScrapeInterval, opts.ScrapeInterval, strings.Join(rules, ", "), strings.Join(quoted, ", "))
 	port := FreePort(tb)
 	p := &Prometheus{URL: "http://" + Addr(port)}
-	p.Process = startProcess(tb, "prometheus", dir, bin,
-		"--config.file="+writeFile(tb, dir, "prometheus.yml", cfg),
-		"--storage.tsdb.path="+dir+"/data",
-		"--web.listen-address="+Addr(port),
+	args := []string{
+		"--config.file=" + writeFile(tb, dir, "prometheus.yml", cfg),
+		"--storage.tsdb.path=" + dir + "/data",
+		"--web.listen-address=" + Addr(port),
 		"--enable-feature=exemplar-storage",
 		"--log.level=warn",
-	)
+	}
+	if opts.RemoteWriteReceiver {
+		args = append(args, "--web.enable-remote-write-receiver")
+	}
+	p.Process = startProcess(tb, "prometheus", dir, bin, args...)
 	p.stopOnCleanup(tb)
 	waitHTTP200(tb, p.Process, p.URL+"/-/ready", 60*time.Second)
 	return p
@@ -167,4 +174,41 @@ func (p *Prometheus) QueryExemplars(promql string, window time.Duration) ([]Exem
 		}
 	}
 	return out, nil
+}
+
+// RuleHealth returns how many rules Prometheus has loaded and evaluated at least once, and a
+// line for each rule whose last evaluation failed (its name and error). Rules not evaluated yet
+// (health "unknown") are in neither.
+func (p *Prometheus) RuleHealth() (evaluated int, failed []string, err error) {
+	code, body, err := HTTPGet(p.URL + "/api/v1/rules")
+	if err != nil {
+		return 0, nil, fmt.Errorf("rules: %w", err)
+	}
+	var resp struct {
+		Status string `json:"status"`
+		Data   struct {
+			Groups []struct {
+				Name  string `json:"name"`
+				Rules []struct {
+					Name      string `json:"name"`
+					Health    string `json:"health"`
+					LastError string `json:"lastError"`
+				} `json:"rules"`
+			} `json:"groups"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal([]byte(body), &resp); err != nil || resp.Status != "success" {
+		return 0, nil, fmt.Errorf("rules: HTTP %d, %q: %v", code, body, err)
+	}
+	for _, g := range resp.Data.Groups {
+		for _, r := range g.Rules {
+			switch r.Health {
+			case "ok":
+				evaluated++
+			case "err":
+				failed = append(failed, g.Name+"/"+r.Name+": "+r.LastError)
+			}
+		}
+	}
+	return evaluated, failed, nil
 }

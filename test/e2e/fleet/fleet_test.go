@@ -1,12 +1,14 @@
 // Package fleet is the loopback proof of a rescaled fleet that forgets no budget: one gateway
 // (deploy/gateway/gateway.yaml: load_balancing, routing_key service, static resolver) in front
 // of otelcol-amas replicas (the default configuration with deploy/replica/slo-by-service.yaml,
-// file_storage, and the slo processor's bootstrap pointed at a real Prometheus that scrapes
-// every replica). Agent services with known failure counts send through the gateway; the fleet
-// grows from three replicas to four (the gateway restarted with the new list), and the services
-// that moved must show, on their new replica, the budget of everything they sent, not a fresh
-// start. Then a replica is killed, its storage deleted, and restarted: its services' budgets
-// come back from Prometheus.
+// file_storage, and the slo processor's bootstrap pointed at a real Prometheus). The replicas
+// either push to that Prometheus with deploy/replica/remote-write.yaml (its remote-write
+// receiver on, deploy/central/prometheus_rules.yaml loaded: the central store of the fleet) or
+// are scraped by it. Agent services with known failure counts send through the gateway; the
+// fleet grows from three replicas to four (the gateway reloads its configuration, with the new
+// list, on SIGHUP), and the services that moved must show, on their new replica, the budget of
+// everything they sent, not a fresh start. Then a replica is killed, its storage deleted, and
+// restarted: its services' budgets come back from Prometheus.
 package fleet
 
 import (
@@ -30,19 +32,47 @@ import (
 	"github.com/otelcol-amas/otelcol-amas/test/e2e/acceptance/agentsim"
 )
 
-// bootstrapOverlay turns the bootstrap on. The short evaluation interval (2 s) against the 1 s
-// scrape makes every counter's first point, 0, a scraped sample; the delay covers a tick plus
-// a scrape. SLOs without group_by (memory, queue depth) read only this replica's own series.
-const bootstrapOverlay = `
+// fastOverlay shortens the replica overlay's timings for a test of a minute. The replica
+// overlay turns the bootstrap on (AMAS_PROMETHEUS_URL) and names each replica's series
+// (AMAS_INSTANCE). The slo processor emits its counters every evaluation interval (2 s), the
+// connector its own every 2 s; the 1 s scrape sees each of their points, and remote write
+// pushes every one. The delay covers a tick plus a scrape or a push.
+const fastOverlay = `
+connectors:
+  amas_spanmetrics:
+    metrics_flush_interval: 2s
 processors:
   slo:
     evaluation_interval: 2s
     bootstrap:
-      endpoint: ${env:AMAS_BOOTSTRAP_ENDPOINT}
       delay: 6s
-      matchers:
-        instance: ${env:AMAS_BOOTSTRAP_INSTANCE}
 `
+
+// backendsOverlay is the gateway's list of replicas, in a file of its own that the test
+// rewrites before it sends the gateway SIGHUP.
+const backendsOverlay = `
+exporters:
+  load_balancing:
+    resolver:
+      static:
+        hostnames: [%s]
+`
+
+// transport is how the replicas' metrics reach the central Prometheus.
+type transport struct {
+	name string
+	// remoteWrite: the replicas push (deploy/replica/remote-write.yaml) to a Prometheus with
+	// its remote-write receiver on and the central rules loaded; otherwise Prometheus scrapes
+	// each replica's /metrics every second.
+	remoteWrite bool
+	// sampleInterval is the time between two Prometheus samples of a replica's SLO counter.
+	sampleInterval time.Duration
+}
+
+var transports = []transport{
+	{name: "remote_write", remoteWrite: true, sampleInterval: 2 * time.Second},
+	{name: "scrape", sampleInterval: time.Second},
+}
 
 const (
 	numServices = 24 // with four replicas, the chance that none moves is (3/4)^24 ≈ 0.1%
@@ -51,10 +81,10 @@ const (
 
 // tolerance is how far a bootstrapped count of n events may be from the truth, when the
 // history Prometheus holds spans span: increase() extrapolates from the last sample in its
-// range to the range's end (at most 1.1 scrape intervals, 1.1 s here), which scales the count
-// by up to 1.1 s/span, and the result is rounded to whole events.
-func tolerance(n uint64, span time.Duration) float64 {
-	return 1 + float64(n)*1.1*float64(time.Second)/float64(span)
+// range to the range's end (at most 1.1 sample intervals), which scales the count by up to
+// 1.1 × interval/span, and the result is rounded to whole events.
+func (f *fleet) tolerance(n uint64, span time.Duration) float64 {
+	return 1 + float64(n)*1.1*float64(f.tr.sampleInterval)/float64(span)
 }
 
 type statusDoc struct {
@@ -95,34 +125,41 @@ func groups(ports *harness.DefaultConfigPorts) (map[string]slomath.Counts, error
 
 type fleet struct {
 	t        *testing.T
+	tr       transport
 	root     string
 	replicas []*harness.DefaultConfigPorts
 	running  []*harness.Collector
 	prom     *harness.Prometheus
-	overlay  string
+	overlays []string // after the default configuration, for every replica
 	gwPorts  *harness.DefaultConfigPorts
 	gw       *harness.Collector
+	backends string // the gateway's overlay file with the list of replicas
 	sent     map[string]*slomath.Counts // per service: runs and failed runs, over the whole test
 	names    []string
 }
 
 func (f *fleet) startReplica(i int) {
 	p := f.replicas[i]
-	p.Env = []string{"AMAS_BOOTSTRAP_ENDPOINT=" + f.prom.URL, "AMAS_BOOTSTRAP_INSTANCE=" + harness.Addr(p.Prometheus)}
-	f.running[i] = harness.StartDefaultCollector(f.t, p, f.root+"/deploy/replica/slo-by-service.yaml", f.overlay)
+	p.Env = []string{"AMAS_PROMETHEUS_URL=" + f.prom.URL, "AMAS_INSTANCE=" + fmt.Sprintf("replica-%d", i)}
+	if f.tr.remoteWrite {
+		p.Env = append(p.Env, "AMAS_REMOTE_WRITE_URL="+f.prom.URL+"/api/v1/write")
+	}
+	f.running[i] = harness.StartDefaultCollector(f.t, p, f.overlays...)
 }
 
-// startGateway (re)starts the gateway routing to the first n replicas.
-func (f *fleet) startGateway(n int) {
-	if f.gw != nil {
-		f.gw.Stop(f.t)
-	}
+// route points the gateway at the first n replicas: it starts the gateway, or rewrites its list
+// and has it reload (SIGHUP), as a configuration manager would.
+func (f *fleet) route(n int) {
 	backends := make([]string, n)
 	for i := range n {
 		backends[i] = harness.Addr(f.replicas[i].OTLPGRPC)
 	}
-	f.gwPorts.Env = []string{"AMAS_GATEWAY_BACKENDS=[" + strings.Join(backends, ", ") + "]"}
-	f.gw = harness.StartConfigFilesOnPorts(f.t, f.gwPorts, f.root+"/deploy/gateway/gateway.yaml")
+	require.NoError(f.t, os.WriteFile(f.backends, fmt.Appendf(nil, backendsOverlay, strings.Join(backends, ", ")), 0o600))
+	if f.gw == nil {
+		f.gw = harness.StartConfigFilesOnPorts(f.t, f.gwPorts, f.root+"/deploy/gateway/gateway.yaml", f.backends)
+		return
+	}
+	f.gw.Reload(f.t)
 }
 
 // send sends runs agent runs of every service through the gateway; run n of service i fails
@@ -204,7 +241,7 @@ func (f *fleet) awaitRestored(i int, services []string, span time.Duration) (max
 			got, want := gs[svc], *f.sent[svc]
 			dt := math.Abs(float64(got.Total) - float64(want.Total))
 			db := math.Abs(float64(got.Bad) - float64(want.Bad))
-			if dt > tolerance(want.Total, span) || db > tolerance(want.Bad, span) {
+			if dt > f.tolerance(want.Total, span) || db > f.tolerance(want.Bad, span) {
 				return false, fmt.Sprintf("replica %d, %s: %d bad of %d events, the client sent %d bad of %d", i, svc, got.Bad, got.Total, want.Bad, want.Total)
 			}
 			maxDT, maxDB = math.Max(maxDT, dt), math.Max(maxDB, db)
@@ -251,27 +288,47 @@ func (f *fleet) awaitCentral() {
 }
 
 func TestRescaledAndWipedReplicasRestoreTheirServicesBudgetsFromPrometheus(t *testing.T) {
+	for _, tr := range transports {
+		t.Run(tr.name, func(t *testing.T) { runFleet(t, tr) })
+	}
+}
+
+func runFleet(t *testing.T, tr transport) {
 	began := time.Now()
-	f := &fleet{t: t, root: harness.RepoRoot(t), sent: map[string]*slomath.Counts{}, running: make([]*harness.Collector, 4)}
-	f.overlay = harness.WriteConfig(t, "bootstrap.yaml", bootstrapOverlay)
+	f := &fleet{t: t, tr: tr, root: harness.RepoRoot(t), sent: map[string]*slomath.Counts{}, running: make([]*harness.Collector, 4)}
+	f.overlays = []string{f.root + "/deploy/replica/slo-by-service.yaml"}
+	if tr.remoteWrite {
+		f.overlays = append(f.overlays, f.root+"/deploy/replica/remote-write.yaml")
+	}
+	f.overlays = append(f.overlays, harness.WriteConfig(t, "fast.yaml", fastOverlay))
 	targets := make([]string, 4)
 	for i := range 4 {
 		f.replicas = append(f.replicas, harness.NewDefaultConfigPorts(t))
 		targets[i] = harness.Addr(f.replicas[i].Prometheus)
 	}
-	// The central Prometheus scrapes all four from the start (the fourth answers once it runs).
-	f.prom = harness.StartPrometheus(t, targets...)
+	if tr.remoteWrite {
+		f.prom = harness.StartPrometheusWith(t, harness.PrometheusOptions{
+			RemoteWriteReceiver: true,
+			RuleFiles:           []string{f.root + "/deploy/central/prometheus_rules.yaml"},
+		})
+	} else {
+		// Prometheus scrapes all four from the start (the fourth answers once it runs).
+		f.prom = harness.StartPrometheus(t, targets...)
+	}
 	for i := range 3 {
 		f.startReplica(i)
 	}
-	// Prometheus scrapes a target only a few seconds after it starts (service discovery and the
-	// scrape manager update every 5 s): history it never scraped cannot come back.
-	harness.Eventually(t, 30*time.Second, 200*time.Millisecond, func() (bool, string) {
-		up, err := f.prom.TryQuery(`count(up == 1)`)
-		return err == nil && len(up) == 1 && up[0].Value == 3, fmt.Sprintf("Prometheus scrapes %v of 3 replicas (%v)", up, err)
-	})
+	if !tr.remoteWrite {
+		// Prometheus scrapes a target only a few seconds after it starts (service discovery and
+		// the scrape manager update every 5 s): history it never scraped cannot come back.
+		harness.Eventually(t, 30*time.Second, 200*time.Millisecond, func() (bool, string) {
+			up, err := f.prom.TryQuery(`count(up == 1)`)
+			return err == nil && len(up) == 1 && up[0].Value == 3, fmt.Sprintf("Prometheus scrapes %v of 3 replicas (%v)", up, err)
+		})
+	}
 	f.gwPorts = harness.NewDefaultConfigPorts(t)
-	f.startGateway(3)
+	f.backends = harness.WriteConfig(t, "backends.yaml", "")
+	f.route(3)
 	for i := range numServices {
 		name := fmt.Sprintf("svc-%02d", i)
 		f.names = append(f.names, name)
@@ -290,9 +347,9 @@ func TestRescaledAndWipedReplicasRestoreTheirServicesBudgetsFromPrometheus(t *te
 	before := f.placement([]int{0, 1, 2}, f.names)
 	f.awaitCentral()
 
-	// Four replicas. The gateway is restarted with the new list; the fourth replica starts empty.
+	// Four replicas. The gateway reloads with the new list; the fourth replica starts empty.
 	f.startReplica(3)
-	f.startGateway(4)
+	f.route(4)
 	f.send(20, 1)
 	// Where each service lives now: its new events went to exactly one replica. A service that
 	// moved has, on the fourth replica, a group born there; the old replica keeps its old group.
@@ -332,8 +389,8 @@ func TestRescaledAndWipedReplicasRestoreTheirServicesBudgetsFromPrometheus(t *te
 		replica := 100 * slomath.BudgetRemaining(gs[svc], objective)
 		// The budget moves by at most the tolerated bad events over (1 − objective) × total,
 		// plus what the tolerated change in the total does to it.
-		tol := tolerance(f.sent[svc].Total, time.Since(phase1))
-		band := 100 * (tolerance(f.sent[svc].Bad, time.Since(phase1)) + tol*float64(f.sent[svc].Bad)/float64(f.sent[svc].Total)) /
+		tol := f.tolerance(f.sent[svc].Total, time.Since(phase1))
+		band := 100 * (f.tolerance(f.sent[svc].Bad, time.Since(phase1)) + tol*float64(f.sent[svc].Bad)/float64(f.sent[svc].Total)) /
 			((1 - objective) * (float64(f.sent[svc].Total) - tol))
 		assert.InDelta(t, central, replica, band+1e-9, "%s: central budget %.2f%%, replica's %.2f%%", svc, central, replica)
 	}
@@ -358,7 +415,62 @@ func TestRescaledAndWipedReplicasRestoreTheirServicesBudgetsFromPrometheus(t *te
 	f.send(10, 2)
 	kT, kB := f.awaitRestored(victim, count[victim], time.Since(phase1))
 
-	fmt.Printf("FLEET: %d services; %d moved to the fourth replica, restored within %.0f events (%.0f bad); "+
+	if tr.remoteWrite {
+		f.checkCentralRules(phase1)
+	}
+
+	fmt.Printf("FLEET (%s): %d services; %d moved to the fourth replica, restored within %.0f events (%.0f bad); "+
 		"replica %d killed with its storage deleted, its %d services restored within %.0f events (%.0f bad); %s\n",
-		numServices, len(moved), dT, dB, victim, len(count[victim]), kT, kB, time.Since(began).Round(time.Second))
+		tr.name, numServices, len(moved), dT, dB, victim, len(count[victim]), kT, kB, time.Since(began).Round(time.Second))
+}
+
+// checkCentralRules holds the central rule file to the remote-written series: Prometheus
+// evaluates it without an error, and its short windows, increases over the connector's
+// counters summed across replicas, count every run each client sent. They cannot count fewer:
+// every stream's first sample is 0 (the connector's zero points), so each rise between samples
+// is counted, and increase() only scales that up when it extrapolates to the window's end (by up
+// to 1.1 sample intervals over the time a series was sampled, 10% here at most). Without the
+// zero points a service that moved would count none of its first flush. The 5m window holds
+// the whole test. The hourly records behind the windows of a day or more are evaluated once an
+// hour, which a test of a minute does not reach; their expressions are promtool-tested over 30
+// days in cmd/amas-slo.
+func (f *fleet) checkCentralRules(since time.Time) {
+	require.Less(f.t, time.Since(since), 4*time.Minute, "the central rules' 5m window must hold the whole history")
+	var worst float64
+	harness.Eventually(f.t, 30*time.Second, time.Second, func() (bool, string) {
+		evaluated, failed, err := f.prom.RuleHealth()
+		if err != nil {
+			return false, err.Error()
+		}
+		require.Empty(f.t, failed, "central rules that failed to evaluate")
+		if evaluated == 0 {
+			return false, "no central rule evaluated yet"
+		}
+		central := map[string][2]float64{}
+		for k, rec := range []string{"amas_slo:sli_events:count", "amas_slo:sli_bad:count"} {
+			res, err := f.prom.TryQuery(rec + `{slo="agent_availability",window="5m"}`)
+			if err != nil {
+				return false, err.Error()
+			}
+			for _, s := range res {
+				c := central[s.Metric["service_name"]]
+				c[k] = s.Value
+				central[s.Metric["service_name"]] = c
+			}
+		}
+		worst = 1
+		for _, svc := range f.names {
+			got, want := central[svc], *f.sent[svc]
+			for k, w := range []uint64{want.Total, want.Bad} {
+				if got[k] < float64(w) || got[k] > 1.1*float64(w)+1e-9 {
+					return false, fmt.Sprintf("central rules, %s: %.2f bad of %.2f runs over 5m; the client sent %d bad of %d", svc, got[1], got[0], want.Bad, want.Total)
+				}
+				if w > 0 {
+					worst = max(worst, got[k]/float64(w))
+				}
+			}
+		}
+		return true, ""
+	})
+	f.t.Logf("central rules: every service's 5m runs and failed runs within [1, %.3f] × what its client sent", worst)
 }
