@@ -15,42 +15,17 @@ import (
 	"github.com/otelcol-amas/otelcol-amas/internal/storagetest"
 )
 
-// pointOf returns the number data point (or, for a histogram, a point holding its count) of
-// metric name whose attributes include want, with its start timestamp.
+// pointOf returns the latest point (for a histogram, its count) of the first series of metric
+// name whose attributes include want, with its start timestamp: a stream's first flush may send
+// a 0 before its value (zero_points).
 func pointOf(t *testing.T, md pmetric.Metrics, name string, want map[string]string) (v float64, start pcommon.Timestamp, ok bool) {
 	t.Helper()
-	var first pcommon.Map // the attributes of the series found: its last point wins (zero_points)
-	same := func(attrs pcommon.Map) bool {
-		if !attrsMatch(attrs.AsRaw(), want) || (ok && !attrs.Equal(first)) {
-			return false
-		}
-		first, ok = attrs, true
-		return true
+	pts := streamOf(md, name, func(attrs pcommon.Map) bool { return attrsMatch(attrs.AsRaw(), want) })
+	if len(pts) == 0 {
+		return 0, 0, false
 	}
-	ms := md.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics()
-	for i := 0; i < ms.Len(); i++ {
-		m := ms.At(i)
-		if m.Name() != name {
-			continue
-		}
-		switch m.Type() {
-		case pmetric.MetricTypeSum:
-			dps := m.Sum().DataPoints()
-			for j := 0; j < dps.Len(); j++ {
-				if same(dps.At(j).Attributes()) {
-					v, start = float64(dps.At(j).IntValue()), dps.At(j).StartTimestamp()
-				}
-			}
-		case pmetric.MetricTypeHistogram:
-			dps := m.Histogram().DataPoints()
-			for j := 0; j < dps.Len(); j++ {
-				if same(dps.At(j).Attributes()) {
-					v, start = float64(dps.At(j).Count()), dps.At(j).StartTimestamp()
-				}
-			}
-		}
-	}
-	return v, start, ok
+	last := pts[len(pts)-1]
+	return last.value, last.start, true
 }
 
 func TestTheErrorSiblingOfANewSeriesIsEmittedAtZeroAndCountsTheFirstErrorFromThere(t *testing.T) {

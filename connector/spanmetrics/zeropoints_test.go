@@ -21,8 +21,21 @@ type streamPoint struct {
 
 // stream returns, in payload order, the points of metric name whose attributes are exactly want.
 func stream(md pmetric.Metrics, name string, want map[string]string) []streamPoint {
+	return streamOf(md, name, func(attrs pcommon.Map) bool { return attrs.Len() == len(want) && attrsMatch(attrs.AsRaw(), want) })
+}
+
+// streamOf returns, in payload order, the points of the first series of metric name (a sum or
+// a histogram) whose attributes match.
+func streamOf(md pmetric.Metrics, name string, match func(pcommon.Map) bool) []streamPoint {
 	var out []streamPoint
-	exact := func(attrs pcommon.Map) bool { return attrs.Len() == len(want) && attrsMatch(attrs.AsRaw(), want) }
+	var first pcommon.Map
+	same := func(attrs pcommon.Map) bool {
+		if !match(attrs) || (out != nil && !attrs.Equal(first)) {
+			return false
+		}
+		first = attrs
+		return true
+	}
 	ms := md.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics()
 	for i := 0; i < ms.Len(); i++ {
 		m := ms.At(i)
@@ -33,7 +46,7 @@ func stream(md pmetric.Metrics, name string, want map[string]string) []streamPoi
 		case pmetric.MetricTypeSum:
 			for j := 0; j < m.Sum().DataPoints().Len(); j++ {
 				dp := m.Sum().DataPoints().At(j)
-				if exact(dp.Attributes()) {
+				if same(dp.Attributes()) {
 					v := dp.DoubleValue()
 					if dp.ValueType() == pmetric.NumberDataPointValueTypeInt {
 						v = float64(dp.IntValue())
@@ -44,7 +57,7 @@ func stream(md pmetric.Metrics, name string, want map[string]string) []streamPoi
 		case pmetric.MetricTypeHistogram:
 			for j := 0; j < m.Histogram().DataPoints().Len(); j++ {
 				dp := m.Histogram().DataPoints().At(j)
-				if exact(dp.Attributes()) {
+				if same(dp.Attributes()) {
 					out = append(out, streamPoint{dp.Timestamp(), dp.StartTimestamp(), float64(dp.Count())})
 				}
 			}
