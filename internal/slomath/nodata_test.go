@@ -224,3 +224,30 @@ func TestNoDataValidate(t *testing.T) {
 		})
 	}
 }
+
+// The processor holds the no-data alert while it asks whether the group moved: the condition is
+// reported, the alert does not step; released, it fires at the next evaluation.
+func TestHoldNoDataReportsTheConditionAndKeepsTheAlertInactive(t *testing.T) {
+	m, err := NewModel(Spec{Objective: 0.99, Window: time.Hour, NoData: NoData{Enabled: true, After: 90 * time.Second, Lookback: time.Hour}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := m.NewSeries()
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano()
+	m.Record(s, t0, false)
+	var ev Evaluation
+	s.HoldNoData = true
+	now := t0 + int64(2*time.Minute)
+	m.Evaluate(s, now, &ev)
+	if !ev.NoDataDue || s.Alerts[m.NoDataSlot()].Phase != Inactive {
+		t.Fatalf("held: due %v, phase %v; want due and inactive", ev.NoDataDue, s.Alerts[m.NoDataSlot()].Phase)
+	}
+	if got := s.Silence(now); got != 2*time.Minute {
+		t.Fatalf("silence %s, want 2m", got)
+	}
+	s.HoldNoData = false
+	m.Evaluate(s, now+int64(time.Second), &ev)
+	if s.Alerts[m.NoDataSlot()].Phase != Firing {
+		t.Fatalf("released: phase %v, want firing", s.Alerts[m.NoDataSlot()].Phase)
+	}
+}

@@ -233,6 +233,11 @@ type Series struct {
 	// counter never counts an event twice across replicas. Not checkpointed: a restart is a
 	// counter reset, which increase() handles.
 	Recorded Counts
+	// HoldNoData keeps the no-data alert from stepping while its condition holds: the processor
+	// sets it while it asks elsewhere whether the silence has another explanation (the group
+	// moved to another replica), so the alert never goes pending only to be retracted. The
+	// condition is still reported in Evaluation.NoDataDue. Not checkpointed.
+	HoldNoData bool
 }
 
 type sliceAcc struct {
@@ -361,6 +366,9 @@ type Evaluation struct {
 	Compliant       bool
 	// Fired lists the alert slots that started firing at this evaluation.
 	Fired []int
+	// NoDataDue: the no-data condition held at this evaluation, whether or not HoldNoData kept
+	// the alert from stepping.
+	NoDataDue bool
 }
 
 // Evaluate brings the series to time now: closes a finished slice, reads every window, and steps
@@ -413,7 +421,14 @@ func (m *Model) Evaluate(s *Series, now int64, out *Evaluation) {
 	for i := range numBudget {
 		step(m.BudgetSlot(i), i == breached, 0)
 	}
-	step(m.NoDataSlot(), m.noData(s, now), m.NoData.For)
+	out.NoDataDue = m.noData(s, now)
+	step(m.NoDataSlot(), out.NoDataDue && !s.HoldNoData, m.NoData.For)
+}
+
+// Silence is how long the series has been silent at now, as the no-data rule counts it: since
+// its last event or the collector's last restart, whichever is later.
+func (s *Series) Silence(now int64) time.Duration {
+	return time.Duration(now - max(s.LastEvent, s.resumes[0]))
 }
 
 // countEmptySlices raises each window's total to the number of slices it spans, or of slices

@@ -115,6 +115,20 @@ func AddMatchers(sel string, matchers [][2]string) string {
 	return sel + extra
 }
 
+// AddNotEqual appends the matcher label!="value" (label made a label name) to a selector
+// written by Selector; "" stays "". It selects the series of every other value, e.g. the
+// counters of every replica but this one.
+func AddNotEqual(sel, label, value string) string {
+	if sel == "" {
+		return sel
+	}
+	m := Label(label) + "!=" + strconv.Quote(value) + "}"
+	if strings.HasSuffix(sel, "}") {
+		return strings.TrimSuffix(sel, "}") + "," + m
+	}
+	return sel + "{" + m
+}
+
 // Label is the Prometheus label name the prometheus and prometheusremotewrite exporters give an
 // attribute key: every character outside [a-zA-Z0-9_] becomes _, and a leading digit gets key_.
 func Label(key string) string {

@@ -31,3 +31,9 @@ func TestBucketSourceSubtractsTheBucket(t *testing.T) {
 	c := Counts{Total: "h_count", Bucket: `h_bucket{le="1.5"}`}
 	assert.Equal(t, `(sum(increase(h_count[1m])) - sum(increase(h_bucket{le="1.5"}[1m])))`, c.BadEvents(time.Minute))
 }
+
+func TestAddNotEqualSelectsEveryOtherValue(t *testing.T) {
+	assert.Equal(t, `x{slo="a",amas_instance!="r-0"}`, AddNotEqual(`x{slo="a"}`, "amas_instance", "r-0"))
+	assert.Equal(t, `x{k_8s!="q\""}`, AddNotEqual("x", "k.8s", `q"`))
+	assert.Equal(t, "", AddNotEqual("", "a", "b"), "no selector stays none")
+}

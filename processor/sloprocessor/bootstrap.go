@@ -140,11 +140,14 @@ type bootstrapper struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	warnMu     sync.Mutex
-	lastWarn   time.Time
-	suppressed int
+	warnLog logLimiter // the warnings of incomplete bootstraps
+	// handoffSem bounds the handoff checks out at once (max_concurrency); moveLog rate-limits
+	// their info lines (see handoff.go).
+	handoffSem chan struct{}
+	moveLog    logLimiter
 
-	testHookDone func(slo, outcome string) // set by tests before the first group is born
+	testHookDone    func(slo, outcome string) // set by tests before the first group is born
+	testHookHandoff func(slo, result string)  // set by tests before the first check
 }
 
 func newBootstrapper(cfg *BootstrapConfig, client *http.Client, clock clockwork.Clock, logger *zap.Logger, tel *telemetry) *bootstrapper {
@@ -152,6 +155,7 @@ func newBootstrapper(cfg *BootstrapConfig, client *http.Client, clock clockwork.
 	return &bootstrapper{
 		cfg: cfg, client: client, clock: clock, logger: logger, tel: tel,
 		queue: make(chan bootstrapJob, cfg.MaxPending), ctx: ctx, cancel: cancel,
+		handoffSem: make(chan struct{}, cfg.MaxConcurrency),
 	}
 }
 
@@ -297,16 +301,7 @@ func (b *bootstrapper) done(st *sloState, outcome string, err error) {
 	if err == nil {
 		return
 	}
-	b.warnMu.Lock()
-	now := b.clock.Now()
-	warn := b.lastWarn.IsZero() || now.Sub(b.lastWarn) >= b.cfg.WarnInterval
-	suppressed := b.suppressed
-	if warn {
-		b.lastWarn, b.suppressed = now, 0
-	} else {
-		b.suppressed++
-	}
-	b.warnMu.Unlock()
+	warn, suppressed := b.warnLog.allow(b.clock.Now(), b.cfg.WarnInterval)
 	fields := []zap.Field{zap.String("slo", st.name), zap.String("outcome", outcome), zap.Error(err)}
 	if warn {
 		b.logger.Warn("SLO history bootstrap incomplete; the group streams from what it has", append(fields, zap.Int("suppressed_since_last_warning", suppressed))...)

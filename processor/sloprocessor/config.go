@@ -137,6 +137,16 @@ type NoDataConfig struct {
 	// RetireAfter is the silence after which a group is retired and stops alerting (0: the SLO
 	// window; at most the SLO window).
 	RetireAfter time.Duration `mapstructure:"retire_after"`
+	// HandoffCheck asks Prometheus, when a group's no-data condition becomes true, whether its
+	// events counter rose on another replica during the silence; if so the service moved there
+	// and the group is retired instead of alerting. Unset means true; only active with
+	// bootstrap.endpoint and instance_label.value set (see handoff.go).
+	HandoffCheck *bool `mapstructure:"handoff_check"`
+}
+
+// handoffCheck is HandoffCheck with its default (true).
+func (n *NoDataConfig) handoffCheck() bool {
+	return n.Enabled && (n.HandoffCheck == nil || *n.HandoffCheck)
 }
 
 // spec is the math's no-data rule for an SLO window.
@@ -241,7 +251,10 @@ type compiledSLO struct {
 	filter   *spancond.Set
 	bad      *spancond.Set
 	noDataSv string
-	gaugeCmp slomath.Comparison
+	// handoffCheck: no_data.handoff_check is on for this SLO (the processor still needs
+	// bootstrap.endpoint and instance_label.value to run it).
+	handoffCheck bool
+	gaugeCmp     slomath.Comparison
 	// beat is the model of the per-group no-data series (no_data_group_by), nil without.
 	beat *slomath.Model
 }
@@ -487,6 +500,7 @@ func (c *Config) compileSLO(path string, s SLOConfig, set component.TelemetrySet
 	if nd := alerting.NoData; nd != nil {
 		spec.NoData = nd.spec(s.Window)
 		cs.noDataSv = nd.Severity
+		cs.handoffCheck = nd.handoffCheck()
 	}
 	// The math checks the SLO as a whole (windows against rules); its messages name the spec's
 	// fields, which are put back at their YAML paths here.

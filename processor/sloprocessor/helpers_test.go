@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/processor"
 	"go.opentelemetry.io/collector/processor/processortest"
 	"go.uber.org/zap"
 
@@ -46,6 +47,12 @@ func newHarnessAt(t *testing.T, cfg *Config, logger *zap.Logger, exts map[compon
 	if logger != nil {
 		set.Logger = logger
 	}
+	return newHarnessWith(t, cfg, set, exts, clock)
+}
+
+// newHarnessWith is newHarnessAt with the processor's settings (a meter provider to read).
+func newHarnessWith(t *testing.T, cfg *Config, set processor.Settings, exts map[component.ID]component.Component, clock *clockwork.FakeClock) *harness {
+	t.Helper()
 	p, err := newSLOProcessor(set, cfg, clock)
 	require.NoError(t, err)
 	h := &harness{t: t, clock: clock, p: p, metrics: new(consumertest.MetricsSink)}

@@ -185,6 +185,8 @@ type series struct {
 	// series counted already: Prometheus' increase() counts a counter's increments between
 	// samples, so a series that first appears at N would lose its first N events.
 	countersShown bool
+	// handoff is the check of the current silence (handoff.go), nil while none was sent.
+	handoff *handoffState
 }
 
 type skipReason int
@@ -901,7 +903,9 @@ func (p *sloProcessor) evaluateSeries(st *sloState, ser *series, now int64) {
 		return
 	}
 	m := st.c.model
+	p.holdNoDataForHandoff(st, ser, now)
 	m.Evaluate(ser.s, now, &ser.ev)
+	p.startHandoff(st, ser, now)
 	ser.evalOK = true
 	if ser.countersShown {
 		ser.recorded = ser.s.Recorded

@@ -20,6 +20,7 @@ type telemetry struct {
 	evaluations    metric.Int64Counter
 	evalDuration   metric.Float64Histogram
 	groupsDropped  metric.Int64Counter
+	groupsMoved    metric.Int64Counter
 	ckptFailures   metric.Int64Counter
 	ckptSkipped    metric.Int64Counter
 	itemsSkipped   metric.Int64Counter
@@ -45,6 +46,7 @@ func newTelemetry(set component.TelemetrySettings) (*telemetry, error) {
 		evaluations:   tb.ProcessorSloEvaluations,
 		evalDuration:  tb.ProcessorSloEvaluationDuration,
 		groupsDropped: tb.ProcessorSloGroupsDropped,
+		groupsMoved:   tb.ProcessorSloGroupsMoved,
 		ckptFailures:  tb.ProcessorSloCheckpointFailures,
 		ckptSkipped:   tb.ProcessorSloCheckpointEntriesSkipped,
 		itemsSkipped:  tb.ProcessorSloItemsSkipped,
@@ -130,4 +132,8 @@ func (t *telemetry) bootstrapQuery(ok bool) {
 		i = 1
 	}
 	t.bootQueries.Add(context.Background(), 1, t.bootQueryAttrs[i])
+}
+
+func (t *telemetry) groupMoved() {
+	t.groupsMoved.Add(context.Background(), 1)
 }

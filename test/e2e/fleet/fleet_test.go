@@ -36,7 +36,10 @@ import (
 // overlay turns the bootstrap on (AMAS_PROMETHEUS_URL) and names each replica's series
 // (AMAS_INSTANCE). The slo processor emits its counters every evaluation interval (2 s), the
 // connector its own every 2 s; the 1 s scrape sees each of their points, and remote write
-// pushes every one. The delay covers a tick plus a scrape or a push.
+// pushes every one. The delay covers a tick plus a scrape or a push. No-data comes after 15 s
+// of any silence (min_predicted 0): long enough for a moved service's counter to rise on its
+// new replica (two ticks, then a scrape or a push) before its old replica's check asks
+// Prometheus, short enough for an idle service to raise SLONoData within the test.
 const fastOverlay = `
 connectors:
   amas_spanmetrics:
@@ -46,7 +49,12 @@ processors:
     evaluation_interval: 2s
     bootstrap:
       delay: 6s
+    alerting:
+      no_data: {enabled: true, after: 15s, min_predicted: 0, lookback: 1h, retire_after: 24h, severity: warning}
 `
+
+// noDataAfter is the fastOverlay's no_data.after.
+const noDataAfter = 15 * time.Second
 
 // backendsOverlay is the gateway's list of replicas, in a file of its own that the test
 // rewrites before it sends the gateway SIGHUP.
@@ -133,7 +141,7 @@ type fleet struct {
 	overlays []string // after the default configuration, for every replica
 	gwPorts  *harness.DefaultConfigPorts
 	gw       *harness.Collector
-	backends string // the gateway's overlay file with the list of replicas
+	backends string                     // the gateway's overlay file with the list of replicas
 	sent     map[string]*slomath.Counts // per service: runs and failed runs, over the whole test
 	names    []string
 }
@@ -348,9 +356,15 @@ func runFleet(t *testing.T, tr transport) {
 	f.awaitCentral()
 
 	// Four replicas. The gateway reloads with the new list; the fourth replica starts empty.
+	// One run per service first, so that every service's silence on its old replica starts
+	// just before the move: a service that moves is silent there from now on, and its old
+	// replica's no-data check (after noDataAfter) must find it on the fourth.
+	f.send(1, 50)
+	silentFrom := time.Now()
 	f.startReplica(3)
 	f.route(4)
 	f.send(20, 1)
+	t.Logf("the move's first runs were sent %s after the old replicas' last", time.Since(silentFrom).Round(100*time.Millisecond))
 	// Where each service lives now: its new events went to exactly one replica. A service that
 	// moved has, on the fourth replica, a group born there; the old replica keeps its old group.
 	var moved, stayed []string
@@ -371,6 +385,7 @@ func runFleet(t *testing.T, tr transport) {
 	})
 	t.Logf("moved to the fourth replica: %v", moved)
 	dT, dB := f.awaitRestored(3, moved, time.Since(phase1))
+	f.awaitHandedOff(before, moved, stayed, silentFrom)
 
 	// The services that stayed: counted whole, by their replica alone.
 	after := f.placement([]int{0, 1, 2}, stayed)
@@ -473,4 +488,58 @@ func (f *fleet) checkCentralRules(since time.Time) {
 		return true, ""
 	})
 	f.t.Logf("central rules: every service's 5m runs and failed runs within [1, %.3f] × what its client sent", worst)
+}
+
+// awaitHandedOff checks the no-data side of the move. On its old replica, each moved service's
+// agent_availability group is retired (gone from the status API) without ever raising
+// SLONoData: its counter rose on the fourth replica during the silence. A service that stayed
+// and went idle (nothing is sent between the move and the kill) does raise it: the check did
+// not just turn no-data off. The alerts are read from Prometheus over the whole time since
+// silentFrom, so a point that came and went between two looks still counts. Only
+// agent_availability is held to "never": a timeslices SLO's counter rises only when a 1m
+// slice closes, later than the 15 s no-data of this test (with the default no-data rule such an
+// SLO is silent only after 10 minutes, README "Alert rules").
+func (f *fleet) awaitHandedOff(oldReplica map[string]int, moved, stayed []string, silentFrom time.Time) {
+	harness.Eventually(f.t, 30*time.Second, 500*time.Millisecond, func() (bool, string) {
+		for _, svc := range moved {
+			gs, err := groups(f.replicas[oldReplica[svc]])
+			if err != nil {
+				return false, err.Error()
+			}
+			if _, ok := gs[svc]; ok {
+				return false, fmt.Sprintf("%s is still a group on its old replica %d", svc, oldReplica[svc])
+			}
+		}
+		return true, ""
+	})
+	noData := func(svc string, replica int) string {
+		return `amas_alerts{alertname="SLONoData",slo="agent_availability",alertstate=~"pending|firing",service_name="` + svc +
+			`",amas_instance="` + fmt.Sprintf("replica-%d", replica) + `"}`
+	}
+	// The idle services raise SLONoData once noDataAfter and a check have passed.
+	var idle string
+	harness.Eventually(f.t, 45*time.Second, time.Second, func() (bool, string) {
+		for _, svc := range stayed {
+			res, err := f.prom.TryQuery(noData(svc, oldReplica[svc]))
+			if err != nil {
+				return false, err.Error()
+			}
+			if len(res) > 0 && res[0].Value > 0 {
+				idle = svc
+				return true, ""
+			}
+		}
+		return false, fmt.Sprintf("none of the %d idle services raised SLONoData", len(stayed))
+	})
+	since := time.Since(silentFrom).Round(time.Second) + time.Second
+	everRaised := func(svc string) []harness.Sample {
+		res, err := f.prom.TryQuery(`max_over_time(` + noData(svc, oldReplica[svc]) + `[` + strconv.Itoa(int(since/time.Second)) + `s])`)
+		require.NoError(f.t, err)
+		return res
+	}
+	require.NotEmpty(f.t, everRaised(idle), "the query over the whole silence sees the idle service's alert")
+	for _, svc := range moved {
+		assert.Empty(f.t, everRaised(svc), "%s never raised SLONoData on its old replica %d", svc, oldReplica[svc])
+	}
+	f.t.Logf("moved services retired on their old replicas without SLONoData; idle %s raised it on replica %d", idle, oldReplica[idle])
 }

@@ -35,6 +35,7 @@ type TelemetryBuilder struct {
 	ProcessorSloEvaluationDuration       metric.Float64Histogram
 	ProcessorSloEvaluations              metric.Int64Counter
 	ProcessorSloGroupsDropped            metric.Int64Counter
+	ProcessorSloGroupsMoved              metric.Int64Counter
 	ProcessorSloItemsSkipped             metric.Int64Counter
 	ProcessorSloLabelsSanitized          metric.Int64Counter
 	ProcessorSloReservedPointsDropped    metric.Int64Counter
@@ -136,6 +137,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_processor_slo_groups_dropped",
 		metric.WithDescription("Events that went to the overflow series because max_groups_per_slo was reached. [Development]"),
 		metric.WithUnit("{event}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorSloGroupsMoved, err = builder.meter.Int64Counter(
+		"otelcol_processor_slo_groups_moved",
+		metric.WithDescription("SLO groups retired at the no-data check because their events counter rose on another replica during the silence (the service moved there). [Development]"),
+		metric.WithUnit("{group}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.ProcessorSloItemsSkipped, err = builder.meter.Int64Counter(

@@ -31,6 +31,7 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.ProcessorSloEvaluationDuration.Record(context.Background(), 1)
 	tb.ProcessorSloEvaluations.Add(context.Background(), 1)
 	tb.ProcessorSloGroupsDropped.Add(context.Background(), 1)
+	tb.ProcessorSloGroupsMoved.Add(context.Background(), 1)
 	tb.ProcessorSloItemsSkipped.Add(context.Background(), 1)
 	tb.ProcessorSloLabelsSanitized.Add(context.Background(), 1)
 	tb.ProcessorSloReservedPointsDropped.Add(context.Background(), 1)
@@ -53,6 +54,9 @@ func TestSetupTelemetry(t *testing.T) {
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualProcessorSloGroupsDropped(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorSloGroupsMoved(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualProcessorSloItemsSkipped(t, testTel,
