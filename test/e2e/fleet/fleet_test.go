@@ -36,10 +36,11 @@ import (
 // overlay turns the bootstrap on (AMAS_PROMETHEUS_URL) and names each replica's series
 // (AMAS_INSTANCE). The slo processor emits its counters every evaluation interval (2 s), the
 // connector its own every 2 s; the 1 s scrape sees each of their points, and remote write
-// pushes every one. The delay covers a tick plus a scrape or a push. No-data comes after 15 s
+// pushes every one. The delay covers a tick plus a scrape or a push. No-data comes after 20 s
 // of any silence (min_predicted 0): long enough for a moved service's counter to rise on its
-// new replica (two ticks, then a scrape or a push) before its old replica's check asks
-// Prometheus, short enough for an idle service to raise SLONoData within the test.
+// new replica (the gateway's reload, two ticks, then a scrape or a push: about 8 s) before its
+// old replica's check asks Prometheus, short enough for an idle service to raise SLONoData
+// within the test.
 const fastOverlay = `
 connectors:
   amas_spanmetrics:
@@ -50,11 +51,11 @@ processors:
     bootstrap:
       delay: 6s
     alerting:
-      no_data: {enabled: true, after: 15s, min_predicted: 0, lookback: 1h, retire_after: 24h, severity: warning}
+      no_data: {enabled: true, after: 20s, min_predicted: 0, lookback: 1h, retire_after: 24h, severity: warning}
 `
 
 // noDataAfter is the fastOverlay's no_data.after.
-const noDataAfter = 15 * time.Second
+const noDataAfter = 20 * time.Second
 
 // backendsOverlay is the gateway's list of replicas, in a file of its own that the test
 // rewrites before it sends the gateway SIGHUP.
@@ -355,13 +356,13 @@ func runFleet(t *testing.T, tr transport) {
 	before := f.placement([]int{0, 1, 2}, f.names)
 	f.awaitCentral()
 
-	// Four replicas. The gateway reloads with the new list; the fourth replica starts empty.
-	// One run per service first, so that every service's silence on its old replica starts
-	// just before the move: a service that moves is silent there from now on, and its old
+	// Four replicas. The fourth replica starts empty; the gateway reloads with the new list.
+	// One run per service just before the reload, so that every service's silence on its old
+	// replica starts at the move: a service that moves is silent there from now on, and its old
 	// replica's no-data check (after noDataAfter) must find it on the fourth.
+	f.startReplica(3)
 	f.send(1, 50)
 	silentFrom := time.Now()
-	f.startReplica(3)
 	f.route(4)
 	f.send(20, 1)
 	t.Logf("the move's first runs were sent %s after the old replicas' last", time.Since(silentFrom).Round(100*time.Millisecond))
@@ -497,7 +498,7 @@ func (f *fleet) checkCentralRules(since time.Time) {
 // not just turn no-data off. The alerts are read from Prometheus over the whole time since
 // silentFrom, so a point that came and went between two looks still counts. Only
 // agent_availability is held to "never": a timeslices SLO's counter rises only when a 1m
-// slice closes, later than the 15 s no-data of this test (with the default no-data rule such an
+// slice closes, later than the 20 s no-data of this test (with the default no-data rule such an
 // SLO is silent only after 10 minutes, README "Alert rules").
 func (f *fleet) awaitHandedOff(oldReplica map[string]int, moved, stayed []string, silentFrom time.Time) {
 	harness.Eventually(f.t, 30*time.Second, 500*time.Millisecond, func() (bool, string) {
